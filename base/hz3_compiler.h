@@ -1,0 +1,22 @@
+/* Compiler helpers shared by every box: branch hints, inlining control, TLS model. */
+#pragma once
+
+#define HZ3_LIKELY(x) __builtin_expect(!!(x), 1)
+#define HZ3_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define HZ3_ALWAYS_INLINE inline __attribute__((always_inline))
+#define HZ3_NOINLINE __attribute__((noinline))
+#define HZ3_NORETURN __attribute__((noreturn))
+#define HZ3_COLD __attribute__((cold))
+#define HZ3_PRINTF(fmt_index, first_arg) __attribute__((format(printf, fmt_index, first_arg)))
+/* Symbols the .so exports (the libc API and preload/hz3.h); everything else is hidden. */
+#define HZ3_EXPORT __attribute__((visibility("default")))
+/* Initial-exec TLS: the .so is preloaded or linked, never dlopen'ed late, so a TLS access is one
+ * %fs-relative load with no __tls_get_addr call (mimalloc's shared library makes the same
+ * choice). */
+#define HZ3_TLS_IE __attribute__((tls_model("initial-exec")))
+#define HZ3_CACHELINE 64
+#define HZ3_CACHE_ALIGNED __attribute__((aligned(HZ3_CACHELINE)))
+
+#define HZ3_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define HZ3_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define HZ3_MAX(a, b) ((a) > (b) ? (a) : (b))

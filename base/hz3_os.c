@@ -1,0 +1,71 @@
+#include "base/hz3_os.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "base/hz3_size_class.h"
+
+/* Over-reserve by the alignment and trim both ends: mmap gives only page alignment. */
+static void *map_aligned(size_t bytes, size_t align, int prot, int flags) {
+  if (align < HZ3_PAGE_SIZE) align = HZ3_PAGE_SIZE;
+  size_t span = bytes + (align > HZ3_PAGE_SIZE ? align : 0);
+  if (span < bytes) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  void *raw = mmap(NULL, span, prot, flags, -1, 0);
+  if (raw == MAP_FAILED) return NULL; /* errno from mmap */
+  uintptr_t start = (uintptr_t)raw;
+  uintptr_t aligned = (start + align - 1) & ~(uintptr_t)(align - 1);
+  if (aligned > start) munmap(raw, aligned - start);
+  uintptr_t end = start + span, want_end = aligned + bytes;
+  if (end > want_end) munmap((void *)want_end, end - want_end);
+  return (void *)aligned;
+}
+
+static void *os_reserve(void *ctx, size_t bytes, size_t align) {
+  (void)ctx;
+  return map_aligned(bytes, align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
+}
+
+static int os_commit(void *ctx, void *addr, size_t bytes) {
+  (void)ctx;
+  return mprotect(addr, bytes, PROT_READ | PROT_WRITE) == 0 ? 0 : errno;
+}
+
+static int os_release(void *ctx, void *addr, size_t bytes) {
+  (void)ctx;
+  return munmap(addr, bytes) == 0 ? 0 : errno;
+}
+
+static int os_dontneed(void *ctx, void *addr, size_t bytes) {
+  (void)ctx;
+  /* MADV_DONTNEED, not MADV_FREE: RSS must drop now so that measurements are honest. */
+  return madvise(addr, bytes, MADV_DONTNEED) == 0 ? 0 : errno;
+}
+
+static void *os_map(void *ctx, size_t bytes, size_t align) {
+  (void)ctx;
+  return map_aligned(bytes, align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+}
+
+static uint64_t os_now_ns(void *ctx) {
+  (void)ctx;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static const hz3_os_ops_t hz3_os_real = {
+    .ctx = NULL,
+    .reserve = os_reserve,
+    .commit = os_commit,
+    .release = os_release,
+    .dontneed = os_dontneed,
+    .map = os_map,
+    .now_ns = os_now_ns,
+};
+
+const hz3_os_ops_t *hz3_os_default(void) { return &hz3_os_real; }

@@ -1,0 +1,33 @@
+/* The OS layer: every mmap/mprotect/madvise/clock call of the allocator goes through one table
+ * of function pointers, so that box tests can count calls and pages with a fake OS and drive a
+ * fake clock (tests/fakes/fake_os.h).
+ *
+ * Contract of every operation: addresses and lengths are multiples of HZ3_PAGE_SIZE; failures
+ * return an errno value (0 on success) or NULL with errno set; nothing is ignored.  None of them
+ * allocates with malloc.  Thread-safe (the kernel is).
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct hz3_os_ops {
+  void *ctx;
+  /* Address space only (PROT_NONE, not counted against commit), aligned to align (a power of
+   * two >= HZ3_PAGE_SIZE). NULL with errno = ENOMEM on failure. */
+  void *(*reserve)(void *ctx, size_t bytes, size_t align);
+  /* Make reserved pages readable and writable; they read as zero until written. */
+  int (*commit)(void *ctx, void *addr, size_t bytes);
+  /* Give the range back entirely (munmap). */
+  int (*release)(void *ctx, void *addr, size_t bytes);
+  /* Drop the pages' contents and residency (MADV_DONTNEED): RSS falls now, and the next touch
+   * faults in a zero page.  The range stays committed. */
+  int (*dontneed)(void *ctx, void *addr, size_t bytes);
+  /* Reserve and commit in one call (large objects), aligned to align. NULL + errno on failure. */
+  void *(*map)(void *ctx, size_t bytes, size_t align);
+  /* Monotonic clock in nanoseconds. */
+  uint64_t (*now_ns)(void *ctx);
+} hz3_os_ops_t;
+
+/* The real OS: mmap, mprotect, munmap, madvise(MADV_DONTNEED), clock_gettime(CLOCK_MONOTONIC). */
+const hz3_os_ops_t *hz3_os_default(void);

@@ -1,0 +1,91 @@
+// The real OS layer and the fake one behave alike: reserve is inaccessible until committed,
+// dontneed zeroes, errors are returned. The fake also counts and can fail on demand.
+#include <errno.h>
+#include <string.h>
+
+#include <gtest/gtest.h>
+
+#include "tests/fakes/fake_os.h"
+
+namespace {
+
+constexpr size_t kSeg = 2u << 20;
+
+void ExerciseOps(const hz3_os_ops_t* os) {
+  void* base = os->reserve(os->ctx, 4 * kSeg, kSeg);
+  ASSERT_NE(base, nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(base) % kSeg, 0u);
+  ASSERT_EQ(os->commit(os->ctx, base, kSeg), 0);
+  char* p = static_cast<char*>(base);
+  memset(p, 0xAB, 3 * HZ3_PAGE_SIZE);
+  ASSERT_EQ(os->dontneed(os->ctx, p + HZ3_PAGE_SIZE, HZ3_PAGE_SIZE), 0);
+  EXPECT_EQ(p[0], static_cast<char>(0xAB));
+  EXPECT_EQ(p[HZ3_PAGE_SIZE], 0);  // purged page reads back as zero
+  EXPECT_EQ(p[2 * HZ3_PAGE_SIZE], static_cast<char>(0xAB));
+  EXPECT_EQ(os->release(os->ctx, base, 4 * kSeg), 0);
+
+  void* m = os->map(os->ctx, 3 * HZ3_PAGE_SIZE, 64 * 1024);
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(m) % (64 * 1024), 0u);
+  static_cast<char*>(m)[3 * HZ3_PAGE_SIZE - 1] = 1;
+  EXPECT_EQ(os->release(os->ctx, m, 3 * HZ3_PAGE_SIZE), 0);
+}
+
+TEST(OsTest, RealOpsWork) {
+  const hz3_os_ops_t* os = hz3_os_default();
+  ExerciseOps(os);
+  uint64_t t0 = os->now_ns(os->ctx), t1 = os->now_ns(os->ctx);
+  EXPECT_GE(t1, t0);
+}
+
+TEST(OsTest, RealOpsReportErrors) {
+  const hz3_os_ops_t* os = hz3_os_default();
+  errno = 0;
+  // More address space than a 47-bit user space holds.
+  EXPECT_EQ(os->reserve(os->ctx, size_t{1} << 60, kSeg), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  // A range that is not page-aligned.
+  EXPECT_EQ(os->dontneed(os->ctx, reinterpret_cast<void*>(4097), HZ3_PAGE_SIZE), EINVAL);
+  EXPECT_NE(os->commit(os->ctx, reinterpret_cast<void*>(4097), HZ3_PAGE_SIZE), 0);
+}
+
+TEST(OsTest, FakeOpsWorkAndCount) {
+  FakeOs fake;
+  ExerciseOps(fake.ops());
+  EXPECT_EQ(fake.reserve_calls(), 1u);
+  EXPECT_EQ(fake.commit_calls(), 1u);
+  EXPECT_EQ(fake.committed_pages(), kSeg / HZ3_PAGE_SIZE);
+  EXPECT_EQ(fake.dontneed_calls(), 1u);
+  EXPECT_EQ(fake.dontneed_pages(), 1u);
+  EXPECT_EQ(fake.release_calls(), 2u);
+  EXPECT_EQ(fake.map_calls(), 1u);
+  EXPECT_EQ(fake.mapped_bytes_live(), 0u);
+}
+
+TEST(OsTest, FakeClockMovesOnlyOnAdvance) {
+  FakeOs fake;
+  const hz3_os_ops_t* os = fake.ops();
+  uint64_t t0 = os->now_ns(os->ctx);
+  EXPECT_EQ(os->now_ns(os->ctx), t0);
+  fake.Advance(5000);
+  EXPECT_EQ(os->now_ns(os->ctx), t0 + 5000);
+}
+
+TEST(OsTest, FakeFailureInjection) {
+  FakeOs fake;
+  const hz3_os_ops_t* os = fake.ops();
+  fake.FailReserveAfter(1);
+  void* a = os->reserve(os->ctx, kSeg, kSeg);
+  ASSERT_NE(a, nullptr);
+  errno = 0;
+  EXPECT_EQ(os->reserve(os->ctx, kSeg, kSeg), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  fake.FailCommitAfter(0);
+  EXPECT_EQ(os->commit(os->ctx, a, HZ3_PAGE_SIZE), ENOMEM);
+  fake.FailMapAfter(0);
+  EXPECT_EQ(os->map(os->ctx, HZ3_PAGE_SIZE, HZ3_PAGE_SIZE), nullptr);
+  EXPECT_EQ(os->release(os->ctx, a, kSeg), 0);
+  EXPECT_EQ(os->release(os->ctx, a, kSeg), EINVAL);  // released twice: the fake notices
+}
+
+}  // namespace

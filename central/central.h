@@ -1,0 +1,63 @@
+/* central/central.h: the free objects shared by the threads of a shard.
+ *
+ * Owns: per shard, per class, the runs that have free objects (a free map per run, kept in the
+ *   run descriptor, outside the objects' memory); the shard's segment set; the shard's remote
+ *   inbox of objects freed by threads of other shards.
+ * Invariants: a run's nfree equals the bits set in its free_map; a run is on its class's partial
+ *   list iff 0 < nfree < objects per run; a run whose objects are all free goes back to its
+ *   segment at once (the original hz3 never did, and its purge found nothing to purge).
+ * Threads: everything but hz3_central_remote_push() runs under the shard's lock, which the
+ *   functions take themselves.  remote_push is lock-free (a CAS onto the inbox).
+ * Callers: tcache (refill, flush, remote frees), epoch and preload (drain, trim), tests.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/base.h"
+#include "segment/segment.h"
+
+typedef struct hz3_central_shard {
+  hz3_lock_t lock;
+  hz3_segment_set_t segments;
+  hz3_run_t *partial[HZ3_NUM_CLASSES]; /* runs with some free objects */
+  void *inbox;                         /* remote frees: a stack linked through each object */
+  uint32_t epoch;                      /* stamped on segments as they change */
+} HZ3_CACHE_ALIGNED hz3_central_shard_t;
+
+typedef struct hz3_central {
+  hz3_segment_pool_t *pool;
+  hz3_stats_t *stats;
+  uint32_t nshards;
+  hz3_central_shard_t shards[HZ3_NUM_SHARDS];
+} hz3_central_t;
+
+/* ---- lifecycle ---- */
+void hz3_central_init(hz3_central_t *c, hz3_segment_pool_t *pool, hz3_stats_t *stats);
+
+/* ---- operations (take the shard lock) ---- */
+/* Pops up to want objects of class cls for a thread of shard, linked through their first
+ * word; *head gets the list.  Returns how many (0 with errno = ENOMEM when out of memory). */
+uint32_t hz3_central_alloc_batch(hz3_central_t *c, uint32_t shard, uint32_t cls, uint32_t want,
+                                 void **head);
+/* Frees a list of n objects of class cls owned by shard, linked through their first word. */
+void hz3_central_free_batch(hz3_central_t *c, uint32_t shard, uint32_t cls, void *head,
+                            uint32_t n);
+/* Frees a list of objects of any class owned by shard (class read from the page tags). */
+void hz3_central_free_list(hz3_central_t *c, uint32_t shard, void *head);
+/* Lock-free: pushes the list head..tail (objects owned by shard) onto its inbox. */
+void hz3_central_remote_push(hz3_central_t *c, uint32_t shard, void *head, void *tail);
+/* Moves the shard's inbox into its runs; returns the number of objects. */
+uint32_t hz3_central_drain_inbox(hz3_central_t *c, uint32_t shard);
+
+/* ---- fork (preload's atfork handlers) ---- */
+void hz3_central_lock_all(hz3_central_t *c);
+void hz3_central_unlock_all(hz3_central_t *c);
+void hz3_central_reset_locks_in_child(hz3_central_t *c);
+
+/* ---- check ---- */
+/* Walks every shard: list membership, free-map counts, tags of listed runs. */
+bool hz3_central_check(hz3_central_t *c, hz3_check_report_t *report);
+/* Objects free in central (on runs) for shard, all classes; for tests and stats. */
+uint64_t hz3_central_free_objects(hz3_central_t *c, uint32_t shard);

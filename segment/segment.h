@@ -1,0 +1,137 @@
+/* segment/segment.h: the address space of small and medium objects.
+ *
+ * Owns: one reservation (the arena) cut into 2 MiB segments of 512 pages of 4 KiB; page runs
+ *   inside segments; one page tag per arena page (so free(p) learns its class and owner shard
+ *   with one load); the run descriptors; per-segment meta (free_bits, purged_bits,
+ *   last_touch_epoch); per-owner segment sets that hand out runs.
+ * Invariants: purged_bits is a subset of free_bits; a page's tag is nonzero iff the page lies in
+ *   a live run, and then names that run's class, owner and first page; free_pages counts
+ *   free_bits; a set's segments all belong to its owner and are all committed.
+ * Threads: a set (and the runs of its segments) is used under its owner's lock (central's shard
+ *   lock); the pool's segment supply has its own lock.  hz3_segment_tag() and
+ *   hz3_segment_of() are lock-free on any pointer hz3 returned.
+ * Callers: central (runs), packing and purge (read meta, purge free ranges), epoch, preload
+ *   (the arena bounds and tags on the free fast path), tests.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+
+#define HZ3_SEG_SHIFT 21
+#define HZ3_SEG_SIZE ((size_t)1 << HZ3_SEG_SHIFT)
+#define HZ3_SEG_PAGES (HZ3_SEG_SIZE >> HZ3_PAGE_SHIFT) /* 512 */
+#define HZ3_SEG_WORDS (HZ3_SEG_PAGES / 64)             /* 8 bitmap words */
+#define HZ3_RUN_MAP_WORDS (HZ3_RUN_MAX_OBJS / 64)      /* 4 */
+
+/* Page tag: bits 0-7 class, 8-15 owner shard + 1 (0: page not in a run), 16-24 first page of
+ * the run within its segment. */
+typedef uint32_t hz3_tag_t;
+#define HZ3_TAG_CLASS(t) ((t)&0xFFu)
+#define HZ3_TAG_OWNER_KEY(t) ((t)&0xFF00u)
+#define HZ3_TAG_OWNER(t) ((((t) >> 8) & 0xFFu) - 1u)
+#define HZ3_TAG_RUN_PAGE(t) ((t) >> 16)
+#define HZ3_OWNER_KEY(owner) (((uint32_t)(owner) + 1u) << 8)
+#define HZ3_MAX_OWNERS 254u
+
+/* A run of pages carved into objects of one class.  Descriptors live in the segment meta,
+ * indexed by the run's first page. Central owns free_map, nfree and the list links. */
+typedef struct hz3_run {
+  uint64_t free_map[HZ3_RUN_MAP_WORDS]; /* central: bit i set = object i free in central */
+  struct hz3_run *next, *prev;          /* central: partial-run list of its class */
+  uint16_t nfree;                       /* central: bits set in free_map */
+  uint16_t npages;                      /* pages in the run (0: descriptor unused) */
+  uint8_t cls;
+  uint8_t owner;
+  uint8_t on_list; /* central: linked in a partial list */
+  uint8_t reserved;
+  uint32_t first_page; /* index of the first page within the arena */
+} hz3_run_t;
+
+typedef struct hz3_segment {
+  uint64_t free_bits[HZ3_SEG_WORDS];   /* 1 = page free */
+  uint64_t purged_bits[HZ3_SEG_WORDS]; /* 1 = page free and returned to the OS */
+  uint32_t free_pages;
+  uint32_t last_touch_epoch; /* epoch of the last alloc_run/free_run */
+  uint32_t index;            /* position in the arena */
+  uint8_t owner;
+  uint8_t in_set; /* linked in its owner's set */
+  uint16_t reserved;
+  struct hz3_segment *next, *prev; /* owner's set, or the pool's spare list */
+  hz3_run_t runs[HZ3_SEG_PAGES];
+} hz3_segment_t;
+
+/* The segments of one owner (a central shard). Used under the owner's lock. */
+typedef struct hz3_segment_set {
+  hz3_segment_t *head; /* segments of this owner, each with at least one run or free page */
+  hz3_segment_t *hint; /* where the last run was found */
+  uint32_t owner;
+  uint32_t nsegments;
+} hz3_segment_set_t;
+
+typedef struct hz3_segment_pool {
+  const hz3_os_ops_t *os;
+  hz3_stats_t *stats;
+  uintptr_t arena_base;
+  size_t arena_bytes;
+  hz3_tag_t *tags;        /* one per arena page */
+  uint8_t *metas;         /* hz3_segment_t per segment, HZ3_SEG_META_STRIDE apart */
+  uint32_t max_segments;
+  uint32_t used_segments; /* segments ever handed out (bump pointer) */
+  hz3_segment_t *spare;   /* wholly free segments, committed, ready for any owner */
+  uint32_t nspare;
+  hz3_lock_t lock; /* guards used_segments and spare */
+} hz3_segment_pool_t;
+
+/* ---- lifecycle ---- */
+/* Reserves arena_bytes (a multiple of HZ3_SEG_SIZE) plus tag and meta space.  0 or an errno
+ * value; nothing is committed yet. */
+int hz3_segment_pool_init(hz3_segment_pool_t *pool, const hz3_os_ops_t *os, hz3_stats_t *stats,
+                          size_t arena_bytes);
+/* Gives the whole reservation back (tests). Every run must have been freed. */
+void hz3_segment_pool_destroy(hz3_segment_pool_t *pool);
+void hz3_segment_set_init(hz3_segment_set_t *set, uint32_t owner);
+
+/* ---- runs (caller holds the set owner's lock) ---- */
+/* A run of npages for class cls, tagged for set->owner; takes a new segment from the pool when
+ * the set has no room.  NULL with errno = ENOMEM when the arena or the OS is exhausted. */
+hz3_run_t *hz3_segment_alloc_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set,
+                                 uint32_t npages, uint32_t cls, uint32_t epoch);
+/* Frees the run's pages and tags; a segment left wholly free goes back to the pool. */
+void hz3_segment_free_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_run_t *run,
+                          uint32_t epoch);
+
+/* ---- lookups (lock-free) ---- */
+static inline bool hz3_segment_pool_contains(const hz3_segment_pool_t *pool, const void *p) {
+  return (uintptr_t)p - pool->arena_base < pool->arena_bytes;
+}
+/* The tag of the page holding p; p must be inside the arena. */
+static inline hz3_tag_t hz3_segment_tag(const hz3_segment_pool_t *pool, const void *p) {
+  return __atomic_load_n(&pool->tags[((uintptr_t)p - pool->arena_base) >> HZ3_PAGE_SHIFT],
+                         __ATOMIC_RELAXED);
+}
+/* The segment holding p (inside the arena), in O(1). */
+hz3_segment_t *hz3_segment_of(const hz3_segment_pool_t *pool, const void *p);
+/* The run holding p, or NULL if p's page is in no run. */
+hz3_run_t *hz3_segment_run_of(const hz3_segment_pool_t *pool, const void *p);
+/* First byte of a run / of a segment's page. */
+void *hz3_segment_run_start(const hz3_segment_pool_t *pool, const hz3_run_t *run);
+void *hz3_segment_page_addr(const hz3_segment_pool_t *pool, const hz3_segment_t *seg,
+                            uint32_t page);
+
+/* ---- purge support (the purge box calls these; caller holds the owner's lock) ---- */
+/* Marks every page as not purged (a fresh segment). */
+void hz3_segment_purge_init_meta(hz3_segment_t *seg);
+/* Clears purged_bits over [first, first + npages) (the range is being reused). */
+void hz3_segment_clear_purged_range(hz3_segment_t *seg, uint32_t first, uint32_t npages);
+/* madvise(DONTNEED)s [first, first + npages), which must be free, and marks it purged.
+ * 0 or the OS's errno. */
+int hz3_segment_purge_range(hz3_segment_pool_t *pool, hz3_segment_t *seg, uint32_t first,
+                            uint32_t npages);
+
+/* ---- check ---- */
+/* Walks every handed-out segment: bit/tag/run agreement, purged within free, counts. */
+bool hz3_segment_check(const hz3_segment_pool_t *pool, hz3_check_report_t *report);

@@ -1,0 +1,78 @@
+/* tcache/tcache.h: the per-thread caches and the malloc/free fast path.
+ *
+ * Owns: one hz3_tcache_t per thread (zero-initialised initial-exec TLS in preload's build, any
+ *   instance in tests): per-class bins of free objects linked through their first word, with a
+ *   length cap; the remote stash (objects of other shards, sent in batches); the thread's shard.
+ * Invariants: a bin's len counts its list; len <= max except transiently inside a flush; every
+ *   object in a bin belongs to this thread's shard; stashed objects belong to other shards.
+ * Threads: a tcache is touched only by its own thread, except reclaim by epoch, which asks
+ *   through hz3_tcache_request_reclaim() and lets the owner act on its next slow path.
+ * Callers: preload (fast path via tcache_fast.h, thread exit), epoch (reclaim), tests.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+#include "central/central.h"
+
+typedef struct hz3_bin {
+  void *head;
+  uint32_t len;
+  uint32_t max; /* 0 until the thread is set up: the first free goes to the slow path */
+} hz3_bin_t;
+
+typedef struct hz3_stash {
+  void *head, *tail;
+  uint32_t n;
+} hz3_stash_t;
+
+enum { HZ3_TCACHE_FRESH = 0, HZ3_TCACHE_ACTIVE = 1, HZ3_TCACHE_DEAD = 2 };
+
+struct hz3_tcache_env;
+
+typedef struct hz3_tcache {
+  hz3_bin_t bins[HZ3_NUM_CLASSES];
+  uint32_t owner_key; /* HZ3_OWNER_KEY(shard) once set up, else 0 (matches no page tag) */
+  uint32_t shard;
+  uint32_t state;
+  uint32_t slow_events; /* refills and flushes since the last epoch tick */
+  uint32_t stashed;     /* objects in stash[] */
+  uint32_t reserved;
+  size_t cached_bytes;  /* bytes in the bins as of the last slow path */
+  const struct hz3_tcache_env *env;
+  hz3_stash_t stash[HZ3_NUM_SHARDS];
+} hz3_tcache_t;
+
+/* What a tcache works against: the central lists, and the epoch to tick. */
+typedef struct hz3_tcache_env {
+  hz3_central_t *central;
+  hz3_segment_pool_t *pool;
+  void (*epoch_tick)(void); /* called every HZ3_EPOCH_INTERVAL slow-path events; may be NULL */
+  uint32_t refill_batch;    /* objects fetched per refill (upper bound) */
+  uint32_t bin_max;         /* cap of a bin's length */
+  uint32_t stash_batch;     /* stashed remote objects that trigger a send */
+} hz3_tcache_env_t;
+
+/* ---- lifecycle ---- */
+/* Sets up a fresh tcache for shard (the thread's first slow path). */
+void hz3_tcache_setup(hz3_tcache_t *tc, const hz3_tcache_env_t *env, uint32_t shard);
+/* Returns everything the tcache holds to central and marks it dead: later calls on it work
+ * without caching (malloc/free in other TLS destructors after this thread's teardown). */
+void hz3_tcache_teardown(hz3_tcache_t *tc);
+
+/* ---- slow paths (noinline; the fast path's exits) ---- */
+void *hz3_tcache_refill(hz3_tcache_t *tc, uint32_t cls);
+/* Frees p of class tag for a bin that is full, a remote owner, or a fresh/dead tcache. */
+void hz3_tcache_free_slow(hz3_tcache_t *tc, void *p, hz3_tag_t tag);
+
+/* ---- maintenance ---- */
+/* Returns the bins' contents and the stash to central (thread exit, malloc_trim, tests). */
+void hz3_tcache_flush_all(hz3_tcache_t *tc);
+/* Sends the remote stash to the owners' inboxes. */
+void hz3_tcache_send_stash(hz3_tcache_t *tc);
+
+/* ---- check ---- */
+bool hz3_tcache_check(const hz3_tcache_t *tc, hz3_check_report_t *report);

@@ -1,0 +1,118 @@
+#include "tests/fakes/fake_os.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+
+#include <algorithm>
+
+namespace {
+
+void* MapAligned(size_t bytes, size_t align, int prot) {
+  if (align < HZ3_PAGE_SIZE) align = HZ3_PAGE_SIZE;
+  size_t span = bytes + align;
+  void* raw = mmap(nullptr, span, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (raw == MAP_FAILED) return nullptr;
+  uintptr_t start = reinterpret_cast<uintptr_t>(raw);
+  uintptr_t aligned = (start + align - 1) & ~(uintptr_t)(align - 1);
+  if (aligned > start) munmap(raw, aligned - start);
+  uintptr_t end = start + span, want_end = aligned + bytes;
+  if (end > want_end) munmap(reinterpret_cast<void*>(want_end), end - want_end);
+  return reinterpret_cast<void*>(aligned);
+}
+
+}  // namespace
+
+FakeOs::FakeOs() {
+  ops_.ctx = this;
+  ops_.reserve = &FakeOs::Reserve;
+  ops_.commit = &FakeOs::Commit;
+  ops_.release = &FakeOs::Release;
+  ops_.dontneed = &FakeOs::Dontneed;
+  ops_.map = &FakeOs::Map;
+  ops_.now_ns = &FakeOs::NowNs;
+}
+
+FakeOs::~FakeOs() {
+  for (const Range& r : live_mappings_) munmap(reinterpret_cast<void*>(r.addr), r.bytes);
+}
+
+size_t FakeOs::dontneed_pages() const {
+  size_t pages = 0;
+  for (const Range& r : dontneed_) pages += r.bytes / HZ3_PAGE_SIZE;
+  return pages;
+}
+
+void FakeOs::ClearRecords() {
+  std::lock_guard<std::mutex> g(mu_);
+  dontneed_.clear();
+  commits_.clear();
+}
+
+bool FakeOs::ShouldFail(long* after) {
+  if (*after < 0) return false;
+  if (*after == 0) return true;
+  --*after;
+  return false;
+}
+
+void* FakeOs::Reserve(void* ctx, size_t bytes, size_t align) {
+  FakeOs* self = static_cast<FakeOs*>(ctx);
+  std::lock_guard<std::mutex> g(self->mu_);
+  self->reserve_calls_++;
+  if (ShouldFail(&self->reserve_fail_after_)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  void* p = MapAligned(bytes, align, PROT_NONE);
+  if (p != nullptr) self->live_mappings_.push_back({reinterpret_cast<uintptr_t>(p), bytes});
+  return p;
+}
+
+int FakeOs::Commit(void* ctx, void* addr, size_t bytes) {
+  FakeOs* self = static_cast<FakeOs*>(ctx);
+  std::lock_guard<std::mutex> g(self->mu_);
+  self->commit_calls_++;
+  if (ShouldFail(&self->commit_fail_after_)) return ENOMEM;
+  if (mprotect(addr, bytes, PROT_READ | PROT_WRITE) != 0) return errno;
+  self->committed_bytes_ += bytes;
+  self->commits_.push_back({reinterpret_cast<uintptr_t>(addr), bytes});
+  return 0;
+}
+
+int FakeOs::Release(void* ctx, void* addr, size_t bytes) {
+  FakeOs* self = static_cast<FakeOs*>(ctx);
+  std::lock_guard<std::mutex> g(self->mu_);
+  self->release_calls_++;
+  uintptr_t a = reinterpret_cast<uintptr_t>(addr);
+  auto it = std::find_if(self->live_mappings_.begin(), self->live_mappings_.end(),
+                         [&](const Range& r) { return r.addr == a && r.bytes == bytes; });
+  if (it == self->live_mappings_.end()) return EINVAL;  // the box released what it never got
+  if (self->mapped_live_ >= bytes) self->mapped_live_ -= bytes;
+  self->live_mappings_.erase(it);
+  return munmap(addr, bytes) == 0 ? 0 : errno;
+}
+
+int FakeOs::Dontneed(void* ctx, void* addr, size_t bytes) {
+  FakeOs* self = static_cast<FakeOs*>(ctx);
+  std::lock_guard<std::mutex> g(self->mu_);
+  self->dontneed_.push_back({reinterpret_cast<uintptr_t>(addr), bytes});
+  return madvise(addr, bytes, MADV_DONTNEED) == 0 ? 0 : errno;
+}
+
+void* FakeOs::Map(void* ctx, size_t bytes, size_t align) {
+  FakeOs* self = static_cast<FakeOs*>(ctx);
+  std::lock_guard<std::mutex> g(self->mu_);
+  self->map_calls_++;
+  if (ShouldFail(&self->map_fail_after_)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  void* p = MapAligned(bytes, align, PROT_READ | PROT_WRITE);
+  if (p != nullptr) {
+    self->live_mappings_.push_back({reinterpret_cast<uintptr_t>(p), bytes});
+    self->mapped_live_ += bytes;
+  }
+  return p;
+}
+
+uint64_t FakeOs::NowNs(void* ctx) { return static_cast<FakeOs*>(ctx)->now_ns_; }
