@@ -21,4 +21,4 @@
 #include "config/config.h"
 
 /* Writes the knob values of this build, one per line, to fd; never allocates. */
-void hz3_config_dump(int fd);
+HZ3_EXPORT void hz3_config_dump(int fd);

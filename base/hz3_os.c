@@ -51,6 +51,12 @@ static void *os_map(void *ctx, size_t bytes, size_t align) {
   return map_aligned(bytes, align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
 }
 
+static void *os_remap(void *ctx, void *addr, size_t old_bytes, size_t new_bytes) {
+  (void)ctx;
+  void *q = mremap(addr, old_bytes, new_bytes, MREMAP_MAYMOVE);
+  return q == MAP_FAILED ? NULL : q;
+}
+
 static uint64_t os_now_ns(void *ctx) {
   (void)ctx;
   struct timespec ts;
@@ -65,6 +71,7 @@ static const hz3_os_ops_t hz3_os_real = {
     .release = os_release,
     .dontneed = os_dontneed,
     .map = os_map,
+    .remap = os_remap,
     .now_ns = os_now_ns,
 };
 

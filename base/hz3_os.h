@@ -25,6 +25,9 @@ typedef struct hz3_os_ops {
   int (*dontneed)(void *ctx, void *addr, size_t bytes);
   /* Reserve and commit in one call (large objects), aligned to align. NULL + errno on failure. */
   void *(*map)(void *ctx, size_t bytes, size_t align);
+  /* Resizes a mapping made by map (alignment <= page), moving it if it must (mremap); returns
+   * the new address or NULL with errno set, the old mapping untouched. */
+  void *(*remap)(void *ctx, void *addr, size_t old_bytes, size_t new_bytes);
   /* Monotonic clock in nanoseconds. */
   uint64_t (*now_ns)(void *ctx);
 } hz3_os_ops_t;

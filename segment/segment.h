@@ -123,7 +123,8 @@ void *hz3_segment_page_addr(const hz3_segment_pool_t *pool, const hz3_segment_t 
                             uint32_t page);
 
 /* ---- purge support (the purge box calls these; caller holds the owner's lock) ---- */
-/* Marks every page as not purged (a fresh segment). */
+/* A fresh segment: its pages were never touched, so they hold no memory; mark them purged
+ * (purged_bits = free_bits) so that purge does not spend calls on them. */
 void hz3_segment_purge_init_meta(hz3_segment_t *seg);
 /* Clears purged_bits over [first, first + npages) (the range is being reused). */
 void hz3_segment_clear_purged_range(hz3_segment_t *seg, uint32_t first, uint32_t npages);

@@ -5,8 +5,7 @@
  *   length cap; the remote stash (objects of other shards, sent in batches); the thread's shard.
  * Invariants: a bin's len counts its list; len <= max except transiently inside a flush; every
  *   object in a bin belongs to this thread's shard; stashed objects belong to other shards.
- * Threads: a tcache is touched only by its own thread, except reclaim by epoch, which asks
- *   through hz3_tcache_request_reclaim() and lets the owner act on its next slow path.
+ * Threads: a tcache is touched only by its own thread.
  * Callers: preload (fast path via tcache_fast.h, thread exit), epoch (reclaim), tests.
  */
 #pragma once
@@ -41,7 +40,6 @@ typedef struct hz3_tcache {
   uint32_t slow_events; /* refills and flushes since the last epoch tick */
   uint32_t stashed;     /* objects in stash[] */
   uint32_t reserved;
-  size_t cached_bytes;  /* bytes in the bins as of the last slow path */
   const struct hz3_tcache_env *env;
   hz3_stash_t stash[HZ3_NUM_SHARDS];
 } hz3_tcache_t;
@@ -51,8 +49,8 @@ typedef struct hz3_tcache_env {
   hz3_central_t *central;
   hz3_segment_pool_t *pool;
   void (*epoch_tick)(void); /* called every HZ3_EPOCH_INTERVAL slow-path events; may be NULL */
-  uint32_t refill_batch;    /* objects fetched per refill (upper bound) */
-  uint32_t bin_max;         /* cap of a bin's length */
+  uint32_t refill_batch;    /* objects fetched per refill (upper bound; 0: by size only) */
+  uint32_t bin_max;         /* cap of a bin's length (0: by size only) */
   uint32_t stash_batch;     /* stashed remote objects that trigger a send */
 } hz3_tcache_env_t;
 

@@ -29,6 +29,7 @@ FakeOs::FakeOs() {
   ops_.release = &FakeOs::Release;
   ops_.dontneed = &FakeOs::Dontneed;
   ops_.map = &FakeOs::Map;
+  ops_.remap = &FakeOs::Remap;
   ops_.now_ns = &FakeOs::NowNs;
 }
 
@@ -113,6 +114,24 @@ void* FakeOs::Map(void* ctx, size_t bytes, size_t align) {
     self->mapped_live_ += bytes;
   }
   return p;
+}
+
+void* FakeOs::Remap(void* ctx, void* addr, size_t old_bytes, size_t new_bytes) {
+  FakeOs* self = static_cast<FakeOs*>(ctx);
+  std::lock_guard<std::mutex> g(self->mu_);
+  self->remap_calls_++;
+  uintptr_t a = reinterpret_cast<uintptr_t>(addr);
+  auto it = std::find_if(self->live_mappings_.begin(), self->live_mappings_.end(),
+                         [&](const Range& r) { return r.addr == a && r.bytes == old_bytes; });
+  if (it == self->live_mappings_.end() || ShouldFail(&self->map_fail_after_)) {
+    errno = it == self->live_mappings_.end() ? EINVAL : ENOMEM;
+    return nullptr;
+  }
+  void* q = mremap(addr, old_bytes, new_bytes, MREMAP_MAYMOVE);
+  if (q == MAP_FAILED) return nullptr;
+  *it = Range{reinterpret_cast<uintptr_t>(q), new_bytes};
+  self->mapped_live_ = self->mapped_live_ - old_bytes + new_bytes;
+  return q;
 }
 
 uint64_t FakeOs::NowNs(void* ctx) { return static_cast<FakeOs*>(ctx)->now_ns_; }

@@ -35,7 +35,7 @@ class FakeOs {
   // Failure injection: the next n calls succeed, later ones fail with ENOMEM. -1 = never fail.
   void FailReserveAfter(long n) { reserve_fail_after_ = n; }
   void FailCommitAfter(long n) { commit_fail_after_ = n; }
-  void FailMapAfter(long n) { map_fail_after_ = n; }
+  void FailMapAfter(long n) { map_fail_after_ = n; }  // map and remap
 
   // Counters.
   size_t reserve_calls() const { return reserve_calls_; }
@@ -43,6 +43,7 @@ class FakeOs {
   size_t release_calls() const { return release_calls_; }
   size_t dontneed_calls() const { return dontneed_.size(); }
   size_t map_calls() const { return map_calls_; }
+  size_t remap_calls() const { return remap_calls_; }
   size_t committed_pages() const { return committed_bytes_ / HZ3_PAGE_SIZE; }
   size_t dontneed_pages() const;
   size_t mapped_bytes_live() const { return mapped_live_; }
@@ -56,13 +57,15 @@ class FakeOs {
   static int Release(void* ctx, void* addr, size_t bytes);
   static int Dontneed(void* ctx, void* addr, size_t bytes);
   static void* Map(void* ctx, size_t bytes, size_t align);
+  static void* Remap(void* ctx, void* addr, size_t old_bytes, size_t new_bytes);
   static uint64_t NowNs(void* ctx);
   static bool ShouldFail(long* after);
 
   hz3_os_ops_t ops_;
   uint64_t now_ns_ = 1000000000ull;
   long reserve_fail_after_ = -1, commit_fail_after_ = -1, map_fail_after_ = -1;
-  size_t reserve_calls_ = 0, commit_calls_ = 0, release_calls_ = 0, map_calls_ = 0;
+  size_t reserve_calls_ = 0, commit_calls_ = 0, release_calls_ = 0, map_calls_ = 0,
+         remap_calls_ = 0;
   size_t committed_bytes_ = 0, mapped_live_ = 0;
   std::vector<Range> dontneed_, commits_, live_mappings_;
   std::mutex mu_;

@@ -1,0 +1,234 @@
+/* central/central.c: runs with free objects per shard x class, remote inboxes. */
+#include "central/central.h"
+
+#include <errno.h>
+#include <string.h>
+
+static inline void *obj_next(void *p) { return *(void **)p; }
+static inline void obj_set_next(void *p, void *next) { *(void **)p = next; }
+
+void hz3_central_init(hz3_central_t *c, hz3_segment_pool_t *pool, hz3_stats_t *stats) {
+  memset(c, 0, sizeof *c);
+  c->pool = pool;
+  c->stats = stats;
+  c->nshards = HZ3_NUM_SHARDS;
+  for (uint32_t s = 0; s < c->nshards; s++) {
+    hz3_lock_init(&c->shards[s].lock);
+    hz3_segment_set_init(&c->shards[s].segments, s);
+  }
+}
+
+static void list_push(hz3_run_t **head, hz3_run_t *run) {
+  run->prev = NULL;
+  run->next = *head;
+  if (*head) (*head)->prev = run;
+  *head = run;
+  run->on_list = 1;
+}
+
+static void list_remove(hz3_run_t **head, hz3_run_t *run) {
+  if (run->prev) run->prev->next = run->next;
+  else *head = run->next;
+  if (run->next) run->next->prev = run->prev;
+  run->next = run->prev = NULL;
+  run->on_list = 0;
+}
+
+/* A fresh run of cls with every object free, on the partial list; NULL + ENOMEM. */
+static hz3_run_t *new_run(hz3_central_t *c, hz3_central_shard_t *sh, uint32_t cls) {
+  hz3_run_t *run = hz3_segment_alloc_run(c->pool, &sh->segments, hz3_class_run_pages(cls), cls,
+                                         sh->epoch);
+  if (run == NULL) return NULL;
+  uint32_t objs = hz3_class_run_objs(cls);
+  for (uint32_t w = 0; w < HZ3_RUN_MAP_WORDS; w++) {
+    uint32_t lo = w * 64;
+    run->free_map[w] = objs >= lo + 64 ? ~0ull : objs > lo ? (1ull << (objs - lo)) - 1 : 0;
+  }
+  run->nfree = (uint16_t)objs;
+  list_push(&sh->partial[cls], run);
+  return run;
+}
+
+/* Returns one object to its run; the run goes back to its segment when all are free.
+ * Caller holds the shard lock. */
+static void free_to_run(hz3_central_t *c, hz3_central_shard_t *sh, hz3_run_t *run, void *p) {
+  uint32_t cls = run->cls;
+  uintptr_t start = (uintptr_t)hz3_segment_run_start(c->pool, run);
+  uint32_t idx = (uint32_t)((uintptr_t)p - start) / (uint32_t)hz3_class_to_size(cls);
+  uint64_t bit = 1ull << (idx & 63);
+  HZ3_ASSERT(idx < hz3_class_run_objs(cls));
+  HZ3_ASSERT((run->free_map[idx >> 6] & bit) == 0); /* double free */
+  run->free_map[idx >> 6] |= bit;
+  run->nfree++;
+  if (run->nfree == hz3_class_run_objs(cls)) {
+    if (run->on_list) list_remove(&sh->partial[cls], run);
+    hz3_segment_free_run(c->pool, &sh->segments, run, sh->epoch);
+  } else if (!run->on_list) {
+    list_push(&sh->partial[cls], run);
+  }
+}
+
+/* Frees a list of objects of shard (any class). Caller holds the shard lock. */
+static uint32_t free_list_locked(hz3_central_t *c, hz3_central_shard_t *sh, void *head) {
+  uint32_t n = 0;
+  while (head != NULL) {
+    void *next = obj_next(head);
+    hz3_run_t *run = hz3_segment_run_of(c->pool, head);
+    HZ3_ASSERT(run != NULL && run->owner == sh->segments.owner);
+    free_to_run(c, sh, run, head);
+    head = next;
+    n++;
+  }
+  return n;
+}
+
+static uint32_t drain_locked(hz3_central_t *c, hz3_central_shard_t *sh) {
+  if (__atomic_load_n(&sh->inbox, __ATOMIC_RELAXED) == NULL) return 0;
+  void *list = __atomic_exchange_n(&sh->inbox, NULL, __ATOMIC_ACQUIRE);
+  return free_list_locked(c, sh, list);
+}
+
+uint32_t hz3_central_alloc_batch(hz3_central_t *c, uint32_t shard, uint32_t cls, uint32_t want,
+                                 void **head) {
+  hz3_central_shard_t *sh = &c->shards[shard];
+  size_t size = hz3_class_to_size(cls);
+  void *first = NULL, *last = NULL;
+  uint32_t n = 0;
+  hz3_lock_acquire(&sh->lock);
+  drain_locked(c, sh);
+  while (n < want) {
+    hz3_run_t *run = sh->partial[cls];
+    if (run == NULL && (run = new_run(c, sh, cls)) == NULL) break;
+    uintptr_t start = (uintptr_t)hz3_segment_run_start(c->pool, run);
+    /* Lowest free objects first, handed out in address order. */
+    for (uint32_t w = 0; w < HZ3_RUN_MAP_WORDS && n < want; w++) {
+      uint64_t bits = run->free_map[w];
+      while (bits != 0 && n < want) {
+        uint32_t b = (uint32_t)__builtin_ctzll(bits);
+        bits &= bits - 1;
+        void *p = (void *)(start + (size_t)(w * 64 + b) * size);
+        if (last) obj_set_next(last, p);
+        else first = p;
+        last = p;
+        n++;
+        run->nfree--;
+      }
+      run->free_map[w] = bits;
+    }
+    if (run->nfree == 0) list_remove(&sh->partial[cls], run);
+  }
+  hz3_lock_release(&sh->lock);
+  if (last) obj_set_next(last, NULL);
+  *head = first;
+  HZ3_STAT_ADD(c->stats, central_refills, 1);
+  if (n == 0) errno = ENOMEM;
+  return n;
+}
+
+void hz3_central_free_batch(hz3_central_t *c, uint32_t shard, uint32_t cls, void *head,
+                            uint32_t n) {
+  (void)cls;
+  (void)n;
+  hz3_central_free_list(c, shard, head);
+}
+
+void hz3_central_free_list(hz3_central_t *c, uint32_t shard, void *head) {
+  if (head == NULL) return;
+  hz3_central_shard_t *sh = &c->shards[shard];
+  hz3_lock_acquire(&sh->lock);
+  free_list_locked(c, sh, head);
+  hz3_lock_release(&sh->lock);
+  HZ3_STAT_ADD(c->stats, central_flushes, 1);
+}
+
+void hz3_central_remote_push(hz3_central_t *c, uint32_t shard, void *head, void *tail) {
+  hz3_central_shard_t *sh = &c->shards[shard];
+  void *old = __atomic_load_n(&sh->inbox, __ATOMIC_RELAXED);
+  do {
+    obj_set_next(tail, old);
+  } while (!__atomic_compare_exchange_n(&sh->inbox, &old, head, true, __ATOMIC_RELEASE,
+                                        __ATOMIC_RELAXED));
+}
+
+uint32_t hz3_central_drain_inbox(hz3_central_t *c, uint32_t shard) {
+  hz3_central_shard_t *sh = &c->shards[shard];
+  if (__atomic_load_n(&sh->inbox, __ATOMIC_RELAXED) == NULL) return 0;
+  hz3_lock_acquire(&sh->lock);
+  uint32_t n = drain_locked(c, sh);
+  hz3_lock_release(&sh->lock);
+  return n;
+}
+
+void hz3_central_lock_all(hz3_central_t *c) {
+  for (uint32_t s = 0; s < c->nshards; s++) hz3_lock_acquire(&c->shards[s].lock);
+}
+
+void hz3_central_unlock_all(hz3_central_t *c) {
+  for (uint32_t s = c->nshards; s-- > 0;) hz3_lock_release(&c->shards[s].lock);
+}
+
+void hz3_central_reset_locks_in_child(hz3_central_t *c) {
+  for (uint32_t s = 0; s < c->nshards; s++) hz3_lock_reset(&c->shards[s].lock);
+}
+
+static bool check_shard(hz3_central_t *c, uint32_t s, hz3_check_report_t *r) {
+  hz3_central_shard_t *sh = &c->shards[s];
+  uint32_t listed = 0;
+  for (uint32_t cls = 0; cls < HZ3_NUM_CLASSES; cls++) {
+    hz3_run_t *prev = NULL;
+    for (hz3_run_t *run = sh->partial[cls]; run != NULL; prev = run, run = run->next) {
+      uint32_t bits = 0;
+      for (uint32_t w = 0; w < HZ3_RUN_MAP_WORDS; w++)
+        bits += (uint32_t)__builtin_popcountll(run->free_map[w]);
+      if (run->prev != prev || !run->on_list)
+        return hz3_check_fail(r, "shard %u class %u: broken partial list", s, cls);
+      if (run->cls != cls || run->owner != s || run->npages == 0)
+        return hz3_check_fail(r, "shard %u class %u: run of class %u owner %u on list", s, cls,
+                              run->cls, run->owner);
+      if (bits != run->nfree || run->nfree == 0 || run->nfree >= hz3_class_run_objs(cls))
+        return hz3_check_fail(r, "shard %u class %u: run nfree %u, %u bits, %u objects", s, cls,
+                              run->nfree, bits, hz3_class_run_objs(cls));
+      listed++;
+    }
+  }
+  /* Every partly free run of the shard's segments is listed, and no run is wholly free. */
+  uint32_t partly_free = 0;
+  for (hz3_segment_t *seg = sh->segments.head; seg != NULL; seg = seg->next) {
+    for (uint32_t pg = 0; pg < HZ3_SEG_PAGES; pg++) {
+      hz3_run_t *run = &seg->runs[pg];
+      if (run->npages == 0 || run->first_page != seg->index * HZ3_SEG_PAGES + pg) continue;
+      if (run->nfree == hz3_class_run_objs(run->cls))
+        return hz3_check_fail(r, "shard %u: wholly free run kept at page %u", s, run->first_page);
+      if (run->nfree > 0) {
+        if (!run->on_list)
+          return hz3_check_fail(r, "shard %u: partly free run not listed (page %u)", s,
+                                run->first_page);
+        partly_free++;
+      }
+      pg += run->npages - 1;
+    }
+  }
+  if (partly_free != listed)
+    return hz3_check_fail(r, "shard %u: %u runs listed, %u partly free", s, listed, partly_free);
+  return true;
+}
+
+bool hz3_central_check(hz3_central_t *c, hz3_check_report_t *report) {
+  for (uint32_t s = 0; s < c->nshards; s++) {
+    hz3_lock_acquire(&c->shards[s].lock);
+    bool ok = check_shard(c, s, report);
+    hz3_lock_release(&c->shards[s].lock);
+    if (!ok) return false;
+  }
+  return hz3_segment_check(c->pool, report);
+}
+
+uint64_t hz3_central_free_objects(hz3_central_t *c, uint32_t shard) {
+  hz3_central_shard_t *sh = &c->shards[shard];
+  uint64_t n = 0;
+  hz3_lock_acquire(&sh->lock);
+  for (uint32_t cls = 0; cls < HZ3_NUM_CLASSES; cls++)
+    for (hz3_run_t *run = sh->partial[cls]; run != NULL; run = run->next) n += run->nfree;
+  hz3_lock_release(&sh->lock);
+  return n;
+}

@@ -1,0 +1,194 @@
+// central: batches from runs, runs back to segments when all their objects are free, remote
+// inboxes from other threads, ENOMEM, all checked with hz3_central_check on the fake OS.
+#include <errno.h>
+#include <string.h>
+
+#include <random>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/fakes/fake_os.h"
+
+extern "C" {
+#include "central/central.h"
+}
+
+namespace {
+
+std::vector<void*> ListToVector(void* head) {
+  std::vector<void*> v;
+  for (void* p = head; p != nullptr; p = *static_cast<void**>(p)) v.push_back(p);
+  return v;
+}
+
+void* VectorToList(const std::vector<void*>& v) {
+  for (size_t i = 0; i < v.size(); i++)
+    *static_cast<void**>(v[i]) = i + 1 < v.size() ? v[i + 1] : nullptr;
+  return v.empty() ? nullptr : v[0];
+}
+
+class CentralTest : public ::testing::Test {
+ protected:
+  FakeOs os_;
+  hz3_stats_t stats_;
+  hz3_segment_pool_t pool_;
+  hz3_central_t central_;
+
+  void SetUp() override {
+    hz3_stats_reset(&stats_);
+    ASSERT_EQ(hz3_segment_pool_init(&pool_, os_.ops(), &stats_, 16 * HZ3_SEG_SIZE), 0);
+    hz3_central_init(&central_, &pool_, &stats_);
+  }
+  void TearDown() override {
+    Check();
+    // Everything came back: no segment is held by any shard.
+    for (uint32_t s = 0; s < central_.nshards; s++) {
+      EXPECT_EQ(central_.shards[s].segments.head, nullptr) << "shard " << s;
+      EXPECT_EQ(hz3_central_free_objects(&central_, s), 0u);
+    }
+    EXPECT_EQ(pool_.nspare, pool_.used_segments);
+    hz3_segment_pool_destroy(&pool_);
+  }
+  void Check() {
+    hz3_check_report_t r;
+    ASSERT_TRUE(hz3_central_check(&central_, &r)) << r.message;
+  }
+  std::vector<void*> Alloc(uint32_t shard, uint32_t cls, uint32_t want) {
+    void* head = nullptr;
+    uint32_t n = hz3_central_alloc_batch(&central_, shard, cls, want, &head);
+    std::vector<void*> v = ListToVector(head);
+    EXPECT_EQ(v.size(), n);
+    return v;
+  }
+  void Free(uint32_t shard, uint32_t cls, const std::vector<void*>& v) {
+    hz3_central_free_batch(&central_, shard, cls, VectorToList(v), v.size());
+  }
+};
+
+TEST_F(CentralTest, BatchGivesDistinctAlignedObjectsOfTheClass) {
+  uint32_t cls = hz3_size_to_class(100);
+  size_t size = hz3_class_to_size(cls);
+  std::vector<void*> v = Alloc(2, cls, 300);
+  ASSERT_EQ(v.size(), 300u);
+  std::set<uintptr_t> seen;
+  for (void* p : v) {
+    EXPECT_TRUE(seen.insert(reinterpret_cast<uintptr_t>(p)).second);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % HZ3_MIN_ALIGN, 0u);
+    hz3_tag_t tag = hz3_segment_tag(&pool_, p);
+    EXPECT_EQ(HZ3_TAG_CLASS(tag), cls);
+    EXPECT_EQ(HZ3_TAG_OWNER(tag), 2u);
+  }
+  for (size_t i = 0; i < v.size(); i++) memset(v[i], static_cast<int>(i), size);
+  // No overlap: every object still holds its own byte pattern.
+  for (size_t i = 0; i < v.size(); i++)
+    ASSERT_EQ(static_cast<unsigned char*>(v[i])[size - 1], static_cast<unsigned char>(i));
+  Check();
+  Free(2, cls, v);
+}
+
+TEST_F(CentralTest, RunGoesBackToItsSegmentWhenAllObjectsAreFree) {
+  uint32_t cls = hz3_size_to_class(1024);
+  uint32_t objs = hz3_class_run_objs(cls);
+  std::vector<void*> v = Alloc(0, cls, objs);  // exactly one run
+  EXPECT_EQ(central_.shards[0].segments.nsegments, 1u);
+  std::vector<void*> half(v.begin(), v.begin() + objs / 2), rest(v.begin() + objs / 2, v.end());
+  Free(0, cls, half);
+  Check();
+  EXPECT_EQ(hz3_central_free_objects(&central_, 0), objs / 2);
+  EXPECT_NE(central_.shards[0].partial[cls], nullptr);
+  Free(0, cls, rest);
+  Check();
+  EXPECT_EQ(central_.shards[0].partial[cls], nullptr);
+  EXPECT_EQ(central_.shards[0].segments.head, nullptr);  // run -> segment -> pool
+  EXPECT_EQ(pool_.nspare, 1u);
+}
+
+TEST_F(CentralTest, FreedObjectsAreReusedBeforeNewRuns) {
+  uint32_t cls = hz3_size_to_class(48);
+  std::vector<void*> a = Alloc(1, cls, 10);
+  std::vector<void*> keep(a.begin(), a.begin() + 1), back(a.begin() + 1, a.end());
+  Free(1, cls, back);
+  std::vector<void*> b = Alloc(1, cls, 9);
+  EXPECT_EQ(std::set<void*>(b.begin(), b.end()), std::set<void*>(back.begin(), back.end()));
+  Free(1, cls, b);
+  Free(1, cls, keep);
+}
+
+TEST_F(CentralTest, RemoteFreesFromOtherThreadsArriveThroughTheInbox) {
+  uint32_t cls = hz3_size_to_class(256);
+  std::vector<void*> v = Alloc(4, cls, 4000);
+  ASSERT_EQ(v.size(), 4000u);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; t++) {
+    threads.emplace_back([&, t] {
+      // Each thread pushes its quarter in chains of 10, as a tcache's stash would.
+      for (size_t i = t * 1000; i < (t + 1) * 1000u; i += 10) {
+        std::vector<void*> chain(v.begin() + i, v.begin() + i + 10);
+        void* head = VectorToList(chain);
+        hz3_central_remote_push(&central_, 4, head, chain.back());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(hz3_central_drain_inbox(&central_, 4), 4000u);
+  EXPECT_EQ(hz3_central_drain_inbox(&central_, 4), 0u);
+}
+
+TEST_F(CentralTest, AllocDrainsTheInboxFirst) {
+  uint32_t cls = hz3_size_to_class(32);
+  std::vector<void*> v = Alloc(0, cls, 5);
+  void* head = VectorToList(v);
+  hz3_central_remote_push(&central_, 0, head, v.back());
+  std::vector<void*> again = Alloc(0, cls, 5);
+  EXPECT_EQ(std::set<void*>(again.begin(), again.end()), std::set<void*>(v.begin(), v.end()));
+  Free(0, cls, again);
+}
+
+TEST_F(CentralTest, OutOfMemoryIsEnomem) {
+  uint32_t cls = hz3_size_to_class(65536);
+  std::vector<void*> all;
+  for (;;) {
+    errno = 0;
+    std::vector<void*> v = Alloc(0, cls, 64);
+    all.insert(all.end(), v.begin(), v.end());
+    if (v.size() < 64) break;
+  }
+  EXPECT_EQ(errno, ENOMEM);
+  EXPECT_EQ(all.size() * 65536, 16 * HZ3_SEG_SIZE);  // every byte of the arena was used
+  Check();
+  Free(0, cls, all);
+}
+
+TEST_F(CentralTest, RandomModel) {
+  std::mt19937 rng(7);
+  struct Held {
+    uint32_t shard, cls;
+    void* p;
+  };
+  std::vector<Held> held;
+  for (int step = 0; step < 20000; step++) {
+    if (!held.empty() && rng() % 3 == 0) {
+      // Free a random handful, one call per object (class and shard from the model).
+      for (int k = 0; k < 8 && !held.empty(); k++) {
+        size_t i = rng() % held.size();
+        Free(held[i].shard, held[i].cls, {held[i].p});
+        held[i] = held.back();
+        held.pop_back();
+      }
+    } else {
+      uint32_t shard = rng() % central_.nshards, cls = rng() % HZ3_NUM_CLASSES;
+      for (void* p : Alloc(shard, cls, 1 + rng() % 16)) {
+        memset(p, 0xCD, hz3_class_to_size(cls));
+        held.push_back({shard, cls, p});
+      }
+    }
+    if (step % 1000 == 0) Check();
+  }
+  Check();
+  for (const Held& h : held) Free(h.shard, h.cls, {h.p});
+}
+
+}  // namespace

@@ -1,0 +1,253 @@
+/* large/large.c: own mappings for large objects, their registry and a small cache. */
+#include "large/large.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define INITIAL_CAPACITY 256
+
+static size_t page_round(size_t n) { return (n + HZ3_PAGE_SIZE - 1) & ~(HZ3_PAGE_SIZE - 1); }
+
+static size_t slot_of(const hz3_large_t *lg, uintptr_t ptr) {
+  /* Pointers are page-aligned: hash the page number (Fibonacci hashing). */
+  return (size_t)(((ptr >> HZ3_PAGE_SHIFT) * 0x9E3779B97F4A7C15ull) >> 20) & (lg->capacity - 1);
+}
+
+void hz3_large_init(hz3_large_t *lg, const hz3_os_ops_t *os, hz3_stats_t *stats) {
+  memset(lg, 0, sizeof *lg);
+  lg->os = os;
+  lg->stats = stats;
+  hz3_lock_init(&lg->lock);
+}
+
+static hz3_large_entry_t *find(const hz3_large_t *lg, uintptr_t ptr) {
+  if (lg->capacity == 0) return NULL;
+  for (size_t i = slot_of(lg, ptr);; i = (i + 1) & (lg->capacity - 1)) {
+    if (lg->table[i].ptr == ptr) return &lg->table[i];
+    if (lg->table[i].ptr == 0) return NULL;
+  }
+}
+
+static void insert_into(hz3_large_entry_t *table, size_t capacity, const hz3_large_t *lg,
+                        hz3_large_entry_t e) {
+  (void)lg;
+  size_t mask = capacity - 1;
+  size_t i = (size_t)(((e.ptr >> HZ3_PAGE_SHIFT) * 0x9E3779B97F4A7C15ull) >> 20) & mask;
+  while (table[i].ptr != 0) i = (i + 1) & mask;
+  table[i] = e;
+}
+
+/* Grows the table to keep it at most half full; the new table is a mapping (never malloc). */
+static int ensure_room(hz3_large_t *lg) {
+  if ((lg->count + 1) * 2 <= lg->capacity) return 0;
+  size_t cap = lg->capacity ? lg->capacity * 2 : INITIAL_CAPACITY;
+  size_t bytes = page_round(cap * sizeof(hz3_large_entry_t));
+  hz3_large_entry_t *table = lg->os->map(lg->os->ctx, bytes, HZ3_PAGE_SIZE);
+  if (table == NULL) return ENOMEM;
+  for (size_t i = 0; i < lg->capacity; i++)
+    if (lg->table[i].ptr != 0) insert_into(table, cap, lg, lg->table[i]);
+  if (lg->table)
+    lg->os->release(lg->os->ctx, lg->table,
+                    page_round(lg->capacity * sizeof(hz3_large_entry_t)));
+  lg->table = table;
+  lg->capacity = cap;
+  return 0;
+}
+
+/* Removes e with backward-shift deletion (no tombstones). */
+static void erase(hz3_large_t *lg, hz3_large_entry_t *e) {
+  size_t mask = lg->capacity - 1;
+  size_t hole = (size_t)(e - lg->table);
+  for (size_t j = (hole + 1) & mask; lg->table[j].ptr != 0; j = (j + 1) & mask) {
+    size_t home = slot_of(lg, lg->table[j].ptr);
+    /* Move j into the hole if its home is not in (hole, j] (cyclically). */
+    bool between = hole < j ? (home > hole && home <= j) : (home > hole || home <= j);
+    if (!between) {
+      lg->table[hole] = lg->table[j];
+      hole = j;
+    }
+  }
+  lg->table[hole].ptr = 0;
+  lg->count--;
+}
+
+static void *cache_take(hz3_large_t *lg, size_t bytes, size_t align, size_t *got) {
+  for (int i = 0; i < HZ3_LARGE_CACHE_ENTRIES; i++) {
+    hz3_large_entry_t *c = &lg->cache[i];
+    /* Fit without wasting more than a quarter. */
+    if (c->ptr != 0 && c->bytes >= bytes && c->bytes - bytes <= bytes / 4 &&
+        (c->ptr & (align - 1)) == 0) {
+      void *p = (void *)c->ptr;
+      *got = c->bytes;
+      lg->cache_bytes -= c->bytes;
+      c->ptr = 0;
+      return p;
+    }
+  }
+  return NULL;
+}
+
+void *hz3_large_alloc(hz3_large_t *lg, size_t n, size_t align) {
+  if (align < HZ3_PAGE_SIZE) align = HZ3_PAGE_SIZE;
+  size_t bytes = page_round(n);
+  if (bytes < n || bytes > ((size_t)1 << 62)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  hz3_lock_acquire(&lg->lock);
+  size_t got = 0;
+  void *p = cache_take(lg, bytes, align, &got);
+  hz3_lock_release(&lg->lock);
+  if (p != NULL) {
+    HZ3_STAT_ADD(lg->stats, large_cache_hits, 1);
+    bytes = got;
+  } else {
+    p = lg->os->map(lg->os->ctx, bytes, align);
+    if (p == NULL) {
+      errno = ENOMEM;
+      return NULL;
+    }
+  }
+  hz3_lock_acquire(&lg->lock);
+  if (ensure_room(lg) != 0) {
+    hz3_lock_release(&lg->lock);
+    lg->os->release(lg->os->ctx, p, bytes);
+    errno = ENOMEM;
+    return NULL;
+  }
+  hz3_large_entry_t e = {(uintptr_t)p, bytes, align};
+  insert_into(lg->table, lg->capacity, lg, e);
+  lg->count++;
+  lg->mapped_bytes += bytes;
+  hz3_lock_release(&lg->lock);
+  HZ3_STAT_ADD(lg->stats, large_allocs, 1);
+  return p;
+}
+
+bool hz3_large_free(hz3_large_t *lg, void *p) {
+  hz3_lock_acquire(&lg->lock);
+  hz3_large_entry_t *e = find(lg, (uintptr_t)p);
+  if (e == NULL) {
+    hz3_lock_release(&lg->lock);
+    return false;
+  }
+  hz3_large_entry_t gone = *e;
+  erase(lg, e);
+  lg->mapped_bytes -= gone.bytes;
+  /* Keep it for reuse if it fits the cache; else unmap (outside the lock). */
+  bool cached = false;
+  if (gone.bytes <= HZ3_LARGE_CACHE_MAX_ONE &&
+      lg->cache_bytes + gone.bytes <= HZ3_LARGE_CACHE_BYTES) {
+    for (int i = 0; i < HZ3_LARGE_CACHE_ENTRIES; i++) {
+      if (lg->cache[i].ptr == 0) {
+        lg->cache[i] = gone;
+        lg->cache_bytes += gone.bytes;
+        cached = true;
+        break;
+      }
+    }
+  }
+  hz3_lock_release(&lg->lock);
+  if (!cached) lg->os->release(lg->os->ctx, p, gone.bytes);
+  HZ3_STAT_ADD(lg->stats, large_frees, 1);
+  return true;
+}
+
+size_t hz3_large_usable_size(hz3_large_t *lg, const void *p) {
+  hz3_lock_acquire(&lg->lock);
+  hz3_large_entry_t *e = find(lg, (uintptr_t)p);
+  size_t n = e ? e->bytes : 0;
+  hz3_lock_release(&lg->lock);
+  return n;
+}
+
+void *hz3_large_resize(hz3_large_t *lg, void *p, size_t n) {
+  size_t bytes = page_round(n);
+  if (bytes < n) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  hz3_lock_acquire(&lg->lock);
+  hz3_large_entry_t *e = find(lg, (uintptr_t)p);
+  if (e == NULL || e->align > HZ3_PAGE_SIZE) {
+    hz3_lock_release(&lg->lock);
+    errno = ENOMEM;
+    return NULL;
+  }
+  if (bytes == e->bytes) {
+    hz3_lock_release(&lg->lock);
+    return p;
+  }
+  hz3_large_entry_t old = *e;
+  /* mremap shrinks in place, or grows by moving pages without copying them. */
+  void *q = lg->os->remap(lg->os->ctx, p, old.bytes, bytes);
+  if (q == NULL) {
+    hz3_lock_release(&lg->lock);
+    errno = ENOMEM;
+    return NULL;
+  }
+  erase(lg, e);
+  hz3_large_entry_t ne = {(uintptr_t)q, bytes, old.align};
+  insert_into(lg->table, lg->capacity, lg, ne);
+  lg->count++;
+  lg->mapped_bytes = lg->mapped_bytes - old.bytes + bytes;
+  hz3_lock_release(&lg->lock);
+  return q;
+}
+
+size_t hz3_large_flush_cache(hz3_large_t *lg) {
+  hz3_large_entry_t gone[HZ3_LARGE_CACHE_ENTRIES];
+  size_t ngone = 0, total = 0;
+  hz3_lock_acquire(&lg->lock);
+  for (int i = 0; i < HZ3_LARGE_CACHE_ENTRIES; i++) {
+    if (lg->cache[i].ptr != 0) {
+      gone[ngone++] = lg->cache[i];
+      total += lg->cache[i].bytes;
+      lg->cache[i].ptr = 0;
+    }
+  }
+  lg->cache_bytes = 0;
+  hz3_lock_release(&lg->lock);
+  for (size_t i = 0; i < ngone; i++)
+    lg->os->release(lg->os->ctx, (void *)gone[i].ptr, gone[i].bytes);
+  return total;
+}
+
+void hz3_large_destroy(hz3_large_t *lg) {
+  hz3_large_flush_cache(lg);
+  for (size_t i = 0; i < lg->capacity; i++)
+    if (lg->table[i].ptr != 0)
+      lg->os->release(lg->os->ctx, (void *)lg->table[i].ptr, lg->table[i].bytes);
+  if (lg->table)
+    lg->os->release(lg->os->ctx, lg->table, page_round(lg->capacity * sizeof(hz3_large_entry_t)));
+  memset(lg, 0, sizeof *lg);
+}
+
+void hz3_large_lock(hz3_large_t *lg) { hz3_lock_acquire(&lg->lock); }
+void hz3_large_unlock(hz3_large_t *lg) { hz3_lock_release(&lg->lock); }
+
+bool hz3_large_check(hz3_large_t *lg, hz3_check_report_t *report) {
+  hz3_lock_acquire(&lg->lock);
+  size_t n = 0, bytes = 0, cbytes = 0;
+  bool ok = true;
+  for (size_t i = 0; i < lg->capacity && ok; i++) {
+    const hz3_large_entry_t *e = &lg->table[i];
+    if (e->ptr == 0) continue;
+    n++;
+    bytes += e->bytes;
+    if ((e->ptr & (e->align - 1)) != 0 || (e->bytes & (HZ3_PAGE_SIZE - 1)) != 0)
+      ok = hz3_check_fail(report, "large %p: bytes %zu align %zu", (void *)e->ptr, e->bytes,
+                          e->align);
+    else if (find(lg, e->ptr) != e)
+      ok = hz3_check_fail(report, "large %p: not reachable from its slot", (void *)e->ptr);
+  }
+  for (int i = 0; i < HZ3_LARGE_CACHE_ENTRIES; i++)
+    if (lg->cache[i].ptr != 0) cbytes += lg->cache[i].bytes;
+  if (ok && n != lg->count) ok = hz3_check_fail(report, "large: %zu entries, count %zu", n, lg->count);
+  if (ok && bytes != lg->mapped_bytes)
+    ok = hz3_check_fail(report, "large: %zu bytes registered, mapped_bytes %zu", bytes, lg->mapped_bytes);
+  if (ok && (cbytes != lg->cache_bytes || cbytes > HZ3_LARGE_CACHE_BYTES))
+    ok = hz3_check_fail(report, "large cache: %zu bytes, says %zu", cbytes, lg->cache_bytes);
+  hz3_lock_release(&lg->lock);
+  return ok;
+}

@@ -1,0 +1,69 @@
+/* large/large.h: allocations above 64 KiB, each in its own mapping.
+ *
+ * Owns: the mappings of large objects, a registry of them (so that free() can tell a large
+ *   hz3 pointer from a pointer hz3 never returned), and a small bounded cache of freed
+ *   mappings for reuse.
+ * Invariants: every registered pointer is the start of a live mapping of `bytes` (a multiple of
+ *   the page size) aligned to its alignment; cached mappings are not registered; the cache
+ *   holds at most HZ3_LARGE_CACHE_ENTRIES mappings and HZ3_LARGE_CACHE_BYTES bytes.
+ * Threads: every function takes the box's lock; the OS calls of a fresh mapping happen outside it.
+ * Callers: preload (malloc/free/realloc/aligned allocation of large sizes), epoch and trim
+ *   (hz3_large_flush_cache), tests.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+
+#define HZ3_LARGE_CACHE_ENTRIES 8
+#define HZ3_LARGE_CACHE_BYTES ((size_t)32 << 20)
+/* Mappings above this are never cached (one would take the whole cache). */
+#define HZ3_LARGE_CACHE_MAX_ONE ((size_t)8 << 20)
+
+typedef struct hz3_large_entry {
+  uintptr_t ptr; /* 0: empty slot */
+  size_t bytes;
+  size_t align;
+} hz3_large_entry_t;
+
+typedef struct hz3_large {
+  const hz3_os_ops_t *os;
+  hz3_stats_t *stats;
+  hz3_lock_t lock;
+  hz3_large_entry_t *table; /* open addressing, linear probing, power-of-two capacity */
+  size_t capacity, count;
+  hz3_large_entry_t cache[HZ3_LARGE_CACHE_ENTRIES];
+  size_t cache_bytes;
+  size_t mapped_bytes; /* registered, i.e. in use */
+} hz3_large_t;
+
+/* ---- lifecycle ---- */
+void hz3_large_init(hz3_large_t *lg, const hz3_os_ops_t *os, hz3_stats_t *stats);
+/* Unmaps everything, registered or cached (tests). */
+void hz3_large_destroy(hz3_large_t *lg);
+
+/* ---- operations ---- */
+/* A mapping of at least n bytes aligned to align (a power of two); NULL + ENOMEM. */
+void *hz3_large_alloc(hz3_large_t *lg, size_t n, size_t align);
+/* Frees p if it is a registered large pointer and returns true; false if hz3 never returned it
+ * (the caller then passes it on). */
+bool hz3_large_free(hz3_large_t *lg, void *p);
+/* Usable bytes of a registered pointer, or 0 if p is not one. */
+size_t hz3_large_usable_size(hz3_large_t *lg, const void *p);
+/* Resizes a registered pointer in place or by remapping (alignment <= page); returns the new
+ * pointer, or NULL (p untouched, errno = ENOMEM) when that cannot be done. */
+void *hz3_large_resize(hz3_large_t *lg, void *p, size_t n);
+
+/* ---- maintenance ---- */
+/* Unmaps every cached mapping; returns the bytes given back. */
+size_t hz3_large_flush_cache(hz3_large_t *lg);
+
+/* ---- fork ---- */
+void hz3_large_lock(hz3_large_t *lg);
+void hz3_large_unlock(hz3_large_t *lg);
+
+/* ---- check ---- */
+bool hz3_large_check(hz3_large_t *lg, hz3_check_report_t *report);

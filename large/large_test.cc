@@ -1,0 +1,129 @@
+// large: own mappings, registry, bounded cache, alignment, resize, on the fake OS.
+#include <errno.h>
+#include <string.h>
+
+#include <random>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/fakes/fake_os.h"
+
+extern "C" {
+#include "large/large.h"
+}
+
+namespace {
+
+class LargeTest : public ::testing::Test {
+ protected:
+  FakeOs os_;
+  hz3_stats_t stats_;
+  hz3_large_t lg_;
+  void SetUp() override {
+    hz3_stats_reset(&stats_);
+    hz3_large_init(&lg_, os_.ops(), &stats_);
+  }
+  void TearDown() override {
+    Check();
+    EXPECT_EQ(lg_.count, 0u) << "large pointers left registered";
+    hz3_large_flush_cache(&lg_);
+    hz3_large_destroy(&lg_);
+    EXPECT_EQ(os_.mapped_bytes_live(), 0u);
+  }
+  void Check() {
+    hz3_check_report_t r;
+    ASSERT_TRUE(hz3_large_check(&lg_, &r)) << r.message;
+  }
+};
+
+TEST_F(LargeTest, AllocFreeAndUsableSize) {
+  void* p = hz3_large_alloc(&lg_, 100000, 16);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % HZ3_PAGE_SIZE, 0u);
+  EXPECT_EQ(hz3_large_usable_size(&lg_, p), 25 * HZ3_PAGE_SIZE);  // 100000 rounded to pages
+  memset(p, 1, 100000);
+  Check();
+  int local;
+  EXPECT_FALSE(hz3_large_free(&lg_, &local));  // never returned by large: not ours
+  EXPECT_EQ(hz3_large_usable_size(&lg_, &local), 0u);
+  EXPECT_TRUE(hz3_large_free(&lg_, p));
+  EXPECT_FALSE(hz3_large_free(&lg_, p));  // already freed: no longer registered
+}
+
+TEST_F(LargeTest, BigAlignments) {
+  for (size_t align = 4096; align <= (size_t{1} << 22); align <<= 1) {
+    void* p = hz3_large_alloc(&lg_, 70000, align);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % align, 0u) << align;
+    EXPECT_TRUE(hz3_large_free(&lg_, p));
+  }
+}
+
+TEST_F(LargeTest, CacheReusesAndStaysBounded) {
+  void* a = hz3_large_alloc(&lg_, 1 << 20, 16);
+  ASSERT_TRUE(hz3_large_free(&lg_, a));
+  size_t maps = os_.map_calls();
+  void* b = hz3_large_alloc(&lg_, (1 << 20) - 5000, 16);  // fits the cached mapping
+  EXPECT_EQ(b, a);
+  EXPECT_EQ(os_.map_calls(), maps);
+  EXPECT_TRUE(hz3_large_free(&lg_, b));
+  std::vector<void*> v;
+  for (int i = 0; i < 40; i++) v.push_back(hz3_large_alloc(&lg_, (4 << 20), 16));
+  for (void* p : v) EXPECT_TRUE(hz3_large_free(&lg_, p));
+  EXPECT_LE(lg_.cache_bytes, HZ3_LARGE_CACHE_BYTES);
+  Check();
+  EXPECT_GT(hz3_large_flush_cache(&lg_), 0u);
+  EXPECT_EQ(lg_.cache_bytes, 0u);
+}
+
+TEST_F(LargeTest, ResizeKeepsContents) {
+  char* p = static_cast<char*>(hz3_large_alloc(&lg_, 200000, 16));
+  ASSERT_NE(p, nullptr);
+  for (int i = 0; i < 200000; i++) p[i] = static_cast<char>(i * 7);
+  char* q = static_cast<char*>(hz3_large_resize(&lg_, p, 5000000));
+  ASSERT_NE(q, nullptr);
+  for (int i = 0; i < 200000; i++) ASSERT_EQ(q[i], static_cast<char>(i * 7));
+  EXPECT_GE(hz3_large_usable_size(&lg_, q), 5000000u);
+  char* r = static_cast<char*>(hz3_large_resize(&lg_, q, 100000));
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(hz3_large_usable_size(&lg_, r), 25 * HZ3_PAGE_SIZE);
+  for (int i = 0; i < 100000; i++) ASSERT_EQ(r[i], static_cast<char>(i * 7));
+  Check();
+  EXPECT_TRUE(hz3_large_free(&lg_, r));
+}
+
+TEST_F(LargeTest, FailuresAreEnomem) {
+  os_.FailMapAfter(0);
+  errno = 0;
+  EXPECT_EQ(hz3_large_alloc(&lg_, 1 << 20, 16), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  os_.FailMapAfter(-1);
+  errno = 0;
+  EXPECT_EQ(hz3_large_alloc(&lg_, SIZE_MAX - 100, 16), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+}
+
+TEST_F(LargeTest, RegistrySurvivesManyInsertsAndRemovals) {
+  std::mt19937 rng(3);
+  std::vector<void*> live;
+  for (int step = 0; step < 3000; step++) {
+    if (!live.empty() && rng() % 2) {
+      size_t i = rng() % live.size();
+      ASSERT_TRUE(hz3_large_free(&lg_, live[i]));
+      live[i] = live.back();
+      live.pop_back();
+    } else {
+      void* p = hz3_large_alloc(&lg_, 65537 + rng() % 300000, 16);
+      ASSERT_NE(p, nullptr);
+      live.push_back(p);
+    }
+    if (step % 100 == 0) Check();
+  }
+  for (void* p : live) {
+    EXPECT_GT(hz3_large_usable_size(&lg_, p), 65536u);
+    ASSERT_TRUE(hz3_large_free(&lg_, p));
+  }
+}
+
+}  // namespace

@@ -1,0 +1,41 @@
+/* preload/hz3_preload.h: the process-wide allocator, for preload's own files.
+ *
+ * Owns: the single instances of the boxes (segment pool, central, large, stats), their
+ *   set-up on the first call, the calling thread's tcache (initial-exec TLS), thread exit and
+ *   fork handling.  libc's names are defined in preload.c only.
+ * Invariants: before set-up the fast-path globals describe an empty arena, so every call
+ *   goes to a slow path, which sets up.
+ * Threads: set-up runs once under a lock; everything else is the boxes' business.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+#include "central/central.h"
+#include "large/large.h"
+#include "segment/segment.h"
+#include "tcache/tcache.h"
+
+typedef struct hz3_process {
+  /* Read by the free fast path: the arena bounds and its page tags (0 / NULL until set-up). */
+  uintptr_t arena_base;
+  size_t arena_bytes;
+  const hz3_tag_t *tags;
+  int ready;
+  hz3_segment_pool_t pool;
+  hz3_central_t central;
+  hz3_large_t large;
+  hz3_stats_t stats;
+  hz3_tcache_env_t env;
+  uint32_t next_shard;
+} hz3_process_t;
+
+extern hz3_process_t hz3_g;
+extern __thread hz3_tcache_t hz3_t_tcache HZ3_TLS_IE;
+
+/* Sets the process up if it is not; returns 0 or ENOMEM. */
+int hz3_process_ensure(void);
+/* Sets the calling thread's tcache up if it is fresh (after hz3_process_ensure). */
+void hz3_thread_ensure(void);

@@ -1,0 +1,115 @@
+/* preload/hz3_process.c: the process-wide instances, set-up, thread exit, fork, exit dump. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "preload/hz3.h"
+#include "preload/hz3_preload.h"
+
+hz3_process_t hz3_g;
+__thread hz3_tcache_t hz3_t_tcache HZ3_TLS_IE;
+
+static hz3_lock_t g_init_lock = HZ3_LOCK_INIT;
+static pthread_key_t g_thread_key;
+static int g_key_ready;
+
+static void thread_exit(void *arg) {
+  (void)arg;
+  hz3_tcache_teardown(&hz3_t_tcache);
+  HZ3_STAT_ADD(&hz3_g.stats, thread_exits, 1);
+}
+
+/* fork: hold every lock across fork so the child never inherits one mid-update. */
+static void fork_prepare(void) {
+  hz3_lock_acquire(&g_init_lock);
+  hz3_large_lock(&hz3_g.large);
+  hz3_central_lock_all(&hz3_g.central);
+  hz3_lock_acquire(&hz3_g.pool.lock);
+}
+
+static void fork_parent(void) {
+  hz3_lock_release(&hz3_g.pool.lock);
+  hz3_central_unlock_all(&hz3_g.central);
+  hz3_large_unlock(&hz3_g.large);
+  hz3_lock_release(&g_init_lock);
+}
+
+static void fork_child(void) {
+  /* Only the forking thread lives on; it holds every lock (taken in prepare), so the locks
+   * are simply re-made unlocked.  Other threads' caches are lost to the child. */
+  hz3_lock_reset(&hz3_g.pool.lock);
+  hz3_central_reset_locks_in_child(&hz3_g.central);
+  hz3_lock_reset(&hz3_g.large.lock);
+  hz3_lock_reset(&g_init_lock);
+}
+
+static void dump_stats_at_exit(void) {
+  if (HZ3_STATS && __atomic_load_n(&hz3_g.ready, __ATOMIC_ACQUIRE)) hz3_stats_print(2);
+}
+
+int hz3_process_ensure(void) {
+  if (HZ3_LIKELY(__atomic_load_n(&hz3_g.ready, __ATOMIC_ACQUIRE))) return 0;
+  hz3_lock_acquire(&g_init_lock);
+  if (hz3_g.ready) {
+    hz3_lock_release(&g_init_lock);
+    return 0;
+  }
+  const hz3_os_ops_t *os = hz3_os_default();
+  hz3_stats_reset(&hz3_g.stats);
+  int err = hz3_segment_pool_init(&hz3_g.pool, os, &hz3_g.stats,
+                                  (size_t)HZ3_ARENA_GIB << 30);
+  if (err != 0) {
+    hz3_lock_release(&g_init_lock);
+    return err;
+  }
+  hz3_central_init(&hz3_g.central, &hz3_g.pool, &hz3_g.stats);
+  hz3_large_init(&hz3_g.large, os, &hz3_g.stats);
+  hz3_g.env = (hz3_tcache_env_t){
+      .central = &hz3_g.central,
+      .pool = &hz3_g.pool,
+      .epoch_tick = NULL, /* the epoch box arrives with the memory-return issue */
+      .refill_batch = 0,
+      .bin_max = 0,
+      .stash_batch = 32,
+  };
+  hz3_g.arena_base = hz3_g.pool.arena_base;
+  hz3_g.tags = hz3_g.pool.tags;
+  __atomic_store_n(&hz3_g.arena_bytes, hz3_g.pool.arena_bytes, __ATOMIC_RELEASE);
+  __atomic_store_n(&hz3_g.ready, 1, __ATOMIC_RELEASE);
+  hz3_lock_release(&g_init_lock);
+  /* The core works from here on, so whatever these may allocate is served normally.  Neither
+   * creates a thread or reads the environment. */
+  if (pthread_key_create(&g_thread_key, thread_exit) == 0) g_key_ready = 1;
+  pthread_atfork(fork_prepare, fork_parent, fork_child);
+  if (HZ3_STATS) atexit(dump_stats_at_exit);
+  return 0;
+}
+
+void hz3_thread_ensure(void) {
+  hz3_tcache_t *tc = &hz3_t_tcache;
+  if (tc->state != HZ3_TCACHE_FRESH) return;
+  uint32_t shard = __atomic_fetch_add(&hz3_g.next_shard, 1, __ATOMIC_RELAXED) % HZ3_NUM_SHARDS;
+  hz3_tcache_setup(tc, &hz3_g.env, shard);
+  /* Registers the exit hook; the value only has to be non-NULL. */
+  if (g_key_ready) pthread_setspecific(g_thread_key, tc);
+}
+
+/* ---- the public hz3_* API (preload/hz3.h) ---- */
+
+HZ3_EXPORT size_t hz3_stats_get(void *out, size_t size) {
+  hz3_stats_t snap;
+  hz3_stats_snapshot(&hz3_g.stats, &snap);
+  size_t n = HZ3_MIN(size, sizeof snap);
+  memcpy(out, &snap, n);
+  return n;
+}
+
+HZ3_EXPORT void hz3_stats_print(int fd) {
+  hz3_stats_t snap;
+  hz3_stats_snapshot(&hz3_g.stats, &snap);
+  hz3_stats_write(&snap, fd);
+  hz3_dprintf(fd, "  segments in use: %u of %u (%u spare), large: %zu live, %zu bytes mapped\n",
+              hz3_g.pool.used_segments - hz3_g.pool.nspare, hz3_g.pool.max_segments,
+              hz3_g.pool.nspare, hz3_g.large.count, hz3_g.large.mapped_bytes);
+}

@@ -1,0 +1,279 @@
+/* preload/preload.c: the libc allocation API over hz3's boxes.  The fast paths are inline
+ * (tcache_fast.h); every other case leaves through one unlikely branch to a noinline function.
+ * Behaviour follows glibc's documentation: NULL + ENOMEM for impossible sizes, EINVAL from
+ * posix_memalign for a bad alignment, realloc(p, 0) frees, and pointers hz3 never returned
+ * (allocated before it was loaded) go to glibc's own __libc_* functions. */
+#include <errno.h>
+#include <malloc.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "preload/hz3.h"
+#include "preload/hz3_preload.h"
+#include "tcache/tcache_fast.h"
+
+/* glibc's own allocator, for pointers that were not hz3's. */
+extern void __libc_free(void *p);
+extern void *__libc_realloc(void *p, size_t n);
+
+#define HZ3_API HZ3_EXPORT
+
+/* ---- slow paths ---- */
+
+static HZ3_NOINLINE void *malloc_small_slow(uint32_t cls) {
+  if (hz3_process_ensure() != 0) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  hz3_thread_ensure();
+  /* The thread may have been set up just now: the bin is then filled by this refill. */
+  void *p = hz3_tcache_pop(&hz3_t_tcache, cls);
+  return p ? p : hz3_tcache_refill(&hz3_t_tcache, cls); /* NULL: errno = ENOMEM */
+}
+
+static HZ3_NOINLINE void *malloc_large(size_t n, size_t align) {
+  if (hz3_process_ensure() != 0) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return hz3_large_alloc(&hz3_g.large, n, align);
+}
+
+static HZ3_NOINLINE HZ3_COLD void invalid_free(void *p) {
+  hz3_fatal("free(): invalid pointer %p (inside hz3's arena but in no live run: freed twice?)", p);
+}
+
+static HZ3_NOINLINE void free_small_slow(void *p, hz3_tag_t tag) {
+  if (HZ3_UNLIKELY(tag == 0)) invalid_free(p);
+  hz3_thread_ensure(); /* a thread whose first call is free */
+  if (hz3_tcache_push(&hz3_t_tcache, p, tag)) return;
+  hz3_tcache_free_slow(&hz3_t_tcache, p, tag);
+}
+
+/* NULL, large, or not hz3's. */
+static HZ3_NOINLINE void free_other(void *p) {
+  if (p == NULL) return;
+  if (__atomic_load_n(&hz3_g.ready, __ATOMIC_ACQUIRE) && hz3_large_free(&hz3_g.large, p)) return;
+  __libc_free(p);
+}
+
+/* ---- malloc / free ---- */
+
+static HZ3_ALWAYS_INLINE void *hz3_malloc_inline(size_t n) {
+  if (HZ3_LIKELY(n <= HZ3_MEDIUM_MAX)) {
+    uint32_t cls = hz3_size_to_class(n);
+    void *p = hz3_tcache_pop(&hz3_t_tcache, cls);
+    if (HZ3_LIKELY(p != NULL)) return p;
+    return malloc_small_slow(cls);
+  }
+  return malloc_large(n, 0);
+}
+
+static HZ3_ALWAYS_INLINE void hz3_free_inline(void *p) {
+  uintptr_t off = (uintptr_t)p - hz3_g.arena_base;
+  if (HZ3_LIKELY(off < hz3_g.arena_bytes)) {
+    hz3_tag_t tag = hz3_g.tags[off >> HZ3_PAGE_SHIFT];
+    if (HZ3_LIKELY(hz3_tcache_push(&hz3_t_tcache, p, tag))) return;
+    free_small_slow(p, tag);
+    return;
+  }
+  free_other(p);
+}
+
+HZ3_API void *malloc(size_t n) { return hz3_malloc_inline(n); }
+
+HZ3_API void free(void *p) { hz3_free_inline(p); }
+
+HZ3_API void cfree(void *p) { hz3_free_inline(p); }
+
+/* Usable bytes of a pointer hz3 returned; for glibc's chunks, its chunk header says. */
+static size_t usable_size(const void *p) {
+  if (p == NULL) return 0;
+  uintptr_t off = (uintptr_t)p - hz3_g.arena_base;
+  if (off < hz3_g.arena_bytes) {
+    hz3_tag_t tag = hz3_g.tags[off >> HZ3_PAGE_SHIFT];
+    return tag ? hz3_class_to_size(HZ3_TAG_CLASS(tag)) : 0;
+  }
+  if (hz3_g.ready) {
+    size_t n = hz3_large_usable_size(&hz3_g.large, p);
+    if (n) return n;
+  }
+  /* glibc's chunk layout: the size word sits just before the pointer; bit 1 = mmapped. */
+  size_t word = ((const size_t *)p)[-1];
+  size_t chunk = word & ~(size_t)7;
+  return (word & 2) ? chunk - 2 * sizeof(size_t) : chunk - sizeof(size_t);
+}
+
+HZ3_API size_t malloc_usable_size(void *p) { return usable_size(p); }
+
+HZ3_API void *calloc(size_t count, size_t size) {
+  size_t n;
+  if (HZ3_UNLIKELY(__builtin_mul_overflow(count, size, &n))) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  if (n > HZ3_MEDIUM_MAX) return malloc_large(n, 0); /* a fresh or cached mapping... */
+  void *p = hz3_malloc_inline(n);
+  if (p != NULL) memset(p, 0, n);
+  return p;
+}
+
+/* ---- aligned allocation ---- */
+
+static bool is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
+
+/* align is a power of two. */
+static void *aligned_alloc_pow2(size_t align, size_t n) {
+  if (align <= HZ3_MIN_ALIGN) return hz3_malloc_inline(n);
+  if (n <= HZ3_MEDIUM_MAX && align <= HZ3_PAGE_SIZE) {
+    int cls = hz3_class_for_aligned(n, align);
+    if (cls >= 0) {
+      void *p = hz3_tcache_pop(&hz3_t_tcache, (uint32_t)cls);
+      return p ? p : malloc_small_slow((uint32_t)cls);
+    }
+  }
+  return malloc_large(n == 0 ? 1 : n, align);
+}
+
+HZ3_API int posix_memalign(void **out, size_t align, size_t n) {
+  if (!is_pow2(align) || align % sizeof(void *) != 0) return EINVAL;
+  int saved = errno;
+  void *p = aligned_alloc_pow2(align, n);
+  if (p == NULL) return ENOMEM;
+  errno = saved; /* posix_memalign reports through its result, not errno */
+  *out = p;
+  return 0;
+}
+
+HZ3_API void *aligned_alloc(size_t align, size_t n) {
+  if (!is_pow2(align)) {
+    errno = EINVAL;
+    return NULL;
+  }
+  return aligned_alloc_pow2(align, n);
+}
+
+HZ3_API void *memalign(size_t align, size_t n) {
+  /* glibc: an alignment that is not a power of two is rounded up to one. */
+  if (align > ((size_t)1 << 62)) {
+    errno = EINVAL;
+    return NULL;
+  }
+  size_t a = HZ3_MIN_ALIGN;
+  while (a < align) a <<= 1;
+  return aligned_alloc_pow2(a, n);
+}
+
+HZ3_API void *valloc(size_t n) { return aligned_alloc_pow2(HZ3_PAGE_SIZE, n); }
+
+HZ3_API void *pvalloc(size_t n) {
+  size_t rounded = (n + HZ3_PAGE_SIZE - 1) & ~(HZ3_PAGE_SIZE - 1);
+  if (rounded < n) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return aligned_alloc_pow2(HZ3_PAGE_SIZE, rounded == 0 ? HZ3_PAGE_SIZE : rounded);
+}
+
+/* ---- realloc ---- */
+
+static HZ3_NOINLINE void *realloc_move(void *p, size_t old_usable, size_t n) {
+  void *q = hz3_malloc_inline(n);
+  if (q == NULL) return NULL; /* p stays valid */
+  memcpy(q, p, HZ3_MIN(old_usable, n));
+  hz3_free_inline(p);
+  return q;
+}
+
+HZ3_API void *realloc(void *p, size_t n) {
+  if (p == NULL) return hz3_malloc_inline(n);
+  if (n == 0) { /* glibc: realloc(p, 0) frees p and returns NULL */
+    hz3_free_inline(p);
+    return NULL;
+  }
+  uintptr_t off = (uintptr_t)p - hz3_g.arena_base;
+  if (off < hz3_g.arena_bytes) {
+    hz3_tag_t tag = hz3_g.tags[off >> HZ3_PAGE_SHIFT];
+    if (HZ3_UNLIKELY(tag == 0)) invalid_free(p);
+    size_t old = hz3_class_to_size(HZ3_TAG_CLASS(tag));
+    /* In place while it fits and does not waste more than half. */
+    if (n <= old && n >= old / 2) return p;
+    return realloc_move(p, old, n);
+  }
+  if (hz3_g.ready) {
+    size_t old = hz3_large_usable_size(&hz3_g.large, p);
+    if (old != 0) {
+      if (n <= old && n >= old / 2) return p;
+      if (n > HZ3_MEDIUM_MAX) {
+        void *q = hz3_large_resize(&hz3_g.large, p, n);
+        if (q != NULL) return q;
+      }
+      return realloc_move(p, old, n);
+    }
+  }
+  return __libc_realloc(p, n); /* not hz3's: glibc's block stays glibc's */
+}
+
+HZ3_API void *reallocarray(void *p, size_t count, size_t size) {
+  size_t n;
+  if (__builtin_mul_overflow(count, size, &n)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return realloc(p, n);
+}
+
+/* ---- glibc's extras ---- */
+
+HZ3_API int malloc_trim(size_t pad) {
+  (void)pad;
+  if (!__atomic_load_n(&hz3_g.ready, __ATOMIC_ACQUIRE)) return 0;
+  /* What this build can release without the epoch box: the caller's cache, every inbox, the
+   * large cache.  Returns 1 if memory went back to the OS. */
+  hz3_tcache_flush_all(&hz3_t_tcache);
+  for (uint32_t s = 0; s < hz3_g.central.nshards; s++) hz3_central_drain_inbox(&hz3_g.central, s);
+  return hz3_large_flush_cache(&hz3_g.large) > 0;
+}
+
+HZ3_API int mallopt(int param, int value) {
+  (void)value;
+  /* glibc's parameters (M_MXFAST 1 .. M_KEEP 4, M_TRIM_THRESHOLD -1 .. M_ARENA_MAX -8) are
+   * accepted and have no effect: hz3's behaviour is set at build time. */
+  return (param >= -8 && param <= 4 && param != 0) ? 1 : 0;
+}
+
+HZ3_API void malloc_stats(void) {
+  if (!hz3_g.ready) return;
+  hz3_stats_print(2);
+}
+
+static struct mallinfo2 collect_mallinfo(void) {
+  struct mallinfo2 mi;
+  memset(&mi, 0, sizeof mi);
+  if (!hz3_g.ready) return mi;
+  size_t segs = hz3_g.pool.used_segments, spare = hz3_g.pool.nspare;
+  mi.arena = segs * HZ3_SEG_SIZE;          /* bytes of segments handed out */
+  mi.fordblks = spare * HZ3_SEG_SIZE;      /* of which wholly free */
+  mi.uordblks = mi.arena - mi.fordblks;    /* segments holding runs */
+  mi.hblks = hz3_g.large.count;            /* large objects */
+  mi.hblkhd = hz3_g.large.mapped_bytes;
+  mi.keepcost = hz3_g.large.cache_bytes;   /* mappings kept for reuse */
+  return mi;
+}
+
+HZ3_API struct mallinfo2 mallinfo2(void) { return collect_mallinfo(); }
+
+HZ3_API struct mallinfo mallinfo(void) {
+  struct mallinfo2 m2 = collect_mallinfo();
+  struct mallinfo mi;
+  memset(&mi, 0, sizeof mi);
+  mi.arena = (int)m2.arena;
+  mi.fordblks = (int)m2.fordblks;
+  mi.uordblks = (int)m2.uordblks;
+  mi.hblks = (int)m2.hblks;
+  mi.hblkhd = (int)m2.hblkhd;
+  mi.keepcost = (int)m2.keepcost;
+  return mi;
+}

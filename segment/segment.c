@@ -1,0 +1,317 @@
+/* segment/segment.c: arena reservation, segment supply, page runs, tags, purge meta. */
+#include "segment/segment.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* Meta of one segment, rounded to pages so that each is committed on its own. */
+#define HZ3_SEG_META_STRIDE \
+  ((sizeof(hz3_segment_t) + HZ3_PAGE_SIZE - 1) & ~(HZ3_PAGE_SIZE - 1))
+
+static size_t page_round(size_t bytes) { return (bytes + HZ3_PAGE_SIZE - 1) & ~(HZ3_PAGE_SIZE - 1); }
+
+static hz3_segment_t *meta_at(const hz3_segment_pool_t *pool, uint32_t index) {
+  return (hz3_segment_t *)(pool->metas + (size_t)index * HZ3_SEG_META_STRIDE);
+}
+
+static void *seg_base(const hz3_segment_pool_t *pool, const hz3_segment_t *seg) {
+  return (void *)(pool->arena_base + ((size_t)seg->index << HZ3_SEG_SHIFT));
+}
+
+static bool bit_get(const uint64_t *bits, uint32_t i) { return (bits[i >> 6] >> (i & 63)) & 1; }
+
+/* Sets (value 1) or clears bits [first, first + n). */
+static void bits_fill(uint64_t *bits, uint32_t first, uint32_t n, int value) {
+  while (n > 0) {
+    uint32_t w = first >> 6, b = first & 63;
+    uint32_t take = HZ3_MIN(64 - b, n);
+    uint64_t mask = (take == 64 ? ~0ull : ((1ull << take) - 1)) << b;
+    if (value) bits[w] |= mask;
+    else bits[w] &= ~mask;
+    first += take;
+    n -= take;
+  }
+}
+
+/* First page of the lowest run of n free pages, or -1. */
+static int find_free_range(const uint64_t *free_bits, uint32_t n) {
+  uint32_t run = 0, start = 0;
+  for (uint32_t w = 0; w < HZ3_SEG_WORDS; w++) {
+    uint64_t word = free_bits[w];
+    if (word == 0) {
+      run = 0;
+      continue;
+    }
+    if (word == ~0ull) {
+      if (run == 0) start = w * 64;
+      run += 64;
+      if (run >= n) return (int)start;
+      continue;
+    }
+    for (uint32_t b = 0; b < 64; b++) {
+      if ((word >> b) & 1) {
+        if (run == 0) start = w * 64 + b;
+        if (++run >= n) return (int)start;
+      } else {
+        run = 0;
+      }
+    }
+  }
+  return -1;
+}
+
+int hz3_segment_pool_init(hz3_segment_pool_t *pool, const hz3_os_ops_t *os, hz3_stats_t *stats,
+                          size_t arena_bytes) {
+  memset(pool, 0, sizeof *pool);
+  if (arena_bytes < HZ3_SEG_SIZE || (arena_bytes & (HZ3_SEG_SIZE - 1)) != 0) return EINVAL;
+  pool->os = os;
+  pool->stats = stats;
+  pool->max_segments = (uint32_t)(arena_bytes >> HZ3_SEG_SHIFT);
+  void *arena = os->reserve(os->ctx, arena_bytes, HZ3_SEG_SIZE);
+  if (arena == NULL) return ENOMEM;
+  size_t tag_bytes = page_round((arena_bytes >> HZ3_PAGE_SHIFT) * sizeof(hz3_tag_t));
+  void *tags = os->reserve(os->ctx, tag_bytes, HZ3_PAGE_SIZE);
+  size_t meta_bytes = (size_t)pool->max_segments * HZ3_SEG_META_STRIDE;
+  void *metas = tags ? os->reserve(os->ctx, meta_bytes, HZ3_PAGE_SIZE) : NULL;
+  if (tags == NULL || metas == NULL) {
+    os->release(os->ctx, arena, arena_bytes);
+    if (tags) os->release(os->ctx, tags, tag_bytes);
+    return ENOMEM;
+  }
+  pool->arena_base = (uintptr_t)arena;
+  pool->arena_bytes = arena_bytes;
+  pool->tags = tags;
+  pool->metas = metas;
+  hz3_lock_init(&pool->lock);
+  return 0;
+}
+
+void hz3_segment_pool_destroy(hz3_segment_pool_t *pool) {
+  const hz3_os_ops_t *os = pool->os;
+  if (pool->arena_bytes == 0) return;
+  os->release(os->ctx, (void *)pool->arena_base, pool->arena_bytes);
+  os->release(os->ctx, pool->tags,
+              page_round((pool->arena_bytes >> HZ3_PAGE_SHIFT) * sizeof(hz3_tag_t)));
+  os->release(os->ctx, pool->metas, (size_t)pool->max_segments * HZ3_SEG_META_STRIDE);
+  memset(pool, 0, sizeof *pool);
+}
+
+void hz3_segment_set_init(hz3_segment_set_t *set, uint32_t owner) {
+  memset(set, 0, sizeof *set);
+  set->owner = owner;
+}
+
+/* A wholly free, committed segment from the spare list or the untouched arena; NULL + ENOMEM. */
+static hz3_segment_t *pool_take_segment(hz3_segment_pool_t *pool) {
+  const hz3_os_ops_t *os = pool->os;
+  hz3_lock_acquire(&pool->lock);
+  hz3_segment_t *seg = pool->spare;
+  if (seg != NULL) {
+    pool->spare = seg->next;
+    pool->nspare--;
+    hz3_lock_release(&pool->lock);
+    seg->next = seg->prev = NULL;
+    return seg;
+  }
+  if (pool->used_segments == pool->max_segments) {
+    hz3_lock_release(&pool->lock);
+    errno = ENOMEM;
+    return NULL;
+  }
+  uint32_t index = pool->used_segments;
+  void *base = (void *)(pool->arena_base + ((size_t)index << HZ3_SEG_SHIFT));
+  uintptr_t tag_lo = (uintptr_t)&pool->tags[(size_t)index * HZ3_SEG_PAGES];
+  uintptr_t tag_page = tag_lo & ~(uintptr_t)(HZ3_PAGE_SIZE - 1);
+  uintptr_t tag_end = page_round(tag_lo + HZ3_SEG_PAGES * sizeof(hz3_tag_t) - tag_page) + tag_page;
+  int err = os->commit(os->ctx, base, HZ3_SEG_SIZE);
+  if (err == 0) err = os->commit(os->ctx, (void *)tag_page, tag_end - tag_page);
+  if (err == 0) err = os->commit(os->ctx, meta_at(pool, index), HZ3_SEG_META_STRIDE);
+  if (err != 0) {
+    hz3_lock_release(&pool->lock);
+    errno = ENOMEM;
+    return NULL;
+  }
+  pool->used_segments++;
+  hz3_lock_release(&pool->lock);
+  seg = meta_at(pool, index); /* fresh commit: all zero */
+  seg->index = index;
+  bits_fill(seg->free_bits, 0, HZ3_SEG_PAGES, 1);
+  seg->free_pages = HZ3_SEG_PAGES;
+  hz3_segment_purge_init_meta(seg);
+  HZ3_STAT_ADD(pool->stats, segments_reserved, 1);
+  return seg;
+}
+
+static void set_link(hz3_segment_set_t *set, hz3_segment_t *seg) {
+  seg->owner = (uint8_t)set->owner;
+  seg->in_set = 1;
+  seg->prev = NULL;
+  seg->next = set->head;
+  if (set->head) set->head->prev = seg;
+  set->head = seg;
+  set->nsegments++;
+}
+
+static void set_unlink(hz3_segment_set_t *set, hz3_segment_t *seg) {
+  if (seg->prev) seg->prev->next = seg->next;
+  else set->head = seg->next;
+  if (seg->next) seg->next->prev = seg->prev;
+  if (set->hint == seg) set->hint = set->head;
+  seg->next = seg->prev = NULL;
+  seg->in_set = 0;
+  set->nsegments--;
+}
+
+hz3_run_t *hz3_segment_alloc_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set,
+                                 uint32_t npages, uint32_t cls, uint32_t epoch) {
+  HZ3_ASSERT(npages >= 1 && npages <= HZ3_SEG_PAGES);
+  hz3_segment_t *seg = NULL;
+  int first = -1;
+  if (set->hint != NULL && set->hint->free_pages >= npages)
+    first = find_free_range(set->hint->free_bits, npages), seg = set->hint;
+  if (first < 0) {
+    for (seg = set->head; seg != NULL; seg = seg->next) {
+      if (seg->free_pages >= npages && (first = find_free_range(seg->free_bits, npages)) >= 0)
+        break;
+    }
+  }
+  if (first < 0) {
+    seg = pool_take_segment(pool);
+    if (seg == NULL) return NULL;
+    set_link(set, seg);
+    first = 0;
+  }
+  set->hint = seg;
+  bits_fill(seg->free_bits, (uint32_t)first, npages, 0);
+  hz3_segment_clear_purged_range(seg, (uint32_t)first, npages);
+  seg->free_pages -= npages;
+  seg->last_touch_epoch = epoch;
+
+  hz3_run_t *run = &seg->runs[first];
+  memset(run, 0, sizeof *run);
+  run->npages = (uint16_t)npages;
+  run->cls = (uint8_t)cls;
+  run->owner = (uint8_t)set->owner;
+  run->first_page = seg->index * HZ3_SEG_PAGES + (uint32_t)first;
+  hz3_tag_t tag = cls | HZ3_OWNER_KEY(set->owner) | ((uint32_t)first << 16);
+  for (uint32_t i = 0; i < npages; i++)
+    __atomic_store_n(&pool->tags[run->first_page + i], tag, __ATOMIC_RELAXED);
+  HZ3_STAT_ADD(pool->stats, runs_allocated, 1);
+  return run;
+}
+
+void hz3_segment_free_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_run_t *run,
+                          uint32_t epoch) {
+  uint32_t npages = run->npages;
+  HZ3_ASSERT(npages >= 1);
+  hz3_segment_t *seg = meta_at(pool, run->first_page / HZ3_SEG_PAGES);
+  uint32_t first = run->first_page % HZ3_SEG_PAGES;
+  for (uint32_t i = 0; i < npages; i++)
+    __atomic_store_n(&pool->tags[run->first_page + i], 0, __ATOMIC_RELAXED);
+  bits_fill(seg->free_bits, first, npages, 1);
+  seg->free_pages += npages;
+  seg->last_touch_epoch = epoch;
+  run->npages = 0;
+  HZ3_STAT_ADD(pool->stats, runs_freed, 1);
+  if (seg->free_pages == HZ3_SEG_PAGES) {
+    /* Wholly free: any owner may use it next. */
+    set_unlink(set, seg);
+    hz3_lock_acquire(&pool->lock);
+    seg->next = pool->spare;
+    pool->spare = seg;
+    pool->nspare++;
+    hz3_lock_release(&pool->lock);
+  }
+}
+
+hz3_segment_t *hz3_segment_of(const hz3_segment_pool_t *pool, const void *p) {
+  return meta_at(pool, (uint32_t)(((uintptr_t)p - pool->arena_base) >> HZ3_SEG_SHIFT));
+}
+
+hz3_run_t *hz3_segment_run_of(const hz3_segment_pool_t *pool, const void *p) {
+  hz3_tag_t tag = hz3_segment_tag(pool, p);
+  if (tag == 0) return NULL;
+  return &hz3_segment_of(pool, p)->runs[HZ3_TAG_RUN_PAGE(tag)];
+}
+
+void *hz3_segment_run_start(const hz3_segment_pool_t *pool, const hz3_run_t *run) {
+  return (void *)(pool->arena_base + ((uintptr_t)run->first_page << HZ3_PAGE_SHIFT));
+}
+
+void *hz3_segment_page_addr(const hz3_segment_pool_t *pool, const hz3_segment_t *seg,
+                            uint32_t page) {
+  return (char *)seg_base(pool, seg) + ((size_t)page << HZ3_PAGE_SHIFT);
+}
+
+void hz3_segment_purge_init_meta(hz3_segment_t *seg) {
+  memcpy(seg->purged_bits, seg->free_bits, sizeof seg->purged_bits);
+}
+
+void hz3_segment_clear_purged_range(hz3_segment_t *seg, uint32_t first, uint32_t npages) {
+  bits_fill(seg->purged_bits, first, npages, 0);
+}
+
+int hz3_segment_purge_range(hz3_segment_pool_t *pool, hz3_segment_t *seg, uint32_t first,
+                            uint32_t npages) {
+  for (uint32_t i = 0; i < npages; i++) HZ3_ASSERT(bit_get(seg->free_bits, first + i));
+  int err = pool->os->dontneed(pool->os->ctx, hz3_segment_page_addr(pool, seg, first),
+                               (size_t)npages << HZ3_PAGE_SHIFT);
+  if (err == 0) bits_fill(seg->purged_bits, first, npages, 1);
+  return err;
+}
+
+static bool check_segment(const hz3_segment_pool_t *pool, const hz3_segment_t *seg,
+                          hz3_check_report_t *r) {
+  uint32_t free_count = 0;
+  for (uint32_t w = 0; w < HZ3_SEG_WORDS; w++) {
+    if (seg->purged_bits[w] & ~seg->free_bits[w])
+      return hz3_check_fail(r, "segment %u: purged page not free (word %u)", seg->index, w);
+    free_count += (uint32_t)__builtin_popcountll(seg->free_bits[w]);
+  }
+  if (free_count != seg->free_pages)
+    return hz3_check_fail(r, "segment %u: free_pages %u but %u free bits", seg->index,
+                          seg->free_pages, free_count);
+  const hz3_tag_t *tags = &pool->tags[(size_t)seg->index * HZ3_SEG_PAGES];
+  for (uint32_t pg = 0; pg < HZ3_SEG_PAGES;) {
+    if (bit_get(seg->free_bits, pg)) {
+      if (tags[pg] != 0) return hz3_check_fail(r, "segment %u page %u: free but tagged", seg->index, pg);
+      pg++;
+      continue;
+    }
+    const hz3_run_t *run = &seg->runs[pg];
+    if (run->npages == 0 || run->first_page != seg->index * HZ3_SEG_PAGES + pg)
+      return hz3_check_fail(r, "segment %u page %u: in use but starts no run", seg->index, pg);
+    if (run->cls >= HZ3_NUM_CLASSES || run->npages != hz3_class_run_pages(run->cls))
+      return hz3_check_fail(r, "segment %u page %u: run class %u with %u pages", seg->index,
+                            pg, run->cls, run->npages);
+    hz3_tag_t want = run->cls | HZ3_OWNER_KEY(run->owner) | (pg << 16);
+    for (uint32_t i = 0; i < run->npages; i++) {
+      if (pg + i >= HZ3_SEG_PAGES || bit_get(seg->free_bits, pg + i) || tags[pg + i] != want)
+        return hz3_check_fail(r, "segment %u page %u: tag/bits disagree with run at %u",
+                              seg->index, pg + i, pg);
+    }
+    if (run->owner != seg->owner)
+      return hz3_check_fail(r, "segment %u: run at %u owned by %u, segment by %u", seg->index,
+                            pg, run->owner, seg->owner);
+    pg += run->npages;
+  }
+  return true;
+}
+
+bool hz3_segment_check(const hz3_segment_pool_t *pool, hz3_check_report_t *report) {
+  hz3_lock_acquire((hz3_lock_t *)&pool->lock);
+  uint32_t used = pool->used_segments, spare_seen = 0;
+  for (const hz3_segment_t *s = pool->spare; s != NULL; s = s->next) {
+    spare_seen++;
+    if (s->free_pages != HZ3_SEG_PAGES) {
+      hz3_lock_release((hz3_lock_t *)&pool->lock);
+      return hz3_check_fail(report, "spare segment %u has %u free pages", s->index, s->free_pages);
+    }
+  }
+  hz3_lock_release((hz3_lock_t *)&pool->lock);
+  if (spare_seen != pool->nspare)
+    return hz3_check_fail(report, "spare list holds %u, count says %u", spare_seen, pool->nspare);
+  for (uint32_t i = 0; i < used; i++)
+    if (!check_segment(pool, meta_at(pool, i), report)) return false;
+  return true;
+}

@@ -1,0 +1,172 @@
+// segment: runs, tags, segment supply, purge meta, and running out of memory, on the fake OS.
+#include <errno.h>
+#include <string.h>
+
+#include <random>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/fakes/fake_os.h"
+
+extern "C" {
+#include "segment/segment.h"
+}
+
+namespace {
+
+class SegmentTest : public ::testing::Test {
+ protected:
+  static constexpr size_t kSegments = 8;
+  FakeOs os_;
+  hz3_stats_t stats_;
+  hz3_segment_pool_t pool_;
+  hz3_segment_set_t set_;
+  std::vector<hz3_run_t*> live_;
+
+  void SetUp() override {
+    hz3_stats_reset(&stats_);
+    ASSERT_EQ(hz3_segment_pool_init(&pool_, os_.ops(), &stats_, kSegments * HZ3_SEG_SIZE), 0);
+    hz3_segment_set_init(&set_, 3);
+  }
+  void TearDown() override {
+    for (hz3_run_t* r : live_) hz3_segment_free_run(&pool_, &set_, r, 0);
+    Check();
+    // Everything came back: every segment handed out is wholly free and on the spare list.
+    EXPECT_EQ(set_.head, nullptr);
+    EXPECT_EQ(pool_.nspare, pool_.used_segments);
+    hz3_segment_pool_destroy(&pool_);
+  }
+  void Check() {
+    hz3_check_report_t r;
+    ASSERT_TRUE(hz3_segment_check(&pool_, &r)) << r.message;
+  }
+  hz3_run_t* Alloc(uint32_t cls) {
+    hz3_run_t* run = hz3_segment_alloc_run(&pool_, &set_, hz3_class_run_pages(cls), cls, 1);
+    if (run != nullptr) live_.push_back(run);
+    Check();
+    return run;
+  }
+  void Free(hz3_run_t* run) {
+    live_.erase(std::find(live_.begin(), live_.end(), run));
+    hz3_segment_free_run(&pool_, &set_, run, 2);
+    Check();
+  }
+};
+
+TEST_F(SegmentTest, ReservesWithoutCommitting) {
+  EXPECT_EQ(os_.reserve_calls(), 3u);  // arena, tags, meta
+  EXPECT_EQ(os_.committed_pages(), 0u);
+  EXPECT_EQ(pool_.arena_base % HZ3_SEG_SIZE, 0u);
+}
+
+TEST_F(SegmentTest, RunTagsNameClassOwnerAndFirstPage) {
+  uint32_t cls = hz3_size_to_class(3000);
+  hz3_run_t* run = Alloc(cls);
+  ASSERT_NE(run, nullptr);
+  char* start = static_cast<char*>(hz3_segment_run_start(&pool_, run));
+  EXPECT_TRUE(hz3_segment_pool_contains(&pool_, start));
+  size_t run_bytes = run->npages * HZ3_PAGE_SIZE;
+  memset(start, 0x5A, run_bytes);  // committed and writable
+  for (size_t off = 0; off < run_bytes; off += 1000) {
+    hz3_tag_t tag = hz3_segment_tag(&pool_, start + off);
+    EXPECT_EQ(HZ3_TAG_CLASS(tag), cls);
+    EXPECT_EQ(HZ3_TAG_OWNER(tag), 3u);
+    EXPECT_EQ(HZ3_TAG_OWNER_KEY(tag), HZ3_OWNER_KEY(3));
+    EXPECT_EQ(hz3_segment_run_of(&pool_, start + off), run);
+  }
+  EXPECT_EQ(hz3_segment_tag(&pool_, start + run_bytes), 0u);  // the page after: no run
+  EXPECT_EQ(hz3_segment_run_of(&pool_, start + run_bytes), nullptr);
+  EXPECT_FALSE(hz3_segment_pool_contains(&pool_, reinterpret_cast<void*>(pool_.arena_base - 1)));
+  EXPECT_FALSE(hz3_segment_pool_contains(
+      &pool_, reinterpret_cast<void*>(pool_.arena_base + pool_.arena_bytes)));
+  EXPECT_EQ(stats_.runs_allocated, HZ3_STATS ? 1u : 0u);
+}
+
+TEST_F(SegmentTest, FreedPagesAreReusedFirstFit) {
+  uint32_t cls = hz3_size_to_class(64);  // one-page runs
+  hz3_run_t* a = Alloc(cls);
+  hz3_run_t* b = Alloc(cls);
+  hz3_run_t* c = Alloc(cls);
+  EXPECT_EQ(b->first_page, a->first_page + 1);
+  EXPECT_EQ(c->first_page, b->first_page + 1);
+  uint32_t b_page = b->first_page;
+  Free(b);
+  hz3_run_t* d = Alloc(cls);
+  EXPECT_EQ(d->first_page, b_page);
+}
+
+TEST_F(SegmentTest, WhollyFreeSegmentGoesToThePoolAndBack) {
+  hz3_run_t* a = Alloc(hz3_size_to_class(100));
+  EXPECT_EQ(set_.nsegments, 1u);
+  Free(a);
+  EXPECT_EQ(set_.nsegments, 0u);
+  EXPECT_EQ(pool_.nspare, 1u);
+  hz3_segment_set_t other;
+  hz3_segment_set_init(&other, 5);
+  hz3_run_t* b = hz3_segment_alloc_run(&pool_, &other, 1, 0, 1);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(pool_.used_segments, 1u);  // the spare was reused, not a new segment
+  EXPECT_EQ(HZ3_TAG_OWNER(hz3_segment_tag(&pool_, hz3_segment_run_start(&pool_, b))), 5u);
+  Check();
+  hz3_segment_free_run(&pool_, &other, b, 1);
+}
+
+TEST_F(SegmentTest, FillsSegmentsThenRunsOutWithEnomem) {
+  uint32_t cls = hz3_size_to_class(65536);
+  uint32_t per_seg = HZ3_SEG_PAGES / hz3_class_run_pages(cls);
+  for (size_t i = 0; i < kSegments * per_seg; i++) ASSERT_NE(Alloc(cls), nullptr) << i;
+  EXPECT_EQ(pool_.used_segments, kSegments);
+  errno = 0;
+  EXPECT_EQ(Alloc(cls), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  Free(live_.back());
+  EXPECT_NE(Alloc(cls), nullptr);  // room again
+}
+
+TEST_F(SegmentTest, CommitFailureIsEnomemNotCrash) {
+  os_.FailCommitAfter(0);
+  errno = 0;
+  EXPECT_EQ(Alloc(0), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  os_.FailCommitAfter(-1);
+  EXPECT_NE(Alloc(0), nullptr);
+}
+
+TEST_F(SegmentTest, PurgedBitsStayWithinFreeBitsAndClearOnReuse) {
+  uint32_t cls = hz3_size_to_class(64);
+  hz3_run_t* a = Alloc(cls);
+  hz3_segment_t* seg = hz3_segment_of(&pool_, hz3_segment_run_start(&pool_, a));
+  // A fresh segment's untouched pages count as purged (they hold no memory).
+  EXPECT_EQ(seg->purged_bits[0] & 1, 0u);  // page 0 is the run
+  EXPECT_EQ((seg->purged_bits[0] >> 1) & 1, 1u);
+  char* p = static_cast<char*>(hz3_segment_run_start(&pool_, a));
+  memset(p, 0x77, HZ3_PAGE_SIZE);
+  uint32_t page = a->first_page % HZ3_SEG_PAGES;
+  Free(a);
+  EXPECT_EQ((seg->purged_bits[0] >> page) & 1, 0u);  // free, not yet purged
+  os_.ClearRecords();
+  ASSERT_EQ(hz3_segment_purge_range(&pool_, seg, page, 1), 0);
+  EXPECT_EQ((seg->purged_bits[0] >> page) & 1, 1u);
+  ASSERT_EQ(os_.dontneed_calls(), 1u);
+  EXPECT_EQ(os_.dontneed_ranges()[0].addr, reinterpret_cast<uintptr_t>(p));
+  Check();
+  hz3_run_t* b = Alloc(cls);
+  ASSERT_EQ(b->first_page % HZ3_SEG_PAGES, page);
+  EXPECT_EQ((seg->purged_bits[0] >> page) & 1, 0u);  // reuse clears it
+  EXPECT_EQ(p[0], 0);                                // a purged page comes back zeroed
+}
+
+TEST_F(SegmentTest, RandomRunsKeepInvariants) {
+  std::mt19937 rng(42);
+  for (int step = 0; step < 3000; step++) {
+    if (!live_.empty() && rng() % 2) {
+      Free(live_[rng() % live_.size()]);
+    } else {
+      hz3_run_t* r = Alloc(rng() % HZ3_NUM_CLASSES);
+      (void)r;  // NULL when full: allowed
+    }
+  }
+}
+
+}  // namespace

@@ -1,0 +1,33 @@
+/* tcache/tcache_fast.h: the malloc/free fast path, inline.  Only preload includes it.
+ *
+ * Each function does the common case and returns NULL/false for anything else, and the caller
+ * then tail-calls its noinline slow path.  On these paths: no lock, no atomic read-modify-write,
+ * no clock, no stat, no purge, no loop, no division.  A PR that changes them records the
+ * instruction counts of a malloc+free pair before and after (bench/insn_count.sh).
+ */
+#pragma once
+
+#include "tcache/tcache.h"
+
+/* Pops an object of class cls, or NULL when the bin is empty (or the thread not set up). */
+static HZ3_ALWAYS_INLINE void *hz3_tcache_pop(hz3_tcache_t *tc, uint32_t cls) {
+  hz3_bin_t *b = &tc->bins[cls];
+  void *p = b->head;
+  if (HZ3_UNLIKELY(p == NULL)) return NULL;
+  b->head = *(void **)p;
+  b->len--;
+  return p;
+}
+
+/* Pushes p (whose page tag is tag) onto this thread's bin if p belongs to this thread's shard
+ * and the bin has room; false otherwise (remote owner, full bin, thread not set up, not a
+ * run: a zero tag never matches a set-up thread's key, and a fresh thread's bins have max 0). */
+static HZ3_ALWAYS_INLINE bool hz3_tcache_push(hz3_tcache_t *tc, void *p, hz3_tag_t tag) {
+  if (HZ3_UNLIKELY(HZ3_TAG_OWNER_KEY(tag) != tc->owner_key)) return false;
+  hz3_bin_t *b = &tc->bins[HZ3_TAG_CLASS(tag)];
+  if (HZ3_UNLIKELY(b->len >= b->max)) return false;
+  *(void **)p = b->head;
+  b->head = p;
+  b->len++;
+  return true;
+}

@@ -1,0 +1,167 @@
+// tcache: the fast path's exits, refill, flush of a full bin, the remote stash, the epoch tick,
+// teardown and use after teardown, on central + segment over the fake OS.
+#include <string.h>
+
+#include <set>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/fakes/fake_os.h"
+
+extern "C" {
+#include "tcache/tcache_fast.h"
+}
+
+namespace {
+
+int g_ticks = 0;
+void CountTick() { g_ticks++; }
+
+class TcacheTest : public ::testing::Test {
+ protected:
+  FakeOs os_;
+  hz3_stats_t stats_;
+  hz3_segment_pool_t pool_;
+  hz3_central_t central_;
+  hz3_tcache_env_t env_;
+  hz3_tcache_t tc_;  // zero-initialised, like the TLS one
+
+  void SetUp() override {
+    hz3_stats_reset(&stats_);
+    ASSERT_EQ(hz3_segment_pool_init(&pool_, os_.ops(), &stats_, 16 * HZ3_SEG_SIZE), 0);
+    hz3_central_init(&central_, &pool_, &stats_);
+    env_ = hz3_tcache_env_t{&central_, &pool_, &CountTick, 0, 0, 8};
+    memset(&tc_, 0, sizeof tc_);
+    g_ticks = 0;
+  }
+  void TearDown() override {
+    Check();
+    hz3_tcache_teardown(&tc_);
+    for (uint32_t s = 0; s < central_.nshards; s++) hz3_central_drain_inbox(&central_, s);
+    hz3_check_report_t r;
+    ASSERT_TRUE(hz3_central_check(&central_, &r)) << r.message;
+    for (uint32_t s = 0; s < central_.nshards; s++)
+      EXPECT_EQ(central_.shards[s].segments.head, nullptr) << "shard " << s << " kept memory";
+    hz3_segment_pool_destroy(&pool_);
+  }
+  void Check() {
+    hz3_check_report_t r;
+    ASSERT_TRUE(hz3_tcache_check(&tc_, &r)) << r.message;
+  }
+  void* Malloc(size_t n) {
+    uint32_t cls = hz3_size_to_class(n);
+    void* p = hz3_tcache_pop(&tc_, cls);
+    return p ? p : hz3_tcache_refill(&tc_, cls);
+  }
+  void Free(void* p) {
+    hz3_tag_t tag = hz3_segment_tag(&pool_, p);
+    if (!hz3_tcache_push(&tc_, p, tag)) hz3_tcache_free_slow(&tc_, p, tag);
+  }
+};
+
+TEST_F(TcacheTest, FreshTcacheTakesSlowPathsOnly) {
+  EXPECT_EQ(hz3_tcache_pop(&tc_, 0), nullptr);
+  hz3_tcache_setup(&tc_, &env_, 0);
+  void* p = Malloc(24);
+  ASSERT_NE(p, nullptr);
+  hz3_tcache_t fresh;
+  memset(&fresh, 0, sizeof fresh);
+  EXPECT_FALSE(hz3_tcache_push(&fresh, p, hz3_segment_tag(&pool_, p)));
+  EXPECT_FALSE(hz3_tcache_push(&fresh, p, 0));  // untagged page: never the fast path
+  Free(p);
+}
+
+TEST_F(TcacheTest, RefillFillsTheBinAndPopsInOrder) {
+  hz3_tcache_setup(&tc_, &env_, 1);
+  uint32_t cls = hz3_size_to_class(64);
+  void* first = Malloc(64);
+  ASSERT_NE(first, nullptr);
+  uint32_t got = tc_.bins[cls].len;
+  EXPECT_GT(got, 0u);
+  std::set<void*> seen{first};
+  for (uint32_t i = 0; i < got; i++) EXPECT_TRUE(seen.insert(hz3_tcache_pop(&tc_, cls)).second);
+  EXPECT_EQ(hz3_tcache_pop(&tc_, cls), nullptr);
+  Check();
+  for (void* p : seen) Free(p);
+  Check();
+}
+
+TEST_F(TcacheTest, FullBinFlushesHalfToCentral) {
+  hz3_tcache_setup(&tc_, &env_, 0);
+  uint32_t cls = hz3_size_to_class(4096);
+  uint32_t max = tc_.bins[cls].max;
+  std::vector<void*> v;
+  for (uint32_t i = 0; i < 2 * max; i++) v.push_back(Malloc(4096));
+  uint32_t flushes = 0;
+  for (void* p : v) {
+    uint32_t before = tc_.bins[cls].len;
+    Free(p);
+    ASSERT_LE(tc_.bins[cls].len, max);
+    if (tc_.bins[cls].len < before) {
+      EXPECT_EQ(before, max);  // only a full bin flushes
+      EXPECT_EQ(tc_.bins[cls].len, max / 2);
+      flushes++;
+    }
+  }
+  EXPECT_GE(flushes, 1u);
+  Check();
+}
+
+TEST_F(TcacheTest, RemoteFreesAreStashedThenSentInBatches) {
+  hz3_tcache_t other;
+  memset(&other, 0, sizeof other);
+  hz3_tcache_setup(&other, &env_, 5);
+  hz3_tcache_setup(&tc_, &env_, 2);
+  uint32_t cls = hz3_size_to_class(200);
+  std::vector<void*> v;
+  for (int i = 0; i < 20; i++) {
+    void* p = hz3_tcache_pop(&other, cls);
+    v.push_back(p ? p : hz3_tcache_refill(&other, cls));
+  }
+  for (int i = 0; i < 7; i++) Free(v[i]);  // below stash_batch (8): all held
+  EXPECT_EQ(tc_.stashed, 7u);
+  EXPECT_EQ(central_.shards[5].inbox, nullptr);
+  Check();
+  Free(v[7]);  // the 8th sends the batch
+  EXPECT_EQ(tc_.stashed, 0u);
+  EXPECT_NE(central_.shards[5].inbox, nullptr);
+  for (int i = 8; i < 20; i++) Free(v[i]);
+  hz3_tcache_send_stash(&tc_);
+  hz3_tcache_teardown(&other);
+  EXPECT_EQ(hz3_central_drain_inbox(&central_, 5), 20u);
+}
+
+TEST_F(TcacheTest, EpochTicksEveryIntervalOfSlowEvents) {
+  hz3_tcache_setup(&tc_, &env_, 0);
+  // Each refill of an emptied 16 B bin is one slow event.
+  std::vector<void*> held;
+  uint32_t events = 0;
+  for (; events < HZ3_EPOCH_INTERVAL && events < 4096; events++) {
+    while (void* p = hz3_tcache_pop(&tc_, 0)) held.push_back(p);
+    void* p = hz3_tcache_refill(&tc_, 0);
+    ASSERT_NE(p, nullptr);
+    held.push_back(p);
+  }
+  EXPECT_EQ(g_ticks, events >= HZ3_EPOCH_INTERVAL ? 1 : 0);
+  for (void* p : held) Free(p);
+}
+
+TEST_F(TcacheTest, TeardownReturnsEverythingAndLaterCallsStillWork) {
+  hz3_tcache_setup(&tc_, &env_, 3);
+  std::vector<void*> v;
+  for (int i = 0; i < 100; i++) v.push_back(Malloc(16 + i * 37));
+  for (int i = 0; i < 50; i++) Free(v[i]);
+  hz3_tcache_teardown(&tc_);
+  EXPECT_EQ(tc_.state, static_cast<uint32_t>(HZ3_TCACHE_DEAD));
+  for (uint32_t c = 0; c < HZ3_NUM_CLASSES; c++) EXPECT_EQ(tc_.bins[c].len, 0u);
+  // As in a TLS destructor that runs after ours: allocate and free without caching.
+  void* late = Malloc(100);
+  ASSERT_NE(late, nullptr);
+  memset(late, 1, 100);
+  Free(late);
+  for (int i = 50; i < 100; i++) Free(v[i]);
+  for (uint32_t c = 0; c < HZ3_NUM_CLASSES; c++) EXPECT_EQ(tc_.bins[c].len, 0u);
+}
+
+}  // namespace
