@@ -12,7 +12,8 @@ Runs: the fewest pages (at most 32) that hold at least 8 objects with at most 1/
 wasted; where 32 pages cannot hold 8, the most objects that fit with at most 1/32 wasted.
 Across uniform 256..4096 B requests, rounding plus run waste costs about 4% over the request.
 At most 256 objects per run, so a run's free map fits 4 words.
-Lookup: index(n) = n <= 2048 ? (n + 15) >> 4 : (n + 255 + (120 << 8)) >> 8, then one byte load.
+Lookup: one byte load from a flat table indexed by (n + 15) >> 4 (4097 entries, n <= 64 KiB):
+no branch, loop or division on the malloc fast path.
 """
 
 PAGE = 4096
@@ -52,7 +53,7 @@ def run_pages(size):
 
 
 def index_of(n):
-    return (n + 15) >> 4 if n <= SMALL_MAX else (n + 255 + (120 << 8)) >> 8
+    return (n + 15) >> 4
 
 
 def main():
@@ -79,7 +80,7 @@ def main():
     arr("uint32_t", "hz3_class_size_table", sizes, 10)
     arr("uint8_t", "hz3_class_run_pages_table", pages, 20)
     arr("uint16_t", "hz3_class_run_objs_table", objs, 16)
-    arr("uint8_t", "hz3_class_index_table", table, 20)
+    arr("uint8_t", "hz3_class_index_table", table, 32)
     out.append("#endif")
     print("\n".join(out))
 

@@ -57,8 +57,11 @@ int hz3_process_ensure(void) {
   }
   const hz3_os_ops_t *os = hz3_os_default();
   hz3_stats_reset(&hz3_g.stats);
-  int err = hz3_segment_pool_init(&hz3_g.pool, os, &hz3_g.stats,
-                                  (size_t)HZ3_ARENA_GIB << 30);
+  /* Address space may be limited (ulimit -v, valgrind): halve the arena until it fits. */
+  int err = ENOMEM;
+  for (size_t arena = (size_t)HZ3_ARENA_GIB << 30; err != 0 && arena >= ((size_t)256 << 20);
+       arena /= 2)
+    err = hz3_segment_pool_init(&hz3_g.pool, os, &hz3_g.stats, arena);
   if (err != 0) {
     hz3_lock_release(&g_init_lock);
     return err;

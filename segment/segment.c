@@ -193,7 +193,7 @@ hz3_run_t *hz3_segment_alloc_run(hz3_segment_pool_t *pool, hz3_segment_set_t *se
   run->cls = (uint8_t)cls;
   run->owner = (uint8_t)set->owner;
   run->first_page = seg->index * HZ3_SEG_PAGES + (uint32_t)first;
-  hz3_tag_t tag = cls | HZ3_OWNER_KEY(set->owner) | ((uint32_t)first << 16);
+  hz3_tag_t tag = HZ3_MAKE_TAG(cls, set->owner, first);
   for (uint32_t i = 0; i < npages; i++)
     __atomic_store_n(&pool->tags[run->first_page + i], tag, __ATOMIC_RELAXED);
   HZ3_STAT_ADD(pool->stats, runs_allocated, 1);
@@ -284,7 +284,7 @@ static bool check_segment(const hz3_segment_pool_t *pool, const hz3_segment_t *s
     if (run->cls >= HZ3_NUM_CLASSES || run->npages != hz3_class_run_pages(run->cls))
       return hz3_check_fail(r, "segment %u page %u: run class %u with %u pages", seg->index,
                             pg, run->cls, run->npages);
-    hz3_tag_t want = run->cls | HZ3_OWNER_KEY(run->owner) | (pg << 16);
+    hz3_tag_t want = HZ3_MAKE_TAG(run->cls, run->owner, pg);
     for (uint32_t i = 0; i < run->npages; i++) {
       if (pg + i >= HZ3_SEG_PAGES || bit_get(seg->free_bits, pg + i) || tags[pg + i] != want)
         return hz3_check_fail(r, "segment %u page %u: tag/bits disagree with run at %u",

@@ -27,14 +27,18 @@
 #define HZ3_SEG_WORDS (HZ3_SEG_PAGES / 64)             /* 8 bitmap words */
 #define HZ3_RUN_MAP_WORDS (HZ3_RUN_MAX_OBJS / 64)      /* 4 */
 
-/* Page tag: bits 0-7 class, 8-15 owner shard + 1 (0: page not in a run), 16-24 first page of
- * the run within its segment. */
+/* Page tag: bits 0-7 class + 1 (the tcache bin index; 0: page not in a run), bits 8-15 owner
+ * shard + 1, bits 16-24 first page of the run within its segment.  A zero tag sends free()
+ * to tcache bin 0, which never has room, hence to the slow path: no extra test. */
 typedef uint32_t hz3_tag_t;
-#define HZ3_TAG_CLASS(t) ((t)&0xFFu)
+#define HZ3_TAG_BIN(t) ((t)&0xFFu)
+#define HZ3_TAG_CLASS(t) (((t)&0xFFu) - 1u)
 #define HZ3_TAG_OWNER_KEY(t) ((t)&0xFF00u)
 #define HZ3_TAG_OWNER(t) ((((t) >> 8) & 0xFFu) - 1u)
 #define HZ3_TAG_RUN_PAGE(t) ((t) >> 16)
 #define HZ3_OWNER_KEY(owner) (((uint32_t)(owner) + 1u) << 8)
+#define HZ3_MAKE_TAG(cls, owner, run_page) \
+  (((uint32_t)(cls) + 1u) | HZ3_OWNER_KEY(owner) | ((uint32_t)(run_page) << 16))
 #define HZ3_MAX_OWNERS 254u
 
 /* A run of pages carved into objects of one class.  Descriptors live in the segment meta,

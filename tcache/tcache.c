@@ -38,8 +38,7 @@ void hz3_tcache_setup(hz3_tcache_t *tc, const hz3_tcache_env_t *env, uint32_t sh
   memset(tc, 0, sizeof *tc);
   tc->env = env;
   tc->shard = shard;
-  tc->owner_key = HZ3_OWNER_KEY(shard);
-  for (uint32_t c = 0; c < HZ3_NUM_CLASSES; c++) tc->bins[c].max = bin_cap(env, c);
+  for (uint32_t c = 0; c < HZ3_NUM_CLASSES; c++) tc->bins[c + 1].max = bin_cap(env, c);
   tc->state = HZ3_TCACHE_ACTIVE;
 }
 
@@ -52,7 +51,7 @@ void *hz3_tcache_refill(hz3_tcache_t *tc, uint32_t cls) {
     return hz3_central_alloc_batch(env->central, tc->shard, cls, 1, &head) ? head : NULL;
   }
   tick(tc);
-  hz3_bin_t *b = &tc->bins[cls];
+  hz3_bin_t *b = &tc->bins[cls + 1];
   HZ3_ASSERT(b->head == NULL && b->len == 0); /* only an empty bin is refilled */
   uint32_t n = hz3_central_alloc_batch(env->central, tc->shard, cls, refill_count(env, b, cls),
                                        &head);
@@ -77,41 +76,60 @@ static void stash_push(hz3_tcache_t *tc, uint32_t owner, void *p) {
   }
 }
 
-/* The bin is full: keep the newest half, give the older half back to central. */
-static void flush_bin(hz3_tcache_t *tc, uint32_t cls) {
-  hz3_bin_t *b = &tc->bins[cls];
+/* Sends a list of objects home: this shard's to central in one locked call, the others' to
+ * the stash (and from there, in batches, to their owners' inboxes). */
+static void release_list(hz3_tcache_t *tc, void *head) {
+  const hz3_tcache_env_t *env = tc->env;
+  void *mine = NULL;
+  while (head != NULL) {
+    void *next = *(void **)head;
+    uint32_t owner = HZ3_TAG_OWNER(hz3_segment_tag(env->pool, head));
+    if (owner == tc->shard) {
+      *(void **)head = mine;
+      mine = head;
+    } else {
+      HZ3_STAT_ADD(env->central->stats, remote_frees, 1);
+      stash_push(tc, owner, head);
+    }
+    head = next;
+  }
+  hz3_central_free_list(env->central, tc->shard, mine);
+}
+
+/* The bin is full: keep the newest half, send the older half home. */
+static void flush_bin(hz3_tcache_t *tc, hz3_bin_t *b) {
   uint32_t keep = b->max / 2;
-  void *cut = b->head;
-  for (uint32_t i = 1; i < keep; i++) cut = *(void **)cut;
-  void *rest = keep ? *(void **)cut : b->head;
-  uint32_t n = b->len - keep;
-  if (keep) *(void **)cut = NULL;
-  else b->head = NULL;
+  void *rest;
+  if (keep == 0) {
+    rest = b->head;
+    b->head = NULL;
+  } else {
+    void *cut = b->head;
+    for (uint32_t i = 1; i < keep; i++) cut = *(void **)cut;
+    rest = *(void **)cut;
+    *(void **)cut = NULL;
+  }
   b->len = keep;
-  hz3_central_free_batch(tc->env->central, tc->shard, cls, rest, n);
+  release_list(tc, rest);
 }
 
 void hz3_tcache_free_slow(hz3_tcache_t *tc, void *p, hz3_tag_t tag) {
   HZ3_ASSERT(tag != 0);
   const hz3_tcache_env_t *env = tc->env;
-  uint32_t owner = HZ3_TAG_OWNER(tag), cls = HZ3_TAG_CLASS(tag);
   if (tc->state == HZ3_TCACHE_DEAD) {
+    uint32_t owner = HZ3_TAG_OWNER(tag);
     *(void **)p = NULL;
     if (owner == tc->shard) hz3_central_free_list(env->central, owner, p);
     else hz3_central_remote_push(env->central, owner, p, p);
     return;
   }
+  HZ3_ASSERT(tc->state == HZ3_TCACHE_ACTIVE);
   tick(tc);
-  if (owner != tc->shard) {
-    HZ3_STAT_ADD(env->central->stats, remote_frees, 1);
-    stash_push(tc, owner, p);
-    return;
-  }
-  hz3_bin_t *b = &tc->bins[cls];
+  hz3_bin_t *b = &tc->bins[HZ3_TAG_BIN(tag)];
   *(void **)p = b->head;
   b->head = p;
   b->len++;
-  if (b->len > b->max) flush_bin(tc, cls);
+  if (b->len > b->max) flush_bin(tc, b);
 }
 
 void hz3_tcache_send_stash(hz3_tcache_t *tc) {
@@ -128,12 +146,13 @@ void hz3_tcache_send_stash(hz3_tcache_t *tc) {
 
 void hz3_tcache_flush_all(hz3_tcache_t *tc) {
   if (tc->state != HZ3_TCACHE_ACTIVE) return;
-  for (uint32_t c = 0; c < HZ3_NUM_CLASSES; c++) {
-    hz3_bin_t *b = &tc->bins[c];
+  for (uint32_t i = 1; i < HZ3_NUM_BINS; i++) {
+    hz3_bin_t *b = &tc->bins[i];
     if (b->len == 0) continue;
-    hz3_central_free_batch(tc->env->central, tc->shard, c, b->head, b->len);
+    void *head = b->head;
     b->head = NULL;
     b->len = 0;
+    release_list(tc, head);
   }
   hz3_tcache_send_stash(tc);
 }
@@ -141,25 +160,24 @@ void hz3_tcache_flush_all(hz3_tcache_t *tc) {
 void hz3_tcache_teardown(hz3_tcache_t *tc) {
   hz3_tcache_flush_all(tc);
   tc->state = HZ3_TCACHE_DEAD;
-  tc->owner_key = 0; /* every later free takes the slow path */
-  for (uint32_t c = 0; c < HZ3_NUM_CLASSES; c++) tc->bins[c].max = 0;
+  for (uint32_t i = 0; i < HZ3_NUM_BINS; i++) tc->bins[i].max = 0; /* every free goes slow */
 }
 
 bool hz3_tcache_check(const hz3_tcache_t *tc, hz3_check_report_t *report) {
   if (tc->state != HZ3_TCACHE_ACTIVE) return true;
   const hz3_segment_pool_t *pool = tc->env->pool;
-  for (uint32_t c = 0; c < HZ3_NUM_CLASSES; c++) {
-    const hz3_bin_t *b = &tc->bins[c];
+  if (tc->bins[0].head != NULL || tc->bins[0].max != 0)
+    return hz3_check_fail(report, "bin 0 (zero tags) is not empty and closed");
+  for (uint32_t i = 1; i < HZ3_NUM_BINS; i++) {
+    const hz3_bin_t *b = &tc->bins[i];
     uint32_t n = 0;
-    for (void *p = b->head; p != NULL; p = *(void **)p, n++) {
-      if (n > b->len) break;
+    for (void *p = b->head; p != NULL && n <= b->len; p = *(void **)p, n++) {
       hz3_tag_t tag = hz3_segment_tag(pool, p);
-      if (HZ3_TAG_CLASS(tag) != c || HZ3_TAG_OWNER_KEY(tag) != tc->owner_key)
-        return hz3_check_fail(report, "bin %u: object %p tagged class %u owner key %x", c, p,
-                              HZ3_TAG_CLASS(tag), HZ3_TAG_OWNER_KEY(tag));
+      if (HZ3_TAG_BIN(tag) != i)
+        return hz3_check_fail(report, "bin %u: object %p tagged for bin %u", i, p, HZ3_TAG_BIN(tag));
     }
-    if (n != b->len) return hz3_check_fail(report, "bin %u: len %u, list %u", c, b->len, n);
-    if (b->len > b->max) return hz3_check_fail(report, "bin %u: len %u > max %u", c, b->len, b->max);
+    if (n != b->len) return hz3_check_fail(report, "bin %u: len %u, list %u", i, b->len, n);
+    if (b->len > b->max) return hz3_check_fail(report, "bin %u: len %u > max %u", i, b->len, b->max);
   }
   uint32_t stashed = 0;
   for (uint32_t s = 0; s < HZ3_NUM_SHARDS; s++) {

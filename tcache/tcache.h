@@ -2,9 +2,13 @@
  *
  * Owns: one hz3_tcache_t per thread (zero-initialised initial-exec TLS in preload's build, any
  *   instance in tests): per-class bins of free objects linked through their first word, with a
- *   length cap; the remote stash (objects of other shards, sent in batches); the thread's shard.
- * Invariants: a bin's len counts its list; len <= max except transiently inside a flush; every
- *   object in a bin belongs to this thread's shard; stashed objects belong to other shards.
+ *   length cap; the remote stash (objects of other shards on their way home, sent in batches);
+ *   the thread's shard.
+ * Invariants: bin c + 1 holds class c (bin 0 stays empty with max 0, the target of zero tags);
+ *   a bin's len counts its list and len <= max; a bin may hold objects of any shard (a free
+ *   pushes without asking the owner: tcmalloc's choice; they are sorted out on flush, own ones
+ *   to central, others through the stash to their owner's inbox); stashed objects belong to
+ *   other shards.
  * Threads: a tcache is touched only by its own thread.
  * Callers: preload (fast path via tcache_fast.h, thread exit), epoch (reclaim), tests.
  */
@@ -32,14 +36,14 @@ enum { HZ3_TCACHE_FRESH = 0, HZ3_TCACHE_ACTIVE = 1, HZ3_TCACHE_DEAD = 2 };
 
 struct hz3_tcache_env;
 
+#define HZ3_NUM_BINS (HZ3_NUM_CLASSES + 1)
+
 typedef struct hz3_tcache {
-  hz3_bin_t bins[HZ3_NUM_CLASSES];
-  uint32_t owner_key; /* HZ3_OWNER_KEY(shard) once set up, else 0 (matches no page tag) */
+  hz3_bin_t bins[HZ3_NUM_BINS]; /* bins[c + 1] holds class c */
   uint32_t shard;
   uint32_t state;
   uint32_t slow_events; /* refills and flushes since the last epoch tick */
   uint32_t stashed;     /* objects in stash[] */
-  uint32_t reserved;
   const struct hz3_tcache_env *env;
   hz3_stash_t stash[HZ3_NUM_SHARDS];
 } hz3_tcache_t;
@@ -63,7 +67,7 @@ void hz3_tcache_teardown(hz3_tcache_t *tc);
 
 /* ---- slow paths (noinline; the fast path's exits) ---- */
 void *hz3_tcache_refill(hz3_tcache_t *tc, uint32_t cls);
-/* Frees p of class tag for a bin that is full, a remote owner, or a fresh/dead tcache. */
+/* Frees p (page tag tag) when its bin is full or the tcache is fresh or dead. */
 void hz3_tcache_free_slow(hz3_tcache_t *tc, void *p, hz3_tag_t tag);
 
 /* ---- maintenance ---- */

@@ -11,7 +11,7 @@
 
 /* Pops an object of class cls, or NULL when the bin is empty (or the thread not set up). */
 static HZ3_ALWAYS_INLINE void *hz3_tcache_pop(hz3_tcache_t *tc, uint32_t cls) {
-  hz3_bin_t *b = &tc->bins[cls];
+  hz3_bin_t *b = &tc->bins[cls + 1];
   void *p = b->head;
   if (HZ3_UNLIKELY(p == NULL)) return NULL;
   b->head = *(void **)p;
@@ -19,12 +19,11 @@ static HZ3_ALWAYS_INLINE void *hz3_tcache_pop(hz3_tcache_t *tc, uint32_t cls) {
   return p;
 }
 
-/* Pushes p (whose page tag is tag) onto this thread's bin if p belongs to this thread's shard
- * and the bin has room; false otherwise (remote owner, full bin, thread not set up, not a
- * run: a zero tag never matches a set-up thread's key, and a fresh thread's bins have max 0). */
+/* Pushes p (whose page tag is tag) onto its bin if the bin has room; false otherwise (full
+ * bin; thread not set up or torn down: max 0; not in a run: tag 0 selects bin 0, max 0).  The
+ * owner is not asked: objects of other shards ride in the bin and go home on flush. */
 static HZ3_ALWAYS_INLINE bool hz3_tcache_push(hz3_tcache_t *tc, void *p, hz3_tag_t tag) {
-  if (HZ3_UNLIKELY(HZ3_TAG_OWNER_KEY(tag) != tc->owner_key)) return false;
-  hz3_bin_t *b = &tc->bins[HZ3_TAG_CLASS(tag)];
+  hz3_bin_t *b = &tc->bins[HZ3_TAG_BIN(tag)];
   if (HZ3_UNLIKELY(b->len >= b->max)) return false;
   *(void **)p = b->head;
   b->head = p;

@@ -77,7 +77,7 @@ TEST_F(TcacheTest, RefillFillsTheBinAndPopsInOrder) {
   uint32_t cls = hz3_size_to_class(64);
   void* first = Malloc(64);
   ASSERT_NE(first, nullptr);
-  uint32_t got = tc_.bins[cls].len;
+  uint32_t got = tc_.bins[cls + 1].len;
   EXPECT_GT(got, 0u);
   std::set<void*> seen{first};
   for (uint32_t i = 0; i < got; i++) EXPECT_TRUE(seen.insert(hz3_tcache_pop(&tc_, cls)).second);
@@ -90,17 +90,18 @@ TEST_F(TcacheTest, RefillFillsTheBinAndPopsInOrder) {
 TEST_F(TcacheTest, FullBinFlushesHalfToCentral) {
   hz3_tcache_setup(&tc_, &env_, 0);
   uint32_t cls = hz3_size_to_class(4096);
-  uint32_t max = tc_.bins[cls].max;
+  hz3_bin_t* bin = &tc_.bins[cls + 1];
+  uint32_t max = bin->max;
   std::vector<void*> v;
   for (uint32_t i = 0; i < 2 * max; i++) v.push_back(Malloc(4096));
   uint32_t flushes = 0;
   for (void* p : v) {
-    uint32_t before = tc_.bins[cls].len;
+    uint32_t before = bin->len;
     Free(p);
-    ASSERT_LE(tc_.bins[cls].len, max);
-    if (tc_.bins[cls].len < before) {
+    ASSERT_LE(bin->len, max);
+    if (bin->len < before) {
       EXPECT_EQ(before, max);  // only a full bin flushes
-      EXPECT_EQ(tc_.bins[cls].len, max / 2);
+      EXPECT_EQ(bin->len, max / 2);
       flushes++;
     }
   }
@@ -108,28 +109,33 @@ TEST_F(TcacheTest, FullBinFlushesHalfToCentral) {
   Check();
 }
 
-TEST_F(TcacheTest, RemoteFreesAreStashedThenSentInBatches) {
+TEST_F(TcacheTest, OtherShardsObjectsRideInBinsAndGoHomeInBatches) {
   hz3_tcache_t other;
   memset(&other, 0, sizeof other);
   hz3_tcache_setup(&other, &env_, 5);
   hz3_tcache_setup(&tc_, &env_, 2);
   uint32_t cls = hz3_size_to_class(200);
+  uint32_t max = tc_.bins[cls + 1].max;
   std::vector<void*> v;
-  for (int i = 0; i < 20; i++) {
+  for (uint32_t i = 0; i < max + 20; i++) {
     void* p = hz3_tcache_pop(&other, cls);
     v.push_back(p ? p : hz3_tcache_refill(&other, cls));
   }
-  for (int i = 0; i < 7; i++) Free(v[i]);  // below stash_batch (8): all held
-  EXPECT_EQ(tc_.stashed, 7u);
-  EXPECT_EQ(central_.shards[5].inbox, nullptr);
-  Check();
-  Free(v[7]);  // the 8th sends the batch
+  // Freed by shard 2's thread: into its own bin, no owner check on the fast path.
+  for (uint32_t i = 0; i < max; i++) ASSERT_TRUE(hz3_tcache_push(&tc_, v[i], hz3_segment_tag(&pool_, v[i])));
   EXPECT_EQ(tc_.stashed, 0u);
+  Check();
+  // The next one overflows the bin: the older half goes home, through the stash (batch 8).
+  Free(v[max]);
+  EXPECT_EQ(tc_.bins[cls + 1].len, max / 2);
+  EXPECT_LT(tc_.stashed, env_.stash_batch);
   EXPECT_NE(central_.shards[5].inbox, nullptr);
-  for (int i = 8; i < 20; i++) Free(v[i]);
-  hz3_tcache_send_stash(&tc_);
+  Check();
+  for (uint32_t i = max + 1; i < v.size(); i++) Free(v[i]);
+  hz3_tcache_flush_all(&tc_);  // everything else, and the stash
+  EXPECT_EQ(tc_.stashed, 0u);
   hz3_tcache_teardown(&other);
-  EXPECT_EQ(hz3_central_drain_inbox(&central_, 5), 20u);
+  EXPECT_EQ(hz3_central_drain_inbox(&central_, 5), v.size());
 }
 
 TEST_F(TcacheTest, EpochTicksEveryIntervalOfSlowEvents) {
@@ -154,14 +160,14 @@ TEST_F(TcacheTest, TeardownReturnsEverythingAndLaterCallsStillWork) {
   for (int i = 0; i < 50; i++) Free(v[i]);
   hz3_tcache_teardown(&tc_);
   EXPECT_EQ(tc_.state, static_cast<uint32_t>(HZ3_TCACHE_DEAD));
-  for (uint32_t c = 0; c < HZ3_NUM_CLASSES; c++) EXPECT_EQ(tc_.bins[c].len, 0u);
+  for (uint32_t i = 0; i < HZ3_NUM_BINS; i++) EXPECT_EQ(tc_.bins[i].len, 0u);
   // As in a TLS destructor that runs after ours: allocate and free without caching.
   void* late = Malloc(100);
   ASSERT_NE(late, nullptr);
   memset(late, 1, 100);
   Free(late);
   for (int i = 50; i < 100; i++) Free(v[i]);
-  for (uint32_t c = 0; c < HZ3_NUM_CLASSES; c++) EXPECT_EQ(tc_.bins[c].len, 0u);
+  for (uint32_t i = 0; i < HZ3_NUM_BINS; i++) EXPECT_EQ(tc_.bins[i].len, 0u);
 }
 
 }  // namespace

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Smoke test of every benchmark program: tiny arguments, under glibc and under libhz3.so;
+# each must exit 0 and print its result line, and bad arguments must give a usage error (2).
+set -u
+so=$PWD/$1; shift
+ssot=$1 burst=$2 larson=$3 xthread=$4 insn=$5 sampler=$6
+fail=0
+expect() { # name, pattern, command...
+  local name=$1 pat=$2; shift 2
+  local out
+  out=$("$@" 2>&1); local rc=$?
+  if [ $rc -ne 0 ] || ! grep -qE "$pat" <<<"$out"; then
+    echo "FAIL: $name (rc=$rc)"; echo "$out" | tail -5; fail=1
+  else
+    echo "ok: $name"
+  fi
+}
+expect_usage() { # name, command...
+  local name=$1; shift
+  "$@" >/dev/null 2>&1; local rc=$?
+  if [ $rc -ne 2 ]; then echo "FAIL: $name should be a usage error, rc=$rc"; fail=1; else echo "ok: $name"; fi
+}
+if ! LD_PRELOAD=$so grep -q libhz3.so /proc/self/maps; then echo "FAIL: $so is not loaded by LD_PRELOAD"; exit 1; fi
+for pre in "" "$so"; do
+  tag=${pre:+hz3}; tag=${tag:-glibc}
+  run() { if [ -n "$pre" ]; then LD_PRELOAD=$pre "$@"; else "$@"; fi; }
+  expect "ssot small ($tag)" "M ops/s" run "$ssot" small 20000
+  expect "ssot lo hi ($tag)" "M ops/s" run "$ssot" 100 70000 20000 50 3
+  expect "burst_idle exit ($tag)" "cycle=2 peak_kb=" run "$burst" 2000 0 2 10 2
+  expect "burst_idle parked ($tag)" "cycle=2 .*idle_end_kb=" run "$burst" 2000 0 2 0 3 16 8192 parked
+  expect "larson ($tag)" "M ops/s" run "$larson" 2 1 100
+  expect "xthread ($tag)" "M objs/s" run "$xthread" 2 20000
+  expect "insn_loop ($tag)" "" run "$insn" 1000
+done
+expect "rss_sampler command" "^t_ms,rss_kb,vms_kb,pss_kb,uss_kb" "$sampler" -i 10 -- "$burst" 1000 0 1 0 1
+lines=$("$sampler" -i 10 -- sleep 0.3 | wc -l)
+if [ "$lines" -lt 5 ]; then echo "FAIL: rss_sampler took $lines rows over 0.3 s"; fail=1; else echo "ok: rss_sampler rows"; fi
+expect_usage "ssot no args" "$ssot"
+expect_usage "ssot bad number" "$ssot" 16 abc
+expect_usage "burst_idle bad mode" "$burst" 10 0 1 0 1 16 32 sideways
+expect_usage "larson zero threads" "$larson" 0 1
+expect_usage "xthread odd threads" "$xthread" 3 10
+expect_usage "rss_sampler nothing to do" "$sampler"
+exit $fail

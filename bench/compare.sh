@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# compare.sh: runs benchmarks under hz3 (one or more knob profiles) and the system's
+# allocators, interleaved, several runs each; prints a markdown table of medians with the ratio
+# to the best peer; for burst/idle writes RSS-over-time CSVs and a PNG per benchmark.
+#
+#   bench/compare.sh [options] BENCH...
+#   BENCH: ssot-small ssot-medium ssot-mixed larson-2 larson-4 xthread-2 xthread-4
+#          burst-exit burst-parked burst-parked-keep10        (or "all")
+#   --runs N            runs per allocator (default 3; medians need >= 3)
+#   --allocs "LIST"     from: glibc mimalloc mimalloc-immediate tcmalloc jemalloc (default all)
+#   --hz3 "PROFILES"    hz3 builds to include, by .bazelrc config name; "seed" = defaults
+#                       (default "seed"; "none" leaves hz3 out)
+#   --out DIR           where CSVs, logs and PNGs go (default bench/out)
+#   --ssot-steps N      SSOT steps (default 20000000)
+#   --burst "OBJS IDLE_S CYCLES THREADS"   burst/idle shape (default "200000 10 3 4")
+#   --quick             small sizes for a fast look (steps 5M, burst "100000 3 2 4")
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+RUNS=3
+ALLOCS="glibc mimalloc mimalloc-immediate tcmalloc jemalloc"
+HZ3_PROFILES="seed"
+OUT=$ROOT/bench/out
+SSOT_STEPS=20000000
+BURST="200000 10 3 4"
+BENCHES=()
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+while [ $# -gt 0 ]; do
+  case $1 in
+    --runs) RUNS=$2; shift 2 ;;
+    --allocs) ALLOCS=$2; shift 2 ;;
+    --hz3) HZ3_PROFILES=$2; shift 2 ;;
+    --out) OUT=$2; shift 2 ;;
+    --ssot-steps) SSOT_STEPS=$2; shift 2 ;;
+    --burst) BURST=$2; shift 2 ;;
+    --quick) SSOT_STEPS=5000000; BURST="100000 3 2 4"; shift ;;
+    -h|--help) usage ;;
+    all) BENCHES+=(ssot-small ssot-medium ssot-mixed larson-2 larson-4 xthread-2 xthread-4 burst-exit burst-parked burst-parked-keep10); shift ;;
+    -*) echo "compare: unknown option $1" >&2; usage ;;
+    *) BENCHES+=("$1"); shift ;;
+  esac
+done
+[ ${#BENCHES[@]} -gt 0 ] || usage
+[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || { echo "compare: --runs needs a positive number" >&2; exit 2; }
+read -r B_OBJS B_IDLE B_CYCLES B_THREADS <<<"$BURST"
+mkdir -p "$OUT"
+LIB=/usr/lib/x86_64-linux-gnu
+
+# ---- build the programs and each hz3 profile (each .so copied out: bazel-bin is reused) ----
+bazel build --noshow_progress //bench:all >/dev/null 2>&1 || { echo "compare: bazel build //bench:all failed" >&2; exit 1; }
+BIN=$OUT/bin
+mkdir -p "$BIN"
+for p in ssot burst_idle larson xthread rss_sampler insn_loop; do cp -f "$ROOT/bazel-bin/bench/$p" "$BIN/$p"; done
+declare -A PRELOAD ENVV
+NAMES=()
+if [ "$HZ3_PROFILES" != "none" ]; then
+  for prof in $HZ3_PROFILES; do
+    flags=(); [ "$prof" = seed ] || flags=(--config="$prof")
+    bazel build --noshow_progress "${flags[@]}" //preload:hz3 >/dev/null 2>&1 || { echo "compare: building hz3 ($prof) failed" >&2; exit 1; }
+    cp -f "$ROOT/bazel-bin/preload/libhz3.so" "$BIN/libhz3-$prof.so"
+    name=hz3; [ "$prof" = seed ] || name="hz3-$prof"
+    PRELOAD[$name]=$BIN/libhz3-$prof.so; ENVV[$name]=""; NAMES+=("$name")
+  done
+fi
+for a in $ALLOCS; do
+  case $a in
+    glibc) PRELOAD[$a]=""; ENVV[$a]="" ;;
+    mimalloc) PRELOAD[$a]=$LIB/libmimalloc.so.2; ENVV[$a]="" ;;
+    mimalloc-immediate) PRELOAD[$a]=$LIB/libmimalloc.so.2
+      ENVV[$a]="MIMALLOC_RESET_DELAY=0 MIMALLOC_SEGMENT_DECOMMIT_DELAY=0 MIMALLOC_DECOMMIT_EXTEND_DELAY=0 MIMALLOC_PURGE_DELAY=0" ;;
+    tcmalloc) PRELOAD[$a]=$LIB/libtcmalloc_minimal.so.4; ENVV[$a]="" ;;
+    jemalloc) PRELOAD[$a]=$LIB/libjemalloc.so.2; ENVV[$a]="" ;;
+    *) echo "compare: unknown allocator $a" >&2; exit 2 ;;
+  esac
+  if [ -n "${PRELOAD[$a]}" ] && [ ! -f "${PRELOAD[$a]}" ]; then
+    echo "compare: $a not installed (${PRELOAD[$a]}); see bench/demo.sh for the packages" >&2; exit 1
+  fi
+  NAMES+=("$a")
+done
+
+# run_one NAME LOGFILE CMD... : runs CMD under allocator NAME
+run_one() {
+  local name=$1 log=$2; shift 2
+  env ${ENVV[$name]} ${PRELOAD[$name]:+LD_PRELOAD=${PRELOAD[$name]}} "$@" >"$log" 2>&1
+}
+
+# metric extraction: prints one number (higher is better for throughput, lower for RSS)
+bench_cmd() { # BENCH -> command line and metric kind
+  case $1 in
+    ssot-small) echo "tput $BIN/ssot small $SSOT_STEPS" ;;
+    ssot-medium) echo "tput $BIN/ssot medium $SSOT_STEPS" ;;
+    ssot-mixed) echo "tput $BIN/ssot mixed $SSOT_STEPS" ;;
+    larson-2) echo "tput $BIN/larson 2 5" ;;
+    larson-4) echo "tput $BIN/larson 4 5" ;;
+    xthread-2) echo "tput $BIN/xthread 2 5000000" ;;
+    xthread-4) echo "tput $BIN/xthread 4 2500000" ;;
+    burst-exit) echo "rss $BIN/burst_idle $B_OBJS $B_IDLE $B_CYCLES 0 $B_THREADS 256 4096 exit" ;;
+    burst-parked) echo "rss $BIN/burst_idle $B_OBJS $B_IDLE $B_CYCLES 0 $B_THREADS 256 4096 parked" ;;
+    burst-parked-keep10) echo "rss $BIN/burst_idle $B_OBJS $B_IDLE $B_CYCLES 10 $B_THREADS 256 4096 parked" ;;
+    *) return 1 ;;
+  esac
+}
+
+median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
+
+total=0; for b in "${BENCHES[@]}"; do bench_cmd "$b" >/dev/null || { echo "compare: unknown benchmark $b" >&2; exit 2; }; total=$((total + RUNS * ${#NAMES[@]})); done
+done_runs=0; t_start=$(date +%s)
+TABLE=$OUT/table.md
+{
+  echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r); $(date -u '+%Y-%m-%d %H:%M UTC'); runs: $RUNS (median)"
+  echo
+} >"$TABLE"
+for b in "${BENCHES[@]}"; do
+  read -r kind cmd <<<"$(bench_cmd "$b")"
+  declare -A VALS=() PEAKS=() AFTER=() FLT=()
+  for ((r = 1; r <= RUNS; r++)); do
+    for name in "${NAMES[@]}"; do
+      done_runs=$((done_runs + 1))
+      printf '\r[%d/%d, %ds] %s run %d/%d: %-20s' "$done_runs" "$total" $(( $(date +%s) - t_start )) "$b" "$r" "$RUNS" "$name" >&2
+      log=$OUT/$b.$name.$r.log
+      if [ "$kind" = rss ]; then
+        csv=$OUT/$b.$name.$r.csv
+        run_one "$name" "$log" "$BIN/rss_sampler" -o "$csv" -- $cmd
+      else
+        run_one "$name" "$log" $cmd
+      fi
+      rc=$?
+      if [ $rc -ne 0 ]; then echo; echo "compare: $b under $name failed (rc=$rc), see $log" >&2; continue; fi
+      if [ "$kind" = tput ]; then
+        v=$(grep -oE '[0-9.]+ M (ops|objs)/s' "$log" | awk '{print $1}')
+        VALS[$name]+="$v "
+      else
+        last=$(grep -E '^cycle=' "$log" | tail -1)
+        v=$(sed -E 's/.*idle_end_kb=([0-9]+).*/\1/' <<<"$last"); VALS[$name]+="$((v / 1024)) "
+        p=$(grep -E '^cycle=' "$log" | sed -E 's/.*peak_kb=([0-9]+).*/\1/' | sort -n | tail -1); PEAKS[$name]+="$((p / 1024)) "
+        c1=$(grep -E '^cycle=1 ' "$log" | sed -E 's/.*idle_end_kb=([0-9]+).*/\1/'); AFTER[$name]+="$(( (v - c1) / 1024 )) "
+        f=$(grep -E '^cycle=' "$log" | sed -E 's/.*minflt=([0-9]+).*/\1/' | awk '{s+=$1} END {print s}'); FLT[$name]+="$f "
+      fi
+    done
+  done
+  echo >&2
+  # best peer: highest throughput / lowest RSS among the non-hz3 allocators
+  best=""; for name in "${NAMES[@]}"; do
+    [[ $name == hz3* ]] && continue
+    m=$(tr ' ' '\n' <<<"${VALS[$name]:-}" | grep -v '^$' | median)
+    [ "$m" = nan ] && continue
+    if [ -z "$best" ]; then best=$m
+    elif [ "$kind" = tput ]; then best=$(awk -v a="$best" -v b="$m" 'BEGIN{print (b>a)?b:a}')
+    else best=$(awk -v a="$best" -v b="$m" 'BEGIN{print (b<a)?b:a}'); fi
+  done
+  {
+    if [ "$kind" = tput ]; then
+      echo "### $b: $cmd"; echo
+      echo "| allocator | median M ops/s | ratio to best peer | runs |"; echo "|---|---:|---:|---|"
+    else
+      echo "### $b: $cmd"; echo
+      echo "| allocator | idle-end RSS MiB (last cycle) | minus best peer MiB | peak MiB | last - first cycle MiB | minor faults | runs (idle-end) |"
+      echo "|---|---:|---:|---:|---:|---:|---|"
+    fi
+    for name in "${NAMES[@]}"; do
+      m=$(tr ' ' '\n' <<<"${VALS[$name]:-}" | grep -v '^$' | median)
+      if [ "$kind" = tput ]; then
+        ratio=$(awk -v m="$m" -v b="$best" 'BEGIN{ if (b>0 && m!="nan") printf "%.2fx", m/b; else print "-"}')
+        echo "| $name | $m | $ratio | ${VALS[$name]:-} |"
+      else
+        pk=$(tr ' ' '\n' <<<"${PEAKS[$name]:-}" | grep -v '^$' | median)
+        dr=$(tr ' ' '\n' <<<"${AFTER[$name]:-}" | grep -v '^$' | median)
+        fl=$(tr ' ' '\n' <<<"${FLT[$name]:-}" | grep -v '^$' | median)
+        diff=$(awk -v m="$m" -v b="$best" 'BEGIN{ if (m!="nan" && b!="") printf "%+d", m-b; else print "-"}')
+        echo "| $name | $m | $diff | $pk | $dr | $fl | ${VALS[$name]:-} |"
+      fi
+    done
+    echo
+  } >>"$TABLE"
+  if [ "$kind" = rss ] && command -v gnuplot >/dev/null; then
+    png=$OUT/$b.png
+    # idle phases from the first allocator's first run (each run's own phases differ slightly)
+    ref=$OUT/$b.${NAMES[0]}.1.log
+    objs=""
+    i=1
+    while read -r s e; do
+      objs+="set object $i rect from $s, graph 0 to $e, graph 1 fc rgb '#eeeeee' fs solid 1.0 noborder behind; "
+      i=$((i + 1))
+    done < <(awk '/^phase/ { for (k=1;k<=NF;k++) { split($k,kv,"="); f[kv[1]]=kv[2] } if (f["name"]=="idle") s=f["t_ms"]/1000; if ((f["name"]=="burst" || f["name"]=="end") && s!="") { print s, f["t_ms"]/1000; s="" } }' "$ref" 2>/dev/null)
+    plots=""
+    for name in "${NAMES[@]}"; do
+      csv=$OUT/$b.$name.1.csv
+      [ -s "$csv" ] && plots+="'$csv' using (\$1/1000):(\$2/1024) with lines lw 2 title '$name', "
+    done
+    gnuplot <<GP 2>/dev/null
+set terminal pngcairo size 1100,600 noenhanced
+set output '$png'
+set datafile separator ','
+set key outside right top
+set grid
+set xlabel 'time (s)'
+set ylabel 'RSS (MiB)'
+set title '$b: $cmd (grey: idle phases)'
+$objs
+plot ${plots%, }
+GP
+    [ -s "$png" ] && echo "plot: $png" >&2 && echo "Plot: \`$png\`" >>"$TABLE" && echo >>"$TABLE"
+  fi
+done
+cat "$TABLE"
+echo "table: $TABLE" >&2
