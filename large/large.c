@@ -87,7 +87,7 @@ static void *cache_take(hz3_large_t *lg, size_t bytes, size_t align, size_t *got
   return NULL;
 }
 
-void *hz3_large_alloc(hz3_large_t *lg, size_t n, size_t align) {
+void *hz3_large_alloc(hz3_large_t *lg, size_t n, size_t align, bool zeroed) {
   if (align < HZ3_PAGE_SIZE) align = HZ3_PAGE_SIZE;
   size_t bytes = page_round(n);
   if (bytes < n || bytes > ((size_t)1 << 62)) {
@@ -101,6 +101,8 @@ void *hz3_large_alloc(hz3_large_t *lg, size_t n, size_t align) {
   if (p != NULL) {
     HZ3_STAT_ADD(lg->stats, large_cache_hits, 1);
     bytes = got;
+    /* A recycled mapping holds old data: for calloc, drop the pages (they fault back zero). */
+    if (zeroed && lg->os->dontneed(lg->os->ctx, p, bytes) != 0) memset(p, 0, bytes);
   } else {
     p = lg->os->map(lg->os->ctx, bytes, align);
     if (p == NULL) {

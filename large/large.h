@@ -46,8 +46,9 @@ void hz3_large_init(hz3_large_t *lg, const hz3_os_ops_t *os, hz3_stats_t *stats)
 void hz3_large_destroy(hz3_large_t *lg);
 
 /* ---- operations ---- */
-/* A mapping of at least n bytes aligned to align (a power of two); NULL + ENOMEM. */
-void *hz3_large_alloc(hz3_large_t *lg, size_t n, size_t align);
+/* A mapping of at least n bytes aligned to align (a power of two); NULL + ENOMEM.  With zeroed,
+ * the memory reads as zero (a reused cached mapping is dropped with dontneed first). */
+void *hz3_large_alloc(hz3_large_t *lg, size_t n, size_t align, bool zeroed);
 /* Frees p if it is a registered large pointer and returns true; false if hz3 never returned it
  * (the caller then passes it on). */
 bool hz3_large_free(hz3_large_t *lg, void *p);

@@ -38,7 +38,7 @@ class LargeTest : public ::testing::Test {
 };
 
 TEST_F(LargeTest, AllocFreeAndUsableSize) {
-  void* p = hz3_large_alloc(&lg_, 100000, 16);
+  void* p = hz3_large_alloc(&lg_, 100000, 16, false);
   ASSERT_NE(p, nullptr);
   EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % HZ3_PAGE_SIZE, 0u);
   EXPECT_EQ(hz3_large_usable_size(&lg_, p), 25 * HZ3_PAGE_SIZE);  // 100000 rounded to pages
@@ -53,7 +53,7 @@ TEST_F(LargeTest, AllocFreeAndUsableSize) {
 
 TEST_F(LargeTest, BigAlignments) {
   for (size_t align = 4096; align <= (size_t{1} << 22); align <<= 1) {
-    void* p = hz3_large_alloc(&lg_, 70000, align);
+    void* p = hz3_large_alloc(&lg_, 70000, align, false);
     ASSERT_NE(p, nullptr);
     EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % align, 0u) << align;
     EXPECT_TRUE(hz3_large_free(&lg_, p));
@@ -61,15 +61,21 @@ TEST_F(LargeTest, BigAlignments) {
 }
 
 TEST_F(LargeTest, CacheReusesAndStaysBounded) {
-  void* a = hz3_large_alloc(&lg_, 1 << 20, 16);
+  void* a = hz3_large_alloc(&lg_, 1 << 20, 16, false);
   ASSERT_TRUE(hz3_large_free(&lg_, a));
   size_t maps = os_.map_calls();
-  void* b = hz3_large_alloc(&lg_, (1 << 20) - 5000, 16);  // fits the cached mapping
+  void* b = hz3_large_alloc(&lg_, (1 << 20) - 5000, 16, false);  // fits the cached mapping
   EXPECT_EQ(b, a);
   EXPECT_EQ(os_.map_calls(), maps);
+  memset(b, 0xEE, 1 << 19);
   EXPECT_TRUE(hz3_large_free(&lg_, b));
+  // calloc's case: a recycled mapping must read as zero.
+  unsigned char* z = static_cast<unsigned char*>(hz3_large_alloc(&lg_, 1 << 20, 16, true));
+  EXPECT_EQ(static_cast<void*>(z), a);
+  for (size_t i = 0; i < (1 << 19); i += 4096) ASSERT_EQ(z[i], 0) << i;
+  EXPECT_TRUE(hz3_large_free(&lg_, z));
   std::vector<void*> v;
-  for (int i = 0; i < 40; i++) v.push_back(hz3_large_alloc(&lg_, (4 << 20), 16));
+  for (int i = 0; i < 40; i++) v.push_back(hz3_large_alloc(&lg_, (4 << 20), 16, false));
   for (void* p : v) EXPECT_TRUE(hz3_large_free(&lg_, p));
   EXPECT_LE(lg_.cache_bytes, HZ3_LARGE_CACHE_BYTES);
   Check();
@@ -78,7 +84,7 @@ TEST_F(LargeTest, CacheReusesAndStaysBounded) {
 }
 
 TEST_F(LargeTest, ResizeKeepsContents) {
-  char* p = static_cast<char*>(hz3_large_alloc(&lg_, 200000, 16));
+  char* p = static_cast<char*>(hz3_large_alloc(&lg_, 200000, 16, false));
   ASSERT_NE(p, nullptr);
   for (int i = 0; i < 200000; i++) p[i] = static_cast<char>(i * 7);
   char* q = static_cast<char*>(hz3_large_resize(&lg_, p, 5000000));
@@ -96,11 +102,11 @@ TEST_F(LargeTest, ResizeKeepsContents) {
 TEST_F(LargeTest, FailuresAreEnomem) {
   os_.FailMapAfter(0);
   errno = 0;
-  EXPECT_EQ(hz3_large_alloc(&lg_, 1 << 20, 16), nullptr);
+  EXPECT_EQ(hz3_large_alloc(&lg_, 1 << 20, 16, false), nullptr);
   EXPECT_EQ(errno, ENOMEM);
   os_.FailMapAfter(-1);
   errno = 0;
-  EXPECT_EQ(hz3_large_alloc(&lg_, SIZE_MAX - 100, 16), nullptr);
+  EXPECT_EQ(hz3_large_alloc(&lg_, SIZE_MAX - 100, 16, false), nullptr);
   EXPECT_EQ(errno, ENOMEM);
 }
 
@@ -114,7 +120,7 @@ TEST_F(LargeTest, RegistrySurvivesManyInsertsAndRemovals) {
       live[i] = live.back();
       live.pop_back();
     } else {
-      void* p = hz3_large_alloc(&lg_, 65537 + rng() % 300000, 16);
+      void* p = hz3_large_alloc(&lg_, 65537 + rng() % 300000, 16, false);
       ASSERT_NE(p, nullptr);
       live.push_back(p);
     }

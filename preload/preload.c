@@ -33,12 +33,12 @@ static HZ3_NOINLINE void *malloc_small_slow(uint32_t cls) {
   return p ? p : hz3_tcache_refill(&hz3_t_tcache, cls); /* NULL: errno = ENOMEM */
 }
 
-static HZ3_NOINLINE void *malloc_large(size_t n, size_t align) {
+static HZ3_NOINLINE void *malloc_large(size_t n, size_t align, bool zeroed) {
   if (hz3_process_ensure() != 0) {
     errno = ENOMEM;
     return NULL;
   }
-  return hz3_large_alloc(&hz3_g.large, n, align);
+  return hz3_large_alloc(&hz3_g.large, n, align, zeroed);
 }
 
 static HZ3_NOINLINE HZ3_COLD void invalid_free(void *p) {
@@ -68,7 +68,7 @@ static HZ3_ALWAYS_INLINE void *hz3_malloc_inline(size_t n) {
     if (HZ3_LIKELY(p != NULL)) return p;
     return malloc_small_slow(cls);
   }
-  return malloc_large(n, 0);
+  return malloc_large(n, 0, false);
 }
 
 static HZ3_ALWAYS_INLINE void hz3_free_inline(void *p) {
@@ -114,7 +114,7 @@ HZ3_API void *calloc(size_t count, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  if (n > HZ3_MEDIUM_MAX) return malloc_large(n, 0); /* a fresh or cached mapping... */
+  if (n > HZ3_MEDIUM_MAX) return malloc_large(n, 0, true); /* zero without touching it */
   void *p = hz3_malloc_inline(n);
   if (p != NULL) memset(p, 0, n);
   return p;
@@ -134,7 +134,7 @@ static void *aligned_alloc_pow2(size_t align, size_t n) {
       return p ? p : malloc_small_slow((uint32_t)cls);
     }
   }
-  return malloc_large(n == 0 ? 1 : n, align);
+  return malloc_large(n == 0 ? 1 : n, align, false);
 }
 
 HZ3_API int posix_memalign(void **out, size_t align, size_t n) {

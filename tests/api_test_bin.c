@@ -1,0 +1,157 @@
+/* api_test: the libc allocation contract under LD_PRELOAD=libhz3.so, case by case from the man
+ * pages (malloc(3), posix_memalign(3), malloc_usable_size(3), mallopt(3), mallinfo2(3)). */
+#include <errno.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include "tests/preload_check.h"
+
+static int all_zero(const unsigned char *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (p[i]) return 0;
+  return 1;
+}
+
+static void test_malloc_sizes(void) {
+  void *p = malloc(0); /* a unique pointer that free accepts */
+  CHECK(p != NULL);
+  void *q = malloc(0);
+  CHECK(q != NULL && q != p);
+  free(p);
+  free(q);
+  free(NULL);
+  size_t sizes[] = {1, 15, 16, 17, 2047, 2048, 2049, 4095, 4096, 4097, 65535, 65536, 65537,
+                    1 << 20, (1 << 24) + 3};
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    unsigned char *m = malloc(sizes[i]);
+    CHECK(m != NULL);
+    CHECK(((uintptr_t)m & 15) == 0);
+    CHECK(malloc_usable_size(m) >= sizes[i]);
+    memset(m, 0xA5, malloc_usable_size(m));
+    free(m);
+  }
+  size_t impossible[] = {SIZE_MAX, SIZE_MAX / 2, SIZE_MAX - 4095, ((size_t)1 << 62) + 1};
+  for (size_t i = 0; i < sizeof impossible / sizeof impossible[0]; i++) {
+    errno = 0;
+    CHECK(malloc(impossible[i]) == NULL);
+    CHECK_EQ_LL(errno, ENOMEM);
+  }
+}
+
+static void test_calloc(void) {
+  errno = 0;
+  CHECK(calloc(SIZE_MAX / 2, 3) == NULL);
+  CHECK_EQ_LL(errno, ENOMEM);
+  errno = 0;
+  CHECK(calloc((size_t)1 << 33, (size_t)1 << 33) == NULL);
+  CHECK_EQ_LL(errno, ENOMEM);
+  /* Recycled memory comes back zeroed: dirty a block, free it, calloc the same class. */
+  for (size_t n = 16; n <= 200000; n = n * 3 + 5) {
+    unsigned char *d = malloc(n);
+    memset(d, 0xFF, n);
+    free(d);
+    unsigned char *z = calloc(1, n);
+    CHECK(z != NULL && all_zero(z, n));
+    free(z);
+  }
+  unsigned char *z = calloc(0, 10);
+  CHECK(z != NULL);
+  free(z);
+}
+
+static void test_realloc(void) {
+  char *p = realloc(NULL, 100); /* realloc(NULL, n) = malloc(n) */
+  CHECK(p != NULL);
+  for (int i = 0; i < 100; i++) p[i] = (char)i;
+  char *q = realloc(p, 90); /* shrink in place */
+  CHECK(q == p);
+  q = realloc(q, 5000); /* grow: contents kept */
+  CHECK(q != NULL);
+  for (int i = 0; i < 90; i++) CHECK(q[i] == (char)i);
+  q = realloc(q, 300000); /* into a large mapping */
+  for (int i = 0; i < 90; i++) CHECK(q[i] == (char)i);
+  memset(q + 90, 7, 300000 - 90);
+  char *r = realloc(q, 3000000); /* large grows by remapping */
+  CHECK(r != NULL && r[299999] == 7 && r[5] == 5);
+  r = realloc(r, 40); /* back down to a small class */
+  CHECK(r != NULL && r[5] == 5);
+  errno = 0;
+  char *s = realloc(r, SIZE_MAX - 10); /* failure keeps the block */
+  CHECK(s == NULL && errno == ENOMEM);
+  CHECK(r[5] == 5);
+  CHECK(realloc(r, 0) == NULL); /* glibc: realloc(p, 0) frees p */
+  errno = 0;
+  CHECK(reallocarray(NULL, SIZE_MAX / 2, 4) == NULL && errno == ENOMEM);
+  int *a = reallocarray(NULL, 100, sizeof(int));
+  CHECK(a != NULL);
+  a[99] = 1;
+  a = reallocarray(a, 1000, sizeof(int));
+  CHECK(a != NULL && a[99] == 1);
+  free(a);
+}
+
+static void test_alignment(void) {
+  for (size_t align = 1; align <= (1u << 20); align <<= 1) {
+    void *p = NULL;
+    int rc = posix_memalign(&p, align, 100);
+    if (align < sizeof(void *)) {
+      CHECK_EQ_LL(rc, EINVAL);
+      continue;
+    }
+    CHECK_EQ_LL(rc, 0);
+    CHECK(((uintptr_t)p & (align - 1)) == 0);
+    CHECK(malloc_usable_size(p) >= 100);
+    memset(p, 1, 100);
+    free(p);
+    void *a = aligned_alloc(align, 3 * align);
+    CHECK(a != NULL && ((uintptr_t)a & (align - 1)) == 0);
+    free(a);
+    void *m = memalign(align, 5000);
+    CHECK(m != NULL && ((uintptr_t)m & (align - 1)) == 0);
+    free(m);
+  }
+  void *p = (void *)1;
+  CHECK_EQ_LL(posix_memalign(&p, 24, 10), EINVAL); /* not a power of two */
+  CHECK(p == (void *)1);                         /* untouched on failure */
+  CHECK_EQ_LL(posix_memalign(&p, 0, 10), EINVAL);
+  CHECK_EQ_LL(posix_memalign(&p, 64, SIZE_MAX - 100), ENOMEM);
+  errno = 0;
+  CHECK(aligned_alloc(3, 10) == NULL && errno == EINVAL);
+  void *m = memalign(24, 100); /* glibc rounds a non-power-of-two up */
+  CHECK(m != NULL && ((uintptr_t)m & 31) == 0);
+  free(m);
+  long page = sysconf(_SC_PAGESIZE);
+  void *v = valloc(10);
+  CHECK(v != NULL && ((uintptr_t)v % (uintptr_t)page) == 0);
+  free(v);
+  void *pv = pvalloc(10);
+  CHECK(pv != NULL && ((uintptr_t)pv % (uintptr_t)page) == 0);
+  CHECK(malloc_usable_size(pv) >= (size_t)page);
+  free(pv);
+  errno = 0;
+  CHECK(pvalloc(SIZE_MAX - 10) == NULL && errno == ENOMEM);
+}
+
+static void test_extras(void) {
+  CHECK(malloc_usable_size(NULL) == 0);
+  CHECK_EQ_LL(mallopt(M_TRIM_THRESHOLD, 1000), 1);
+  CHECK_EQ_LL(mallopt(12345, 1), 0);
+  void *big = malloc(10 << 20);
+  struct mallinfo2 mi = mallinfo2();
+  CHECK(mi.hblks >= 1 && mi.hblkhd >= (10u << 20));
+  CHECK(mi.arena > 0);
+  free(big);
+  int r = malloc_trim(0);
+  CHECK(r == 0 || r == 1);
+}
+
+int main(void) {
+  require_hz3_loaded();
+  test_malloc_sizes();
+  test_calloc();
+  test_realloc();
+  test_alignment();
+  test_extras();
+  return checks_summary("api_test");
+}
