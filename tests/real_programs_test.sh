@@ -70,7 +70,7 @@ gitrun() {
     for i in $(seq 1 200); do printf 'line %d\n%.0s' $(seq 1 $((i * 10))) >"f$i.txt"; done &&
     git add . && git -c user.name=t -c user.email=t@e commit -qm first &&
     sed -i 's/line 1/LINE 1/' f*.txt && git -c user.name=t -c user.email=t@e commit -qam second &&
-    git log --stat --format='%H %s' | tail -5 && git diff HEAD~1 --stat | tail -2 && git fsck 2>&1 | tail -1
+    git log --stat --format='%H %s' | tail -5 && git diff HEAD~1 --stat | tail -2 && git fsck --no-progress 2>/dev/null; echo "fsck exit $?"
 }
 export -f gitrun
 compare "git init/add/commit/log" bash -c "gitrun '$work/repo'"
