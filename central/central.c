@@ -49,6 +49,51 @@ static hz3_run_t *new_run(hz3_central_t *c, hz3_central_shard_t *sh, uint32_t cl
   return run;
 }
 
+/* Whether objects lo..hi (inclusive) of run are all free. */
+static bool objs_all_free(const hz3_run_t *run, uint32_t lo, uint32_t hi) {
+  for (uint32_t w = lo >> 6; w <= hi >> 6; w++) {
+    uint32_t a = w == (lo >> 6) ? (lo & 63) : 0, b = w == (hi >> 6) ? (hi & 63) : 63;
+    uint64_t m = (b - a == 63 ? ~0ull : ((1ull << (b - a + 1)) - 1)) << a;
+    if ((run->free_map[w] & m) != m) return false;
+  }
+  return true;
+}
+
+/* Pages of the run's segment that object idx overlaps: [*p0, *p1]. */
+static void obj_pages(const hz3_run_t *run, uint32_t idx, size_t size, uint32_t *p0,
+                      uint32_t *p1) {
+  uint32_t run_page = run->first_page % HZ3_SEG_PAGES;
+  size_t off = (size_t)idx * size;
+  *p0 = run_page + (uint32_t)(off >> HZ3_PAGE_SHIFT);
+  *p1 = run_page + (uint32_t)((off + size - 1) >> HZ3_PAGE_SHIFT);
+}
+
+/* After object idx became free: the pages it overlaps whose objects are now all free turn idle
+ * (resident but unused: purge may drop them, and a purged page comes back as zeroes). */
+static void note_idle_pages(hz3_central_t *c, hz3_central_shard_t *sh, hz3_run_t *run,
+                            uint32_t idx) {
+  size_t size = hz3_class_to_size(run->cls);
+  uint32_t objs = hz3_class_run_objs(run->cls);
+  uint32_t run_page = run->first_page % HZ3_SEG_PAGES, p0, p1;
+  obj_pages(run, idx, size, &p0, &p1);
+  hz3_segment_t *seg = hz3_segment_of(c->pool, hz3_segment_run_start(c->pool, run));
+  uint32_t idle_first = 0, idle_n = 0;
+  for (uint32_t pg = p0; pg <= p1; pg++) {
+    size_t lo_byte = (size_t)(pg - run_page) << HZ3_PAGE_SHIFT;
+    uint32_t lo = (uint32_t)(lo_byte / size);
+    uint32_t hi = HZ3_MIN(objs - 1, (uint32_t)((lo_byte + HZ3_PAGE_SIZE - 1) / size));
+    bool idle = hz3_segment_page_is_idle(seg, pg) || objs_all_free(run, lo, hi);
+    if (idle && !hz3_segment_page_is_idle(seg, pg)) {
+      if (idle_n == 0) idle_first = pg;
+      idle_n++;
+      continue;
+    }
+    if (idle_n) hz3_segment_mark_idle(c->pool, &sh->segments, seg, idle_first, idle_n);
+    idle_n = 0;
+  }
+  if (idle_n) hz3_segment_mark_idle(c->pool, &sh->segments, seg, idle_first, idle_n);
+}
+
 /* Returns one object to its run; the run goes back to its segment when all are free.
  * Caller holds the shard lock. */
 static void free_to_run(hz3_central_t *c, hz3_central_shard_t *sh, hz3_run_t *run, void *p) {
@@ -63,9 +108,10 @@ static void free_to_run(hz3_central_t *c, hz3_central_shard_t *sh, hz3_run_t *ru
   if (run->nfree == hz3_class_run_objs(cls)) {
     if (run->on_list) list_remove(&sh->partial[cls], run);
     hz3_segment_free_run(c->pool, &sh->segments, run, sh->epoch);
-  } else if (!run->on_list) {
-    list_push(&sh->partial[cls], run);
+    return;
   }
+  if (!run->on_list) list_push(&sh->partial[cls], run);
+  note_idle_pages(c, sh, run, idx);
 }
 
 /* Frees a list of objects of shard (any class). Caller holds the shard lock. */
@@ -100,12 +146,21 @@ uint32_t hz3_central_alloc_batch(hz3_central_t *c, uint32_t shard, uint32_t cls,
     hz3_run_t *run = sh->partial[cls];
     if (run == NULL && (run = new_run(c, sh, cls)) == NULL) break;
     uintptr_t start = (uintptr_t)hz3_segment_run_start(c->pool, run);
+    hz3_segment_t *seg = hz3_segment_of(c->pool, (void *)start);
+    uint32_t busy_upto = 0; /* pages below this (segment-relative, +1) are already busy */
     /* Lowest free objects first, handed out in address order. */
     for (uint32_t w = 0; w < HZ3_RUN_MAP_WORDS && n < want; w++) {
       uint64_t bits = run->free_map[w];
       while (bits != 0 && n < want) {
         uint32_t b = (uint32_t)__builtin_ctzll(bits);
         bits &= bits - 1;
+        uint32_t p0, p1;
+        obj_pages(run, w * 64 + b, size, &p0, &p1);
+        if (p1 + 1 > busy_upto) { /* the object's pages hold an allocated object from now on */
+          uint32_t from = HZ3_MAX(p0, busy_upto);
+          hz3_segment_mark_busy(c->pool, &sh->segments, seg, from, p1 + 1 - from);
+          busy_upto = p1 + 1;
+        }
         void *p = (void *)(start + (size_t)(w * 64 + b) * size);
         if (last) obj_set_next(last, p);
         else first = p;
@@ -199,6 +254,18 @@ static bool check_shard(hz3_central_t *c, uint32_t s, hz3_check_report_t *r) {
       if (run->npages == 0 || run->first_page != seg->index * HZ3_SEG_PAGES + pg) continue;
       if (run->nfree == hz3_class_run_objs(run->cls))
         return hz3_check_fail(r, "shard %u: wholly free run kept at page %u", s, run->first_page);
+      /* A page is idle iff every object overlapping it is free in central. */
+      size_t size = hz3_class_to_size(run->cls);
+      uint32_t objs = hz3_class_run_objs(run->cls);
+      for (uint32_t i = 0; i < run->npages; i++) {
+        size_t lo_byte = (size_t)i << HZ3_PAGE_SHIFT;
+        uint32_t lo = (uint32_t)(lo_byte / size);
+        uint32_t hi = HZ3_MIN(objs - 1, (uint32_t)((lo_byte + HZ3_PAGE_SIZE - 1) / size));
+        if (hz3_segment_page_is_idle(seg, pg + i) != objs_all_free(run, lo, hi))
+          return hz3_check_fail(r, "shard %u: page %u of run at %u idle=%d but objects free=%d", s,
+                                i, run->first_page, hz3_segment_page_is_idle(seg, pg + i),
+                                objs_all_free(run, lo, hi));
+      }
       if (run->nfree > 0) {
         if (!run->on_list)
           return hz3_check_fail(r, "shard %u: partly free run not listed (page %u)", s,

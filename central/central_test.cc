@@ -162,6 +162,52 @@ TEST_F(CentralTest, OutOfMemoryIsEnomem) {
   Free(0, cls, all);
 }
 
+TEST_F(CentralTest, FreePagesInsideALiveRunCanBePurgedAndComeBackZero) {
+  uint32_t cls = hz3_size_to_class(4096);
+  uint32_t objs = hz3_class_run_objs(cls);
+  std::vector<void*> v = Alloc(0, cls, objs);  // one run, every page busy
+  for (void* p : v) memset(p, 0xAB, 4096);
+  EXPECT_EQ(hz3_segment_unused_pages(&pool_), 0u);
+  // Free all but the last object: the run stays alive, its other pages turn idle.
+  std::vector<void*> most(v.begin(), v.end() - 1);
+  Free(0, cls, most);
+  Check();
+  EXPECT_EQ(hz3_segment_unused_pages(&pool_), objs - 1);
+  hz3_segment_t* seg = hz3_segment_of(&pool_, v[0]);
+  hz3_segment_set_t* set = &central_.shards[0].segments;
+  uint32_t first = 0, n;
+  size_t purged = 0;
+  while ((n = hz3_segment_next_unused(seg, 0, HZ3_SEG_PAGES, &first)) != 0) {
+    ASSERT_EQ(hz3_segment_purge_range(&pool_, set, seg, first, n), 0);
+    purged += n;
+  }
+  EXPECT_EQ(purged, objs - 1);
+  EXPECT_EQ(static_cast<unsigned char*>(v.back())[0], 0xAB);  // the live object is untouched
+  Check();
+  // Handed out again: the purged pages read as zero, and they are busy again.
+  std::vector<void*> again = Alloc(0, cls, objs - 1);
+  ASSERT_EQ(again.size(), objs - 1);
+  for (void* p : again) EXPECT_EQ(static_cast<unsigned char*>(p)[100], 0);
+  EXPECT_EQ(hz3_segment_unused_pages(&pool_), 0u);
+  Check();
+  Free(0, cls, again);
+  Free(0, cls, {v.back()});
+}
+
+TEST_F(CentralTest, SmallObjectsIdleAPageOnlyWhenAllItsObjectsAreFree) {
+  uint32_t cls = hz3_size_to_class(1000);  // objects straddle page boundaries
+  uint32_t objs = hz3_class_run_objs(cls);
+  std::vector<void*> v = Alloc(0, cls, objs);
+  EXPECT_EQ(hz3_segment_unused_pages(&pool_), 0u);
+  for (uint32_t i = 0; i + 1 < objs; i += 2) Free(0, cls, {v[i]});  // every other one
+  Check();
+  EXPECT_EQ(hz3_segment_unused_pages(&pool_), 0u);  // every page still holds a live object
+  for (uint32_t i = 1; i < objs; i += 2) Free(0, cls, {v[i]});
+  Check();
+  if (objs % 2 == 1) Free(0, cls, {v[objs - 1]});
+  EXPECT_EQ(central_.shards[0].segments.head, nullptr);  // the run went back, then the segment
+}
+
 TEST_F(CentralTest, RandomModel) {
   std::mt19937 rng(7);
   struct Held {

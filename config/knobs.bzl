@@ -33,6 +33,7 @@ HZ3_KNOBS = [
     ("shards", "HZ3_NUM_SHARDS", 8, 1, 64, "central shards; threads beyond this share shards"),
     ("stats", "HZ3_STATS", 0, 0, 1, "counters, and a dump to stderr at exit"),
     ("retain_max_pages", "HZ3_RETAIN_MAX_PAGES", 0, 0, 16777216, "free-but-resident pages kept as hot reserve; 0 = no cap"),
+    ("retain_budget_calls", "HZ3_RETAIN_BUDGET_CALLS", 64, 1, 1048576, "madvise calls one retain-cap purge may make"),
     ("tcache_max_bytes", "HZ3_TCACHE_MAX_BYTES", 0, 0, 1073741824, "most bytes one thread's tcache holds; 0 = count caps only"),
     ("check", "HZ3_CHECK", 0, 0, 1, "detect double/invalid free and overruns; message + abort"),
     ("debug", "HZ3_DEBUG", 0, 0, 2, "assert level: 0 none, 1 HZ3_ASSERT, 2 also HZ3_ASSERT_SLOW walks"),

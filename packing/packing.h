@@ -5,8 +5,7 @@
  *   pages first without scanning full ones.
  * Invariants: every segment it yields belongs to the set it was given and has free pages.
  * Threads: read-only; call under the set owner's lock.
- * Callers: purge (candidates for S57-B2), epoch.
- * Status: contract only; the memory-return issue implements it.
+ * Callers: purge (candidates for S57-B2), tests.
  */
 #pragma once
 
@@ -16,13 +15,13 @@
 #include "segment/segment.h"
 
 /* Number of free-page buckets: bucket b holds segments with [b*64, b*64 + 63] free pages,
- * the last one also wholly free segments. */
+ * the last one also 512 (a wholly free segment leaves its set at once, so that is rare). */
 #define HZ3_PACK_BUCKETS 9
 
 /* Called for each candidate segment, fullest-of-free first; return false to stop. */
 typedef bool (*hz3_pack_visit_fn)(hz3_segment_t *seg, void *arg);
 
 /* Visits the segments of set that have at least min_free_pages free pages, most free pages
- * first; returns how many were visited. */
+ * first (bucket order; within a bucket, list order); returns how many were visited. */
 uint32_t hz3_pack_iterate(const hz3_segment_set_t *set, uint32_t min_free_pages,
                           hz3_pack_visit_fn visit, void *arg);

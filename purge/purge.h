@@ -1,14 +1,24 @@
-/* purge/purge.h: giving free pages back to the OS (madvise(MADV_DONTNEED)), within budgets.
+/* purge/purge.h: giving unused pages back to the OS (madvise(MADV_DONTNEED)), within budgets.
  *
- * Owns: S57-B2 (partial subrelease: at the epoch tail, free-and-not-purged ranges of pack-pool
- *   segments, after a decay in epochs, within a page budget), S60 (a queue of ranges freed by
- *   free_run, purged without scanning), S61 (hard purge of a shard's free pages at thread
- *   exit), and their counters.
- * Invariants: only free pages are purged; purged_bits stays a subset of free_bits; no call
- *   exceeds its budget of calls and pages; every purged page is counted.
- * Threads: called with the owning shard's lock held (hz3_purge_tick takes it per shard).
- * Callers: epoch (tick), preload (thread exit), tests.
- * Status: contract only; the memory-return issue implements it.
+ * Owns: the policies that decide which resident-unused pages (free pages of segments, idle
+ *   pages inside live runs: see segment.h) go back to the OS, and when:
+ *   S57-B2  at the epoch tail, walk the pack pool's candidate segments and purge unused ranges
+ *           of at least min_range pages that have been untouched for the decay, within a page
+ *           budget;
+ *   S60     a per-shard queue of ranges that just became unused, purged from the queue at the
+ *           epoch without scanning, within call and page budgets;
+ *   S61     at thread exit, hard-purge what the exiting thread's shard no longer uses;
+ *   retain  amount, not time: when the process holds more resident-unused pages than the
+ *           retain cap, the slow path that made pages unused purges its shard back to half the
+ *           cap, within a per-call budget (works in a process that then goes idle);
+ *   trim    everything, no budget (malloc_trim).
+ *   The mechanics (madvise, purged bits, counts) are the segment box's.
+ * Invariants: only resident-unused pages are purged; no call exceeds its budget; every purge
+ *   is counted (madvise calls and pages, in segment; scanned segments here).
+ * Threads: every function runs under the lock of the set's owner (central's shard lock); the
+ *   queues are per shard, so no other lock is needed.  Spare segments: under the pool lock.
+ * Callers: the segment pool's unused hook (S60 queue, retain cap), epoch (S57, S60 drain,
+ *   S61, trim), tests.
  */
 #pragma once
 
@@ -20,24 +30,53 @@
 #include "segment/segment.h"
 
 typedef struct hz3_purge_cfg {
-  uint32_t decay_epochs;    /* S57: epochs a page must stay free */
+  bool s57, s60, s61;
+  uint32_t decay_epochs;    /* S57: epochs a segment must be untouched */
   uint32_t budget_pages;    /* S57: pages per tick */
   uint32_t min_range_pages; /* S57: smallest range worth a call */
-  uint32_t queue_size;      /* S60 */
-  uint32_t queue_budget_calls, queue_budget_pages;
-  uint32_t hard_max_pages, hard_max_calls; /* S61 */
+  uint32_t queue_size;      /* S60: entries per shard (<= HZ3_S60_QUEUE_SIZE) */
+  uint32_t queue_budget_calls, queue_budget_pages; /* S60: per drain */
+  uint32_t hard_max_pages, hard_max_calls;         /* S61: per thread exit */
+  uint32_t retain_max_pages;    /* retain cap; 0 = off */
+  uint32_t retain_budget_calls; /* madvise calls one retain purge may make */
 } hz3_purge_cfg_t;
 
-typedef struct hz3_purge_stats {
-  uint64_t madvise_calls, purged_pages, scanned_segments;
-} hz3_purge_stats_t;
+typedef struct hz3_purge_entry {
+  hz3_segment_t *seg;
+  uint16_t first, npages;
+} hz3_purge_entry_t;
 
+typedef struct hz3_purge_queue {
+  uint32_t head, count;
+  uint64_t dropped; /* entries pushed out by newer ones (S57's scan still finds those pages) */
+  hz3_purge_entry_t entries[HZ3_S60_QUEUE_SIZE];
+} hz3_purge_queue_t;
+
+typedef struct hz3_purge {
+  hz3_purge_cfg_t cfg;
+  hz3_segment_pool_t *pool;
+  hz3_stats_t *stats;
+  hz3_purge_queue_t queues[HZ3_NUM_SHARDS];
+} hz3_purge_t;
+
+/* ---- lifecycle ---- */
 /* The knob defaults (config/knobs.bzl). */
 hz3_purge_cfg_t hz3_purge_cfg_default(void);
+/* Sets up the policies and installs the pool's unused hook (S60 queue, retain cap). */
+void hz3_purge_init(hz3_purge_t *pg, hz3_segment_pool_t *pool, hz3_stats_t *stats,
+                    const hz3_purge_cfg_t *cfg);
 
-/* S57-B2 over one segment set at epoch `epoch`; returns pages purged. */
-uint32_t hz3_purge_tick(hz3_segment_pool_t *pool, hz3_segment_set_t *set,
-                        const hz3_purge_cfg_t *cfg, uint32_t epoch, hz3_purge_stats_t *stats);
+/* ---- policies (caller holds the set owner's lock) ---- */
+/* S57-B2 over set at epoch `epoch`; returns pages purged. */
+uint32_t hz3_purge_tick(hz3_purge_t *pg, hz3_segment_set_t *set, uint32_t epoch);
+/* S60: purges the ranges queued for set's owner, within the queue budgets; returns pages. */
+uint32_t hz3_purge_queue_drain(hz3_purge_t *pg, hz3_segment_set_t *set);
+/* Purges every resident-unused page of set, at most max_pages in max_calls (S61, trim). */
+uint64_t hz3_purge_set_all(hz3_purge_t *pg, hz3_segment_set_t *set, uint64_t max_pages,
+                           uint32_t max_calls);
+/* Trim's last step: every resident page of the pool's spare segments (takes the pool lock). */
+uint64_t hz3_purge_spare(hz3_purge_t *pg);
 
-/* Counters so far. */
-void hz3_purge_stats(hz3_purge_stats_t *out);
+/* ---- check ---- */
+/* Queue entries lie inside segments and queue counts are in range. */
+bool hz3_purge_check(const hz3_purge_t *pg, hz3_check_report_t *report);

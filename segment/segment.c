@@ -33,6 +33,29 @@ static void bits_fill(uint64_t *bits, uint32_t first, uint32_t n, int value) {
   }
 }
 
+/* Mask of the bits of word w inside [first, first + n). */
+static uint64_t range_mask(uint32_t w, uint32_t first, uint32_t n) {
+  uint32_t lo = w * 64, hi = lo + 64, a = HZ3_MAX(lo, first), b = HZ3_MIN(hi, first + n);
+  if (a >= b) return 0;
+  uint32_t len = b - a;
+  return (len == 64 ? ~0ull : ((1ull << len) - 1)) << (a - lo);
+}
+
+/* Adds delta to the resident-unused counts of seg, of its set (NULL: a spare segment, under
+ * the pool lock) and of the pool. */
+static void unused_add(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_segment_t *seg,
+                       int64_t delta) {
+  if (delta == 0) return;
+  seg->unused_pages = (uint32_t)((int64_t)seg->unused_pages + delta);
+  if (set) set->unused_pages += (uint64_t)delta;
+  else pool->spare_unused_pages += (uint64_t)delta;
+  __atomic_fetch_add(&pool->unused_pages, (uint64_t)delta, __ATOMIC_RELAXED);
+}
+
+static uint64_t unused_word(const hz3_segment_t *seg, uint32_t w) {
+  return (seg->free_bits[w] & ~seg->purged_bits[w]) | (seg->idle_bits[w] & ~seg->idle_purged_bits[w]);
+}
+
 /* First page of the lowest run of n free pages, or -1. */
 static int find_free_range(const uint64_t *free_bits, uint32_t n) {
   uint32_t run = 0, start = 0;
@@ -109,6 +132,7 @@ static hz3_segment_t *pool_take_segment(hz3_segment_pool_t *pool) {
   if (seg != NULL) {
     pool->spare = seg->next;
     pool->nspare--;
+    pool->spare_unused_pages -= seg->unused_pages;
     hz3_lock_release(&pool->lock);
     seg->next = seg->prev = NULL;
     return seg;
@@ -143,6 +167,7 @@ static hz3_segment_t *pool_take_segment(hz3_segment_pool_t *pool) {
 }
 
 static void set_link(hz3_segment_set_t *set, hz3_segment_t *seg) {
+  set->unused_pages += seg->unused_pages;
   seg->owner = (uint8_t)set->owner;
   seg->in_set = 1;
   seg->prev = NULL;
@@ -160,6 +185,7 @@ static void set_unlink(hz3_segment_set_t *set, hz3_segment_t *seg) {
   seg->next = seg->prev = NULL;
   seg->in_set = 0;
   set->nsegments--;
+  set->unused_pages -= seg->unused_pages;
 }
 
 hz3_run_t *hz3_segment_alloc_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set,
@@ -182,8 +208,15 @@ hz3_run_t *hz3_segment_alloc_run(hz3_segment_pool_t *pool, hz3_segment_set_t *se
     first = 0;
   }
   set->hint = seg;
-  bits_fill(seg->free_bits, (uint32_t)first, npages, 0);
-  hz3_segment_clear_purged_range(seg, (uint32_t)first, npages);
+  /* The run starts with every page idle (no object handed out yet); purged free pages stay
+   * out of memory as purged idle pages, so the resident-unused count does not change. */
+  for (uint32_t w = (uint32_t)first >> 6; w <= ((uint32_t)first + npages - 1) >> 6; w++) {
+    uint64_t m = range_mask(w, (uint32_t)first, npages);
+    seg->idle_bits[w] |= m;
+    seg->idle_purged_bits[w] = (seg->idle_purged_bits[w] & ~m) | (seg->purged_bits[w] & m);
+    seg->purged_bits[w] &= ~m;
+    seg->free_bits[w] &= ~m;
+  }
   seg->free_pages -= npages;
   seg->last_touch_epoch = epoch;
 
@@ -208,11 +241,23 @@ void hz3_segment_free_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_
   uint32_t first = run->first_page % HZ3_SEG_PAGES;
   for (uint32_t i = 0; i < npages; i++)
     __atomic_store_n(&pool->tags[run->first_page + i], 0, __ATOMIC_RELAXED);
-  bits_fill(seg->free_bits, first, npages, 1);
+  /* Idle pages become free pages (purged ones stay purged); pages still busy (a caller that
+   * frees a run with objects out) join the resident-unused count. */
+  int64_t newly_unused = 0;
+  for (uint32_t w = first >> 6; w <= (first + npages - 1) >> 6; w++) {
+    uint64_t m = range_mask(w, first, npages);
+    newly_unused += __builtin_popcountll(m & ~seg->idle_bits[w]);
+    seg->purged_bits[w] |= seg->idle_purged_bits[w] & m;
+    seg->free_bits[w] |= m;
+    seg->idle_bits[w] &= ~m;
+    seg->idle_purged_bits[w] &= ~m;
+  }
+  unused_add(pool, set, seg, newly_unused);
   seg->free_pages += npages;
   seg->last_touch_epoch = epoch;
   run->npages = 0;
   HZ3_STAT_ADD(pool->stats, runs_freed, 1);
+  if (pool->unused_hook) pool->unused_hook(pool->unused_ctx, pool, set, seg, first, npages);
   if (seg->free_pages == HZ3_SEG_PAGES) {
     /* Wholly free: any owner may use it next. */
     set_unlink(set, seg);
@@ -220,8 +265,37 @@ void hz3_segment_free_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_
     seg->next = pool->spare;
     pool->spare = seg;
     pool->nspare++;
+    pool->spare_unused_pages += seg->unused_pages;
     hz3_lock_release(&pool->lock);
   }
+}
+
+void hz3_segment_mark_busy(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_segment_t *seg,
+                           uint32_t first, uint32_t npages) {
+  int64_t resident = 0;
+  for (uint32_t w = first >> 6; w <= (first + npages - 1) >> 6; w++) {
+    uint64_t m = range_mask(w, first, npages) & seg->idle_bits[w];
+    if (m == 0) continue;
+    HZ3_ASSERT((m & seg->free_bits[w]) == 0);
+    resident += __builtin_popcountll(m & ~seg->idle_purged_bits[w]);
+    seg->idle_bits[w] &= ~m;
+    seg->idle_purged_bits[w] &= ~m; /* a purged page faults back in as zeroes: nothing to do */
+  }
+  unused_add(pool, set, seg, -resident);
+}
+
+void hz3_segment_mark_idle(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_segment_t *seg,
+                           uint32_t first, uint32_t npages) {
+  int64_t newly = 0;
+  for (uint32_t w = first >> 6; w <= (first + npages - 1) >> 6; w++) {
+    uint64_t m = range_mask(w, first, npages) & ~seg->idle_bits[w];
+    HZ3_ASSERT((m & seg->free_bits[w]) == 0);
+    seg->idle_bits[w] |= m;
+    newly += __builtin_popcountll(m);
+  }
+  if (newly == 0) return;
+  unused_add(pool, set, seg, newly);
+  if (pool->unused_hook) pool->unused_hook(pool->unused_ctx, pool, set, seg, first, npages);
 }
 
 hz3_segment_t *hz3_segment_of(const hz3_segment_pool_t *pool, const void *p) {
@@ -245,29 +319,96 @@ void *hz3_segment_page_addr(const hz3_segment_pool_t *pool, const hz3_segment_t 
 
 void hz3_segment_purge_init_meta(hz3_segment_t *seg) {
   memcpy(seg->purged_bits, seg->free_bits, sizeof seg->purged_bits);
+  memset(seg->idle_bits, 0, sizeof seg->idle_bits);
+  memset(seg->idle_purged_bits, 0, sizeof seg->idle_purged_bits);
+  seg->unused_pages = 0;
 }
 
 void hz3_segment_clear_purged_range(hz3_segment_t *seg, uint32_t first, uint32_t npages) {
   bits_fill(seg->purged_bits, first, npages, 0);
 }
 
-int hz3_segment_purge_range(hz3_segment_pool_t *pool, hz3_segment_t *seg, uint32_t first,
-                            uint32_t npages) {
-  for (uint32_t i = 0; i < npages; i++) HZ3_ASSERT(bit_get(seg->free_bits, first + i));
+uint32_t hz3_segment_next_unused(const hz3_segment_t *seg, uint32_t from, uint32_t max_pages,
+                                 uint32_t *first) {
+  if (seg->unused_pages == 0) return 0;
+  for (uint32_t w = from >> 6; w < HZ3_SEG_WORDS; w++) {
+    uint64_t bits = unused_word(seg, w);
+    if (w == from >> 6) bits &= ~0ull << (from & 63);
+    if (bits == 0) continue;
+    uint32_t start = w * 64 + (uint32_t)__builtin_ctzll(bits);
+    uint32_t end = start;
+    /* Extend across words while the pages stay unused. */
+    for (;;) {
+      uint32_t ew = end >> 6;
+      if (ew >= HZ3_SEG_WORDS || end - start >= max_pages) break;
+      uint64_t rest = ~unused_word(seg, ew) & (~0ull << (end & 63));
+      if (rest == 0) {
+        end = (ew + 1) * 64;
+        continue;
+      }
+      end = ew * 64 + (uint32_t)__builtin_ctzll(rest);
+      break;
+    }
+    *first = start;
+    return HZ3_MIN(end - start, max_pages);
+  }
+  return 0;
+}
+
+int hz3_segment_purge_range(hz3_segment_pool_t *pool, hz3_segment_set_t *set,
+                            hz3_segment_t *seg, uint32_t first, uint32_t npages) {
+  for (uint32_t w = first >> 6; w <= (first + npages - 1) >> 6; w++) {
+    uint64_t m = range_mask(w, first, npages);
+    (void)m;
+    HZ3_ASSERT((unused_word(seg, w) & m) == m); /* only resident-unused pages */
+  }
   int err = pool->os->dontneed(pool->os->ctx, hz3_segment_page_addr(pool, seg, first),
                                (size_t)npages << HZ3_PAGE_SHIFT);
-  if (err == 0) bits_fill(seg->purged_bits, first, npages, 1);
-  return err;
+  if (err != 0) return err;
+  for (uint32_t w = first >> 6; w <= (first + npages - 1) >> 6; w++) {
+    uint64_t m = range_mask(w, first, npages);
+    seg->purged_bits[w] |= m & seg->free_bits[w];
+    seg->idle_purged_bits[w] |= m & seg->idle_bits[w];
+  }
+  unused_add(pool, set, seg, -(int64_t)npages);
+  HZ3_STAT_ADD_IF(HZ3_S57_PURGE_STATS, pool->stats, purge_madvise_calls, 1);
+  HZ3_STAT_ADD_IF(HZ3_S57_PURGE_STATS, pool->stats, purge_pages, npages);
+  return 0;
+}
+
+uint64_t hz3_segment_purge_spare(hz3_segment_pool_t *pool, uint32_t max_calls, uint64_t *calls) {
+  uint64_t pages = 0, n_calls = 0;
+  hz3_lock_acquire(&pool->lock);
+  for (hz3_segment_t *seg = pool->spare; seg != NULL && n_calls < max_calls; seg = seg->next) {
+    uint32_t first, n, from = 0;
+    while (n_calls < max_calls && (n = hz3_segment_next_unused(seg, from, HZ3_SEG_PAGES, &first))) {
+      if (hz3_segment_purge_range(pool, NULL, seg, first, n) != 0) break;
+      pages += n;
+      n_calls++;
+      from = first + n;
+    }
+  }
+  hz3_lock_release(&pool->lock);
+  if (calls) *calls += n_calls;
+  return pages;
 }
 
 static bool check_segment(const hz3_segment_pool_t *pool, const hz3_segment_t *seg,
                           hz3_check_report_t *r) {
-  uint32_t free_count = 0;
+  uint32_t free_count = 0, unused_count = 0;
   for (uint32_t w = 0; w < HZ3_SEG_WORDS; w++) {
     if (seg->purged_bits[w] & ~seg->free_bits[w])
       return hz3_check_fail(r, "segment %u: purged page not free (word %u)", seg->index, w);
+    if (seg->idle_bits[w] & seg->free_bits[w])
+      return hz3_check_fail(r, "segment %u: idle page is free (word %u)", seg->index, w);
+    if (seg->idle_purged_bits[w] & ~seg->idle_bits[w])
+      return hz3_check_fail(r, "segment %u: idle-purged page not idle (word %u)", seg->index, w);
     free_count += (uint32_t)__builtin_popcountll(seg->free_bits[w]);
+    unused_count += (uint32_t)__builtin_popcountll(unused_word(seg, w));
   }
+  if (unused_count != seg->unused_pages)
+    return hz3_check_fail(r, "segment %u: unused_pages %u but %u resident-unused pages",
+                          seg->index, seg->unused_pages, unused_count);
   if (free_count != seg->free_pages)
     return hz3_check_fail(r, "segment %u: free_pages %u but %u free bits", seg->index,
                           seg->free_pages, free_count);
@@ -309,9 +450,22 @@ bool hz3_segment_check(const hz3_segment_pool_t *pool, hz3_check_report_t *repor
     }
   }
   hz3_lock_release((hz3_lock_t *)&pool->lock);
+  uint64_t spare_unused = 0;
+  for (const hz3_segment_t *s = pool->spare; s != NULL; s = s->next) spare_unused += s->unused_pages;
+  if (spare_unused != pool->spare_unused_pages)
+    return hz3_check_fail(report, "spare segments hold %llu unused pages, count says %llu",
+                          (unsigned long long)spare_unused,
+                          (unsigned long long)pool->spare_unused_pages);
   if (spare_seen != pool->nspare)
     return hz3_check_fail(report, "spare list holds %u, count says %u", spare_seen, pool->nspare);
-  for (uint32_t i = 0; i < used; i++)
+  uint64_t unused = 0;
+  for (uint32_t i = 0; i < used; i++) {
     if (!check_segment(pool, meta_at(pool, i), report)) return false;
+    unused += meta_at(pool, i)->unused_pages;
+  }
+  if (unused != hz3_segment_unused_pages(pool))
+    return hz3_check_fail(report, "pool: unused_pages %llu but segments hold %llu",
+                          (unsigned long long)hz3_segment_unused_pages(pool),
+                          (unsigned long long)unused);
   return true;
 }

@@ -2,11 +2,17 @@
  *
  * Owns: one reservation (the arena) cut into 2 MiB segments of 512 pages of 4 KiB; page runs
  *   inside segments; one page tag per arena page (so free(p) learns its class and owner shard
- *   with one load); the run descriptors; per-segment meta (free_bits, purged_bits,
- *   last_touch_epoch); per-owner segment sets that hand out runs.
- * Invariants: purged_bits is a subset of free_bits; a page's tag is nonzero iff the page lies in
- *   a live run, and then names that run's class, owner and first page; free_pages counts
- *   free_bits; a set's segments all belong to its owner and are all committed.
+ *   with one load); the run descriptors; per-segment meta (free_bits, purged_bits, idle_bits,
+ *   idle_purged_bits, last_touch_epoch); per-owner segment sets that hand out runs; the count
+ *   of resident-unused pages, and the mechanics of purging them.
+ * Page states: free (in no run), or in a run and then idle (no allocated object touches it:
+ *   every object overlapping it is free in central) or busy.  Free and idle pages are
+ *   "unused"; an unused page is resident unless purged (purged_bits / idle_purged_bits).
+ * Invariants: purged_bits subset of free_bits; idle_bits disjoint from free_bits;
+ *   idle_purged_bits subset of idle_bits; unused_pages = popcount of resident-unused pages, per
+ *   segment and summed over the pool; a page's tag is nonzero iff the page lies in a live run,
+ *   and then names that run's class, owner and first page; free_pages counts free_bits; a
+ *   set's segments all belong to its owner and are all committed.
  * Threads: a set (and the runs of its segments) is used under its owner's lock (central's shard
  *   lock); the pool's segment supply has its own lock.  hz3_segment_tag() and
  *   hz3_segment_of() are lock-free on any pointer hz3 returned.
@@ -56,9 +62,12 @@ typedef struct hz3_run {
 } hz3_run_t;
 
 typedef struct hz3_segment {
-  uint64_t free_bits[HZ3_SEG_WORDS];   /* 1 = page free */
-  uint64_t purged_bits[HZ3_SEG_WORDS]; /* 1 = page free and returned to the OS */
+  uint64_t free_bits[HZ3_SEG_WORDS];        /* 1 = page in no run */
+  uint64_t purged_bits[HZ3_SEG_WORDS];      /* 1 = free page returned to the OS */
+  uint64_t idle_bits[HZ3_SEG_WORDS];        /* 1 = page of a run that holds no allocated object */
+  uint64_t idle_purged_bits[HZ3_SEG_WORDS]; /* 1 = idle page returned to the OS */
   uint32_t free_pages;
+  uint32_t unused_pages; /* resident pages that are free or idle */
   uint32_t last_touch_epoch; /* epoch of the last alloc_run/free_run */
   uint32_t index;            /* position in the arena */
   uint8_t owner;
@@ -74,11 +83,25 @@ typedef struct hz3_segment_set {
   hz3_segment_t *hint; /* where the last run was found */
   uint32_t owner;
   uint32_t nsegments;
+  uint64_t unused_pages; /* resident-unused pages of these segments */
 } hz3_segment_set_t;
+
+struct hz3_segment_pool;
+
+/* Called, under the set owner's lock, when pages [first, first + npages) of seg have just become
+ * unused (a run freed, or pages of a run left idle).  The purge box installs it (S60 queue,
+ * retain cap); it may purge pages of the set's segments but must not change the set. */
+typedef void (*hz3_segment_unused_fn)(void *ctx, struct hz3_segment_pool *pool,
+                                      hz3_segment_set_t *set, hz3_segment_t *seg, uint32_t first,
+                                      uint32_t npages);
 
 typedef struct hz3_segment_pool {
   const hz3_os_ops_t *os;
   hz3_stats_t *stats;
+  hz3_segment_unused_fn unused_hook; /* may be NULL */
+  void *unused_ctx;
+  uint64_t unused_pages;       /* resident-unused pages of every segment (atomic) */
+  uint64_t spare_unused_pages; /* of which in spare segments (under lock) */
   uintptr_t arena_base;
   size_t arena_bytes;
   hz3_tag_t *tags;        /* one per arena page */
@@ -126,16 +149,38 @@ void *hz3_segment_run_start(const hz3_segment_pool_t *pool, const hz3_run_t *run
 void *hz3_segment_page_addr(const hz3_segment_pool_t *pool, const hz3_segment_t *seg,
                             uint32_t page);
 
-/* ---- purge support (the purge box calls these; caller holds the owner's lock) ---- */
+/* ---- page states (central calls these; caller holds the owner's lock) ---- */
+/* Pages [first, first + npages) of seg now hold an allocated object: no longer idle. */
+void hz3_segment_mark_busy(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_segment_t *seg,
+                           uint32_t first, uint32_t npages);
+/* Pages [first, first + npages) of a live run of seg hold no allocated object any more. */
+void hz3_segment_mark_idle(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_segment_t *seg,
+                           uint32_t first, uint32_t npages);
+static inline bool hz3_segment_page_is_idle(const hz3_segment_t *seg, uint32_t page) {
+  return (seg->idle_bits[page >> 6] >> (page & 63)) & 1;
+}
+
+/* ---- purge mechanics (the purge box decides when; caller holds the owner's lock) ---- */
 /* A fresh segment: its pages were never touched, so they hold no memory; mark them purged
  * (purged_bits = free_bits) so that purge does not spend calls on them. */
 void hz3_segment_purge_init_meta(hz3_segment_t *seg);
 /* Clears purged_bits over [first, first + npages) (the range is being reused). */
 void hz3_segment_clear_purged_range(hz3_segment_t *seg, uint32_t first, uint32_t npages);
-/* madvise(DONTNEED)s [first, first + npages), which must be free, and marks it purged.
- * 0 or the OS's errno. */
-int hz3_segment_purge_range(hz3_segment_pool_t *pool, hz3_segment_t *seg, uint32_t first,
-                            uint32_t npages);
+/* The first run of resident-unused pages at or after page `from` (at most max_pages long):
+ * returns its length and sets *first, or returns 0 if there is none. */
+uint32_t hz3_segment_next_unused(const hz3_segment_t *seg, uint32_t from, uint32_t max_pages,
+                                 uint32_t *first);
+/* madvise(DONTNEED)s [first, first + npages), which must all be resident-unused pages, and
+ * marks them purged. 0 or the OS's errno. */
+int hz3_segment_purge_range(hz3_segment_pool_t *pool, hz3_segment_set_t *set,
+                            hz3_segment_t *seg, uint32_t first, uint32_t npages);
+/* Purges every resident page of the pool's spare (wholly free) segments, at most max_calls
+ * calls; returns pages purged.  Takes the pool lock. */
+uint64_t hz3_segment_purge_spare(hz3_segment_pool_t *pool, uint32_t max_calls, uint64_t *calls);
+/* The process-wide count of resident-unused pages. */
+static inline uint64_t hz3_segment_unused_pages(const hz3_segment_pool_t *pool) {
+  return __atomic_load_n(&pool->unused_pages, __ATOMIC_RELAXED);
+}
 
 /* ---- check ---- */
 /* Walks every handed-out segment: bit/tag/run agreement, purged within free, counts. */

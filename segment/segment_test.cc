@@ -133,28 +133,70 @@ TEST_F(SegmentTest, CommitFailureIsEnomemNotCrash) {
   EXPECT_NE(Alloc(0), nullptr);
 }
 
-TEST_F(SegmentTest, PurgedBitsStayWithinFreeBitsAndClearOnReuse) {
+TEST_F(SegmentTest, PageStatesAndResidentUnusedCount) {
   uint32_t cls = hz3_size_to_class(64);
+  hz3_run_t* keep = Alloc(cls);  // keeps the segment in the set
   hz3_run_t* a = Alloc(cls);
   hz3_segment_t* seg = hz3_segment_of(&pool_, hz3_segment_run_start(&pool_, a));
-  // A fresh segment's untouched pages count as purged (they hold no memory).
-  EXPECT_EQ(seg->purged_bits[0] & 1, 0u);  // page 0 is the run
-  EXPECT_EQ((seg->purged_bits[0] >> 1) & 1, 1u);
+  uint32_t page = a->first_page % HZ3_SEG_PAGES;
+  // A fresh segment's untouched pages count as purged (they hold no memory), and a new run's
+  // pages start idle (no object handed out) and still purged.
+  EXPECT_EQ((seg->purged_bits[0] >> (page + 1)) & 1, 1u);
+  EXPECT_TRUE(hz3_segment_page_is_idle(seg, page));
+  EXPECT_EQ((seg->idle_purged_bits[0] >> page) & 1, 1u);
+  EXPECT_EQ(hz3_segment_unused_pages(&pool_), 0u);
+  // Central hands an object out: the page is busy, then written.
+  hz3_segment_mark_busy(&pool_, &set_, seg, page, 1);
+  EXPECT_FALSE(hz3_segment_page_is_idle(seg, page));
   char* p = static_cast<char*>(hz3_segment_run_start(&pool_, a));
   memset(p, 0x77, HZ3_PAGE_SIZE);
-  uint32_t page = a->first_page % HZ3_SEG_PAGES;
-  Free(a);
-  EXPECT_EQ((seg->purged_bits[0] >> page) & 1, 0u);  // free, not yet purged
+  Check();
+  // Its objects all free again: idle and resident, so it counts as resident-unused.
+  hz3_segment_mark_idle(&pool_, &set_, seg, page, 1);
+  EXPECT_EQ(hz3_segment_unused_pages(&pool_), 1u);
+  EXPECT_EQ(set_.unused_pages, 1u);
+  Check();
+  // Purging an idle page of a live run: zero on the next touch, no longer counted.
   os_.ClearRecords();
-  ASSERT_EQ(hz3_segment_purge_range(&pool_, seg, page, 1), 0);
-  EXPECT_EQ((seg->purged_bits[0] >> page) & 1, 1u);
+  ASSERT_EQ(hz3_segment_purge_range(&pool_, &set_, seg, page, 1), 0);
   ASSERT_EQ(os_.dontneed_calls(), 1u);
   EXPECT_EQ(os_.dontneed_ranges()[0].addr, reinterpret_cast<uintptr_t>(p));
+  EXPECT_EQ(hz3_segment_unused_pages(&pool_), 0u);
+  EXPECT_EQ(p[0], 0);
   Check();
+  // Freeing the run keeps the page purged (now a purged free page): nothing to madvise again.
+  Free(a);
+  EXPECT_EQ((seg->purged_bits[0] >> page) & 1, 1u);
+  EXPECT_EQ(hz3_segment_unused_pages(&pool_), 0u);
+  // A run freed with a busy page: that page joins the resident-unused count.
   hz3_run_t* b = Alloc(cls);
   ASSERT_EQ(b->first_page % HZ3_SEG_PAGES, page);
-  EXPECT_EQ((seg->purged_bits[0] >> page) & 1, 0u);  // reuse clears it
-  EXPECT_EQ(p[0], 0);                                // a purged page comes back zeroed
+  hz3_segment_mark_busy(&pool_, &set_, seg, page, 1);
+  memset(p, 1, 64);
+  Free(b);
+  EXPECT_EQ((seg->purged_bits[0] >> page) & 1, 0u);
+  EXPECT_EQ(hz3_segment_unused_pages(&pool_), 1u);
+  uint32_t first = 0;
+  EXPECT_EQ(hz3_segment_next_unused(seg, 0, HZ3_SEG_PAGES, &first), 1u);
+  EXPECT_EQ(first, page);
+  ASSERT_EQ(hz3_segment_purge_range(&pool_, &set_, seg, first, 1), 0);
+  EXPECT_EQ(hz3_segment_next_unused(seg, 0, HZ3_SEG_PAGES, &first), 0u);
+  Free(keep);
+}
+
+TEST_F(SegmentTest, NextUnusedFindsMaximalRangesAcrossWords) {
+  std::vector<hz3_run_t*> runs;
+  for (int i = 0; i < 200; i++) runs.push_back(Alloc(0));  // one page each, pages 0..199
+  hz3_segment_t* seg = hz3_segment_of(&pool_, hz3_segment_run_start(&pool_, runs[0]));
+  for (int i = 0; i < 200; i++) hz3_segment_mark_busy(&pool_, &set_, seg, i, 1);
+  for (int i = 60; i < 140; i++) hz3_segment_mark_idle(&pool_, &set_, seg, i, 1);
+  uint32_t first = 0;
+  EXPECT_EQ(hz3_segment_next_unused(seg, 0, HZ3_SEG_PAGES, &first), 80u);
+  EXPECT_EQ(first, 60u);
+  EXPECT_EQ(hz3_segment_next_unused(seg, 100, HZ3_SEG_PAGES, &first), 40u);
+  EXPECT_EQ(first, 100u);
+  EXPECT_EQ(hz3_segment_next_unused(seg, 0, 16, &first), 16u);  // capped
+  Check();
 }
 
 TEST_F(SegmentTest, RandomRunsKeepInvariants) {

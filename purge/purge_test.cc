@@ -1,0 +1,203 @@
+// purge: each policy in isolation on the fake OS: budgets held, decay respected, queue ranges
+// purged without scanning, the retain cap, hard purge, spare segments; nothing in use purged.
+#include <string.h>
+
+#include <random>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/fakes/fake_os.h"
+
+extern "C" {
+#include "purge/purge.h"
+}
+
+namespace {
+
+class PurgeTest : public ::testing::Test {
+ protected:
+  FakeOs os_;
+  hz3_stats_t stats_;
+  hz3_segment_pool_t pool_;
+  hz3_segment_set_t set_;
+  hz3_purge_cfg_t cfg_ = hz3_purge_cfg_default();
+  hz3_purge_t* pg_ = new hz3_purge_t;  // large (queues): not on the stack
+  std::vector<hz3_run_t*> busy_;       // runs whose pages hold live data
+
+  void SetUp() override {
+    hz3_stats_reset(&stats_);
+    ASSERT_EQ(hz3_segment_pool_init(&pool_, os_.ops(), &stats_, 16 * HZ3_SEG_SIZE), 0);
+    hz3_segment_set_init(&set_, 2);
+    cfg_.s57 = cfg_.s60 = cfg_.s61 = false;
+    cfg_.retain_max_pages = 0;
+  }
+  void TearDown() override {
+    Check();
+    // Nothing in use was purged: every busy run still holds its pattern.
+    for (hz3_run_t* r : busy_) {
+      const unsigned char* p = static_cast<unsigned char*>(hz3_segment_run_start(&pool_, r));
+      for (size_t i = 0; i < r->npages * HZ3_PAGE_SIZE; i += 512) ASSERT_EQ(p[i], 0x5A);
+      hz3_segment_free_run(&pool_, &set_, r, 0);
+    }
+    EXPECT_EQ(set_.head, nullptr);
+    hz3_segment_pool_destroy(&pool_);
+    delete pg_;
+  }
+  void Init() { hz3_purge_init(pg_, &pool_, &stats_, &cfg_); }
+  void Check() {
+    hz3_check_report_t r;
+    ASSERT_TRUE(hz3_segment_check(&pool_, &r)) << r.message;
+    ASSERT_TRUE(hz3_purge_check(pg_, &r)) << r.message;
+  }
+  // A run in use: every page busy and written.
+  hz3_run_t* Busy(uint32_t cls, uint32_t epoch = 0) {
+    hz3_run_t* r = hz3_segment_alloc_run(&pool_, &set_, hz3_class_run_pages(cls), cls, epoch);
+    EXPECT_NE(r, nullptr);
+    hz3_segment_t* seg = hz3_segment_of(&pool_, hz3_segment_run_start(&pool_, r));
+    hz3_segment_mark_busy(&pool_, &set_, seg, r->first_page % HZ3_SEG_PAGES, r->npages);
+    memset(hz3_segment_run_start(&pool_, r), 0x5A, r->npages * HZ3_PAGE_SIZE);
+    return r;
+  }
+  // Makes `pairs` holes of one run each: allocates pairs of runs, then frees the first of each
+  // pair (the second stays in use, so holes do not merge and are not refilled first-fit).
+  void MakeUnused(uint32_t cls, int pairs, uint32_t epoch = 0) {
+    std::vector<hz3_run_t*> gone;
+    for (int i = 0; i < pairs; i++) {
+      gone.push_back(Busy(cls, epoch));
+      busy_.push_back(Busy(cls, epoch));
+    }
+    for (hz3_run_t* r : gone) hz3_segment_free_run(&pool_, &set_, r, epoch);
+  }
+};
+
+TEST_F(PurgeTest, S57TickHoldsItsPageBudget) {
+  cfg_.s57 = true;
+  cfg_.budget_pages = 10;
+  Init();
+  uint32_t cls = hz3_size_to_class(8192);  // 16-page runs
+  MakeUnused(cls, 4);                       // 64 unused pages
+  EXPECT_EQ(hz3_segment_unused_pages(&pool_), 64u);
+  size_t before = os_.dontneed_calls();
+  EXPECT_EQ(hz3_purge_tick(pg_, &set_, 5), 10u);
+  EXPECT_EQ(os_.dontneed_pages(), 10u);
+  EXPECT_GT(os_.dontneed_calls(), before);
+  EXPECT_EQ(hz3_segment_unused_pages(&pool_), 54u);
+  Check();
+  while (hz3_purge_tick(pg_, &set_, 6) > 0) Check();
+  EXPECT_EQ(hz3_segment_unused_pages(&pool_), 0u);
+  EXPECT_EQ(stats_.purge_pages, 64u);  // s57_stats defaults to 1
+}
+
+TEST_F(PurgeTest, S57RespectsDecayAndMinimumRange) {
+  cfg_.s57 = true;
+  cfg_.decay_epochs = 3;
+  cfg_.min_range_pages = 4;
+  Init();
+  MakeUnused(hz3_size_to_class(64), 5, /*epoch=*/10);  // five 1-page holes
+  MakeUnused(hz3_size_to_class(8192), 1, /*epoch=*/10);  // one 16-page hole
+  EXPECT_EQ(hz3_purge_tick(pg_, &set_, 12), 0u);   // touched 2 epochs ago: not decayed
+  EXPECT_EQ(hz3_purge_tick(pg_, &set_, 13), 16u);  // decayed; only the range >= 4 pages
+  EXPECT_EQ(hz3_segment_unused_pages(&pool_), 5u);
+  for (const FakeOs::Range& r : os_.dontneed_ranges()) EXPECT_GE(r.bytes, 4 * HZ3_PAGE_SIZE);
+}
+
+TEST_F(PurgeTest, S60QueuePurgesFreedRangesWithinBudget) {
+  cfg_.s60 = true;
+  cfg_.queue_size = 8;
+  cfg_.queue_budget_calls = 3;
+  cfg_.queue_budget_pages = 1000;
+  Init();
+  MakeUnused(hz3_size_to_class(64), 10);  // 10 frees; the queue keeps the newest 8
+  EXPECT_EQ(pg_->queues[2].count, 8u);
+  EXPECT_EQ(pg_->queues[2].dropped, 2u);
+  Check();
+  EXPECT_EQ(hz3_purge_queue_drain(pg_, &set_), 3u);  // 3 calls of 1 page
+  EXPECT_EQ(os_.dontneed_calls(), 3u);
+  EXPECT_EQ(pg_->queues[2].count, 5u);
+  EXPECT_EQ(hz3_purge_queue_drain(pg_, &set_), 3u);
+  EXPECT_EQ(hz3_purge_queue_drain(pg_, &set_), 2u);
+  EXPECT_EQ(hz3_purge_queue_drain(pg_, &set_), 0u);
+  EXPECT_EQ(hz3_segment_unused_pages(&pool_), 2u);  // the two dropped entries: S57's to find
+}
+
+TEST_F(PurgeTest, S60SkipsStaleEntries) {
+  cfg_.s60 = true;
+  Init();
+  uint32_t cls = hz3_size_to_class(64);
+  hz3_run_t* a = Busy(cls);
+  hz3_segment_free_run(&pool_, &set_, a, 0);  // queued; the segment is now wholly free: spare
+  EXPECT_EQ(pg_->queues[2].count, 1u);
+  EXPECT_EQ(pool_.nspare, 1u);
+  EXPECT_EQ(hz3_purge_queue_drain(pg_, &set_), 0u);  // not this set's any more: skipped
+  EXPECT_EQ(os_.dontneed_calls(), 0u);
+  EXPECT_EQ(hz3_purge_spare(pg_), 1u);  // trim's job
+  EXPECT_EQ(hz3_segment_unused_pages(&pool_), 0u);
+}
+
+TEST_F(PurgeTest, RetainCapPurgesBackUnderHalfTheCap) {
+  cfg_.retain_max_pages = 40;
+  cfg_.retain_budget_calls = 1000;
+  Init();
+  uint32_t cls = hz3_size_to_class(64);
+  std::vector<hz3_run_t*> gone;
+  for (int i = 0; i < 200; i++) {
+    gone.push_back(Busy(cls));
+    busy_.push_back(Busy(cls));
+  }
+  for (hz3_run_t* r : gone) {
+    hz3_segment_free_run(&pool_, &set_, r, 0);
+    ASSERT_LE(hz3_segment_unused_pages(&pool_), 40u);  // never above the cap after a free
+  }
+  EXPECT_GT(os_.dontneed_calls(), 0u);
+  Check();
+}
+
+TEST_F(PurgeTest, RetainCapHoldsItsCallBudget) {
+  cfg_.retain_max_pages = 8;
+  cfg_.retain_budget_calls = 2;
+  Init();
+  MakeUnused(hz3_size_to_class(64), 9);  // the 9th free crosses the cap
+  EXPECT_LE(os_.dontneed_calls(), 2u * 9);
+  size_t calls = os_.dontneed_calls();
+  MakeUnused(hz3_size_to_class(64), 1);
+  EXPECT_LE(os_.dontneed_calls() - calls, 2u);  // one trigger: at most 2 calls
+}
+
+TEST_F(PurgeTest, HardPurgeTakesEverythingWithinItsLimits) {
+  Init();
+  MakeUnused(hz3_size_to_class(64), 20);
+  EXPECT_EQ(hz3_purge_set_all(pg_, &set_, 1000, 5), 5u);  // call limit
+  EXPECT_EQ(hz3_purge_set_all(pg_, &set_, 7, 1000), 7u);  // page limit
+  EXPECT_EQ(hz3_purge_set_all(pg_, &set_, UINT64_MAX, UINT32_MAX), 8u);
+  EXPECT_EQ(hz3_segment_unused_pages(&pool_), 0u);
+}
+
+TEST_F(PurgeTest, RandomOperationsKeepInvariants) {
+  cfg_.s57 = cfg_.s60 = true;
+  cfg_.retain_max_pages = 100;
+  cfg_.queue_size = 16;
+  Init();
+  std::mt19937 rng(11);
+  std::vector<hz3_run_t*> live;
+  for (int step = 0; step < 3000; step++) {
+    int op = rng() % 10;
+    if (op < 5 || live.empty()) {
+      hz3_run_t* r = Busy(rng() % HZ3_NUM_CLASSES, step);
+      if (r) live.push_back(r);
+    } else if (op < 8) {
+      size_t i = rng() % live.size();
+      hz3_segment_free_run(&pool_, &set_, live[i], step);
+      live[i] = live.back();
+      live.pop_back();
+    } else if (op == 8) {
+      hz3_purge_tick(pg_, &set_, step);
+    } else {
+      hz3_purge_queue_drain(pg_, &set_);
+    }
+    if (step % 100 == 0) Check();
+  }
+  busy_.insert(busy_.end(), live.begin(), live.end());
+}
+
+}  // namespace
