@@ -51,6 +51,22 @@ void hz3_central_remote_push(hz3_central_t *c, uint32_t shard, void *head, void 
 /* Moves the shard's inbox into its runs; returns the number of objects. */
 uint32_t hz3_central_drain_inbox(hz3_central_t *c, uint32_t shard);
 
+/* ---- maintenance (epoch): a shard's segments under its lock ---- */
+static inline void hz3_central_lock_shard(hz3_central_t *c, uint32_t shard) {
+  hz3_lock_acquire(&c->shards[shard].lock);
+}
+static inline void hz3_central_unlock_shard(hz3_central_t *c, uint32_t shard) {
+  hz3_lock_release(&c->shards[shard].lock);
+}
+/* The shard's segment set; use it only between lock_shard and unlock_shard. */
+static inline hz3_segment_set_t *hz3_central_segments(hz3_central_t *c, uint32_t shard) {
+  return &c->shards[shard].segments;
+}
+/* Stamps the epoch that segments changed from now on record (caller holds the shard lock). */
+static inline void hz3_central_set_epoch(hz3_central_t *c, uint32_t shard, uint32_t epoch) {
+  c->shards[shard].epoch = epoch;
+}
+
 /* ---- fork (preload's atfork handlers) ---- */
 void hz3_central_lock_all(hz3_central_t *c);
 void hz3_central_unlock_all(hz3_central_t *c);

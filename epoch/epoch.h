@@ -1,12 +1,15 @@
 /* epoch/epoch.h: the single maintenance boundary.
  *
  * Owns: the epoch counter and the order of maintenance: S58 reclaim (tcache -> central ->
- *   segment) first, then purge (S57-B2, S60, S61), within a per-epoch budget.
- * Invariants: never runs on the malloc/free fast path; one epoch at a time (a try-lock: a
- *   thread that finds an epoch running skips it).
- * Triggers: every HZ3_EPOCH_INTERVAL slow-path events, thread exit, malloc_trim, explicit call.
- * Callers: preload (triggers), tcache (through the epoch_tick hook), tests.
- * Status: contract only; the memory-return issue implements it.
+ *   segment) first, then the inbox of remote frees, then purge (S60 queue, S57-B2 scan) of the
+ *   calling thread's shard, within the purge budgets; the thread-exit sequence (tcache
+ *   returned, then S61 hard purge); trim (everything, every shard, no budget).
+ * Invariants: never runs on the malloc/free fast path; one budgeted epoch at a time (a
+ *   try-lock: a thread that finds one running skips its own); the caller holds no lock.
+ * Triggers: every HZ3_EPOCH_INTERVAL slow-path events of a thread (tcache's epoch_tick),
+ *   thread exit, malloc_trim, hz3_epoch_force().
+ * Arrows: segment, tcache, purge (design.md), and central for the shard lock it purges under.
+ * Callers: preload, tests.
  */
 #pragma once
 
@@ -14,9 +17,32 @@
 #include <stdint.h>
 
 #include "base/base.h"
+#include "central/central.h"
+#include "purge/purge.h"
+#include "segment/segment.h"
+#include "tcache/tcache.h"
 
-/* Runs one epoch over the calling thread's shard, within budgets. */
-void hz3_epoch_force(void);
+typedef struct hz3_epoch {
+  hz3_central_t *central;
+  hz3_purge_t *purge;
+  hz3_stats_t *stats;
+  uint32_t epoch;
+  hz3_lock_t run_lock;
+} hz3_epoch_t;
 
-/* The number of epochs run so far. */
-uint32_t hz3_epoch_current(void);
+/* ---- lifecycle ---- */
+void hz3_epoch_init(hz3_epoch_t *e, hz3_central_t *central, hz3_purge_t *purge,
+                    hz3_stats_t *stats);
+
+/* ---- the boundary ---- */
+/* One budgeted epoch for the calling thread's tcache tc (which may be fresh or dead: then only
+ * its shard's purge runs, shard 0 for a fresh one).  Returns pages purged (0 if skipped). */
+uint64_t hz3_epoch_run(hz3_epoch_t *e, hz3_tcache_t *tc);
+/* Thread exit: tc's contents go home (teardown), then S61 purges its shard within limits. */
+void hz3_epoch_thread_exit(hz3_epoch_t *e, hz3_tcache_t *tc);
+/* malloc_trim: tc flushed, then every shard's inbox drained and every resident-unused page of
+ * every shard and of the spare segments purged, without budget.  Returns pages purged. */
+uint64_t hz3_epoch_trim(hz3_epoch_t *e, hz3_tcache_t *tc);
+
+/* Epochs run so far. */
+uint32_t hz3_epoch_current(const hz3_epoch_t *e);

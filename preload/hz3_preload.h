@@ -14,7 +14,9 @@
 
 #include "base/base.h"
 #include "central/central.h"
+#include "epoch/epoch.h"
 #include "large/large.h"
+#include "purge/purge.h"
 #include "segment/segment.h"
 #include "tcache/tcache.h"
 
@@ -27,6 +29,8 @@ typedef struct hz3_process {
   hz3_segment_pool_t pool;
   hz3_central_t central;
   hz3_large_t large;
+  hz3_purge_t purge;
+  hz3_epoch_t epoch;
   hz3_stats_t stats;
   hz3_tcache_env_t env;
   uint32_t next_shard;

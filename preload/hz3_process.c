@@ -16,9 +16,11 @@ static int g_key_ready;
 
 static void thread_exit(void *arg) {
   (void)arg;
-  hz3_tcache_teardown(&hz3_t_tcache);
-  HZ3_STAT_ADD(&hz3_g.stats, thread_exits, 1);
+  hz3_epoch_thread_exit(&hz3_g.epoch, &hz3_t_tcache);
 }
+
+/* The tcache's epoch tick: every HZ3_EPOCH_INTERVAL slow-path events of this thread. */
+static void epoch_tick(void) { hz3_epoch_run(&hz3_g.epoch, &hz3_t_tcache); }
 
 /* fork: hold every lock across fork so the child never inherits one mid-update. */
 static void fork_prepare(void) {
@@ -68,14 +70,10 @@ int hz3_process_ensure(void) {
   }
   hz3_central_init(&hz3_g.central, &hz3_g.pool, &hz3_g.stats);
   hz3_large_init(&hz3_g.large, os, &hz3_g.stats);
-  hz3_g.env = (hz3_tcache_env_t){
-      .central = &hz3_g.central,
-      .pool = &hz3_g.pool,
-      .epoch_tick = NULL, /* the epoch box arrives with the memory-return issue */
-      .refill_batch = 0,
-      .bin_max = 0,
-      .stash_batch = 32,
-  };
+  hz3_purge_cfg_t purge_cfg = hz3_purge_cfg_default();
+  hz3_purge_init(&hz3_g.purge, &hz3_g.pool, &hz3_g.stats, &purge_cfg);
+  hz3_epoch_init(&hz3_g.epoch, &hz3_g.central, &hz3_g.purge, &hz3_g.stats);
+  hz3_g.env = hz3_tcache_env_default(&hz3_g.central, &hz3_g.pool, epoch_tick);
   hz3_g.arena_base = hz3_g.pool.arena_base;
   hz3_g.tags = hz3_g.pool.tags;
   __atomic_store_n(&hz3_g.arena_bytes, hz3_g.pool.arena_bytes, __ATOMIC_RELEASE);
@@ -108,6 +106,11 @@ HZ3_EXPORT size_t hz3_stats_get(void *out, size_t size) {
   return n;
 }
 
+HZ3_EXPORT void hz3_epoch_force(void) {
+  if (hz3_process_ensure() != 0) return;
+  hz3_epoch_run(&hz3_g.epoch, &hz3_t_tcache);
+}
+
 HZ3_EXPORT void hz3_stats_print(int fd) {
   hz3_stats_t snap;
   hz3_stats_snapshot(&hz3_g.stats, &snap);
@@ -115,4 +118,7 @@ HZ3_EXPORT void hz3_stats_print(int fd) {
   hz3_dprintf(fd, "  segments in use: %u of %u (%u spare), large: %zu live, %zu bytes mapped\n",
               hz3_g.pool.used_segments - hz3_g.pool.nspare, hz3_g.pool.max_segments,
               hz3_g.pool.nspare, hz3_g.large.count, hz3_g.large.mapped_bytes);
+  hz3_dprintf(fd, "  resident-unused pages: %llu (retain cap %u), epochs: %u\n",
+              (unsigned long long)hz3_segment_unused_pages(&hz3_g.pool),
+              hz3_g.purge.cfg.retain_max_pages, hz3_epoch_current(&hz3_g.epoch));
 }

@@ -129,8 +129,9 @@ TEST_F(PurgeTest, S60SkipsStaleEntries) {
   hz3_segment_free_run(&pool_, &set_, a, 0);  // queued; the segment is now wholly free: spare
   EXPECT_EQ(pg_->queues[2].count, 1u);
   EXPECT_EQ(pool_.nspare, 1u);
+  size_t calls = os_.dontneed_calls();  // (the spare segment's meta pages went back already)
   EXPECT_EQ(hz3_purge_queue_drain(pg_, &set_), 0u);  // not this set's any more: skipped
-  EXPECT_EQ(os_.dontneed_calls(), 0u);
+  EXPECT_EQ(os_.dontneed_calls(), calls);
   EXPECT_EQ(hz3_purge_spare(pg_), 1u);  // trim's job
   EXPECT_EQ(hz3_segment_unused_pages(&pool_), 0u);
 }

@@ -4,14 +4,14 @@
 #include <errno.h>
 #include <string.h>
 
-/* Meta of one segment, rounded to pages so that each is committed on its own. */
-#define HZ3_SEG_META_STRIDE \
-  ((sizeof(hz3_segment_t) + HZ3_PAGE_SIZE - 1) & ~(HZ3_PAGE_SIZE - 1))
+/* Bytes of one segment's run descriptors (a whole number of pages). */
+#define HZ3_SEG_RUNS_BYTES (HZ3_SEG_PAGES * sizeof(hz3_run_t))
+_Static_assert(HZ3_SEG_RUNS_BYTES % 4096 == 0, "run descriptors fill whole pages");
 
 static size_t page_round(size_t bytes) { return (bytes + HZ3_PAGE_SIZE - 1) & ~(HZ3_PAGE_SIZE - 1); }
 
 static hz3_segment_t *meta_at(const hz3_segment_pool_t *pool, uint32_t index) {
-  return (hz3_segment_t *)(pool->metas + (size_t)index * HZ3_SEG_META_STRIDE);
+  return &pool->metas[index];
 }
 
 static void *seg_base(const hz3_segment_pool_t *pool, const hz3_segment_t *seg) {
@@ -94,13 +94,17 @@ int hz3_segment_pool_init(hz3_segment_pool_t *pool, const hz3_os_ops_t *os, hz3_
   if (arena == NULL) return ENOMEM;
   size_t tag_bytes = page_round((arena_bytes >> HZ3_PAGE_SHIFT) * sizeof(hz3_tag_t));
   void *tags = os->reserve(os->ctx, tag_bytes, HZ3_PAGE_SIZE);
-  size_t meta_bytes = (size_t)pool->max_segments * HZ3_SEG_META_STRIDE;
+  size_t meta_bytes = page_round((size_t)pool->max_segments * sizeof(hz3_segment_t));
   void *metas = tags ? os->reserve(os->ctx, meta_bytes, HZ3_PAGE_SIZE) : NULL;
-  if (tags == NULL || metas == NULL) {
+  size_t runs_bytes = (size_t)pool->max_segments * HZ3_SEG_RUNS_BYTES;
+  void *runs = metas ? os->reserve(os->ctx, runs_bytes, HZ3_PAGE_SIZE) : NULL;
+  if (runs == NULL) {
     os->release(os->ctx, arena, arena_bytes);
     if (tags) os->release(os->ctx, tags, tag_bytes);
+    if (metas) os->release(os->ctx, metas, meta_bytes);
     return ENOMEM;
   }
+  pool->runs = runs;
   pool->arena_base = (uintptr_t)arena;
   pool->arena_bytes = arena_bytes;
   pool->tags = tags;
@@ -115,7 +119,9 @@ void hz3_segment_pool_destroy(hz3_segment_pool_t *pool) {
   os->release(os->ctx, (void *)pool->arena_base, pool->arena_bytes);
   os->release(os->ctx, pool->tags,
               page_round((pool->arena_bytes >> HZ3_PAGE_SHIFT) * sizeof(hz3_tag_t)));
-  os->release(os->ctx, pool->metas, (size_t)pool->max_segments * HZ3_SEG_META_STRIDE);
+  os->release(os->ctx, pool->metas,
+              page_round((size_t)pool->max_segments * sizeof(hz3_segment_t)));
+  os->release(os->ctx, pool->runs, (size_t)pool->max_segments * HZ3_SEG_RUNS_BYTES);
   memset(pool, 0, sizeof *pool);
 }
 
@@ -133,6 +139,7 @@ static hz3_segment_t *pool_take_segment(hz3_segment_pool_t *pool) {
     pool->spare = seg->next;
     pool->nspare--;
     pool->spare_unused_pages -= seg->unused_pages;
+    seg->spare = 0;
     hz3_lock_release(&pool->lock);
     seg->next = seg->prev = NULL;
     return seg;
@@ -149,7 +156,13 @@ static hz3_segment_t *pool_take_segment(hz3_segment_pool_t *pool) {
   uintptr_t tag_end = page_round(tag_lo + HZ3_SEG_PAGES * sizeof(hz3_tag_t) - tag_page) + tag_page;
   int err = os->commit(os->ctx, base, HZ3_SEG_SIZE);
   if (err == 0) err = os->commit(os->ctx, (void *)tag_page, tag_end - tag_page);
-  if (err == 0) err = os->commit(os->ctx, meta_at(pool, index), HZ3_SEG_META_STRIDE);
+  /* The header's pages (headers share pages; committing one twice is harmless). */
+  uintptr_t hdr = (uintptr_t)meta_at(pool, index);
+  uintptr_t hdr_page = hdr & ~(uintptr_t)(HZ3_PAGE_SIZE - 1);
+  if (err == 0)
+    err = os->commit(os->ctx, (void *)hdr_page, page_round(hdr + sizeof(hz3_segment_t) - hdr_page));
+  hz3_run_t *runs = &pool->runs[(size_t)index * HZ3_SEG_PAGES];
+  if (err == 0) err = os->commit(os->ctx, runs, HZ3_SEG_RUNS_BYTES);
   if (err != 0) {
     hz3_lock_release(&pool->lock);
     errno = ENOMEM;
@@ -159,6 +172,7 @@ static hz3_segment_t *pool_take_segment(hz3_segment_pool_t *pool) {
   hz3_lock_release(&pool->lock);
   seg = meta_at(pool, index); /* fresh commit: all zero */
   seg->index = index;
+  seg->runs = runs;
   bits_fill(seg->free_bits, 0, HZ3_SEG_PAGES, 1);
   seg->free_pages = HZ3_SEG_PAGES;
   hz3_segment_purge_init_meta(seg);
@@ -186,6 +200,21 @@ static void set_unlink(hz3_segment_set_t *set, hz3_segment_t *seg) {
   seg->in_set = 0;
   set->nsegments--;
   set->unused_pages -= seg->unused_pages;
+}
+
+/* A spare segment's run descriptors and page tags hold nothing: give their pages back (1.6% of
+ * the arena, too much to keep for every segment a burst once used; the header stays).  They read back as zero,
+ * which is what an unused descriptor and a free page's tag are.  Caller holds the pool lock,
+ * which also keeps the buddy segment (sharing the tag page) from being taken meanwhile. */
+static void release_meta(hz3_segment_pool_t *pool, hz3_segment_t *seg) {
+  const hz3_os_ops_t *os = pool->os;
+  os->dontneed(os->ctx, seg->runs, HZ3_SEG_RUNS_BYTES);
+  /* The tag page covers this segment and its buddy. */
+  size_t per_page = HZ3_PAGE_SIZE / (HZ3_SEG_PAGES * sizeof(hz3_tag_t));
+  uint32_t lo = seg->index - seg->index % (uint32_t)per_page;
+  for (uint32_t i = lo; i < lo + per_page; i++)
+    if (i < pool->used_segments && i != seg->index && !meta_at(pool, i)->spare) return;
+  os->dontneed(os->ctx, &pool->tags[(size_t)lo * HZ3_SEG_PAGES], HZ3_PAGE_SIZE);
 }
 
 hz3_run_t *hz3_segment_alloc_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set,
@@ -266,6 +295,8 @@ void hz3_segment_free_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_
     pool->spare = seg;
     pool->nspare++;
     pool->spare_unused_pages += seg->unused_pages;
+    seg->spare = 1;
+    release_meta(pool, seg);
     hz3_lock_release(&pool->lock);
   }
 }

@@ -72,9 +72,12 @@ typedef struct hz3_segment {
   uint32_t index;            /* position in the arena */
   uint8_t owner;
   uint8_t in_set; /* linked in its owner's set */
-  uint16_t reserved;
+  uint8_t spare;  /* on the pool's spare list (under the pool lock) */
+  uint8_t reserved;
   struct hz3_segment *next, *prev; /* owner's set, or the pool's spare list */
-  hz3_run_t runs[HZ3_SEG_PAGES];
+  /* Run descriptors by first page: HZ3_SEG_PAGES of them in their own pages, apart from this
+   * header, so that a spare segment can give them all back while its header stays. */
+  hz3_run_t *runs;
 } hz3_segment_t;
 
 /* The segments of one owner (a central shard). Used under the owner's lock. */
@@ -105,7 +108,8 @@ typedef struct hz3_segment_pool {
   uintptr_t arena_base;
   size_t arena_bytes;
   hz3_tag_t *tags;        /* one per arena page */
-  uint8_t *metas;         /* hz3_segment_t per segment, HZ3_SEG_META_STRIDE apart */
+  hz3_segment_t *metas;   /* one header per segment, dense */
+  hz3_run_t *runs;        /* HZ3_SEG_PAGES descriptors per segment */
   uint32_t max_segments;
   uint32_t used_segments; /* segments ever handed out (bump pointer) */
   hz3_segment_t *spare;   /* wholly free segments, committed, ready for any owner */

@@ -55,7 +55,7 @@ class SegmentTest : public ::testing::Test {
 };
 
 TEST_F(SegmentTest, ReservesWithoutCommitting) {
-  EXPECT_EQ(os_.reserve_calls(), 3u);  // arena, tags, meta
+  EXPECT_EQ(os_.reserve_calls(), 4u);  // arena, tags, segment headers, run descriptors
   EXPECT_EQ(os_.committed_pages(), 0u);
   EXPECT_EQ(pool_.arena_base % HZ3_SEG_SIZE, 0u);
 }
@@ -110,6 +110,27 @@ TEST_F(SegmentTest, WhollyFreeSegmentGoesToThePoolAndBack) {
   EXPECT_EQ(HZ3_TAG_OWNER(hz3_segment_tag(&pool_, hz3_segment_run_start(&pool_, b))), 5u);
   Check();
   hz3_segment_free_run(&pool_, &other, b, 1);
+}
+
+TEST_F(SegmentTest, SpareSegmentsGiveTheirMetaPagesBack) {
+  hz3_run_t* a = Alloc(hz3_size_to_class(64));
+  hz3_segment_t* seg = hz3_segment_of(&pool_, hz3_segment_run_start(&pool_, a));
+  seg->runs[300].reserved = 7;  // a descriptor page that a burst would have touched
+  os_.ClearRecords();
+  Free(a);  // wholly free: spare
+  ASSERT_EQ(seg->spare, 1u);
+  bool meta_purged = false, tags_purged = false;
+  for (const FakeOs::Range& r : os_.dontneed_ranges()) {
+    if (r.addr <= reinterpret_cast<uintptr_t>(&seg->runs[300]) &&
+        reinterpret_cast<uintptr_t>(&seg->runs[300]) < r.addr + r.bytes)
+      meta_purged = true;
+    if (r.addr == reinterpret_cast<uintptr_t>(pool_.tags)) tags_purged = true;
+  }
+  EXPECT_TRUE(meta_purged);
+  EXPECT_TRUE(tags_purged);  // its buddy (segment 1) was never used
+  EXPECT_EQ(seg->runs[300].reserved, 0u);
+  Check();
+  EXPECT_NE(Alloc(hz3_size_to_class(64)), nullptr);  // and the segment works again
 }
 
 TEST_F(SegmentTest, FillsSegmentsThenRunsOutWithEnomem) {

@@ -19,6 +19,24 @@ static uint32_t bin_cap(const hz3_tcache_env_t *env, uint32_t cls) {
   return env->bin_max ? HZ3_MIN(cap, env->bin_max) : cap;
 }
 
+hz3_tcache_env_t hz3_tcache_env_default(hz3_central_t *central, hz3_segment_pool_t *pool,
+                                        void (*epoch_tick)(void)) {
+  hz3_tcache_env_t env = {
+      .central = central,
+      .pool = pool,
+      .epoch_tick = epoch_tick,
+      .refill_batch = 0,
+      .bin_max = 0,
+      .stash_batch = 32,
+      .max_bytes = HZ3_TCACHE_MAX_BYTES,
+      .s58 = HZ3_S58_TCACHE_DECAY,
+      .s58_initial_max_len = HZ3_S58_INITIAL_MAX_LEN,
+      .s58_max_overages = HZ3_S58_MAX_OVERAGES,
+      .s58_reclaim_budget = HZ3_S58_RECLAIM_BUDGET,
+  };
+  return env;
+}
+
 static uint32_t refill_count(const hz3_tcache_env_t *env, const hz3_bin_t *b, uint32_t cls) {
   uint32_t want = HZ3_MAX(1u, b->max / 2);
   if (env->refill_batch) want = HZ3_MIN(want, env->refill_batch);
@@ -34,12 +52,86 @@ static void tick(hz3_tcache_t *tc) {
   }
 }
 
+static size_t bin_obj_bytes(uint32_t bin) { return hz3_class_to_size(bin - 1); }
+
 void hz3_tcache_setup(hz3_tcache_t *tc, const hz3_tcache_env_t *env, uint32_t shard) {
   memset(tc, 0, sizeof *tc);
   tc->env = env;
   tc->shard = shard;
-  for (uint32_t c = 0; c < HZ3_NUM_CLASSES; c++) tc->bins[c + 1].max = bin_cap(env, c);
+  tc->steal_next = 1;
+  for (uint32_t c = 0; c < HZ3_NUM_CLASSES; c++) {
+    uint32_t max = bin_cap(env, c);
+    if (env->s58) max = HZ3_MIN(max, env->s58_initial_max_len);
+    /* With a byte budget, bins start closed and grow as they are used (slow start). */
+    if (env->max_bytes) max = 0;
+    tc->bins[c + 1].max = max;
+  }
   tc->state = HZ3_TCACHE_ACTIVE;
+}
+
+static void release_list(hz3_tcache_t *tc, void *head);
+
+/* Cuts b down to its newest `keep` objects and returns the older ones (the caller sends them
+ * home); NULL if there is nothing beyond keep. */
+static void *bin_cut(hz3_bin_t *b, uint32_t keep) {
+  if (b->len <= keep) return NULL;
+  void *rest;
+  if (keep == 0) {
+    rest = b->head;
+    b->head = NULL;
+  } else {
+    void *cut = b->head;
+    for (uint32_t i = 1; i < keep; i++) cut = *(void **)cut;
+    rest = *(void **)cut;
+    *(void **)cut = NULL;
+  }
+  b->len = keep;
+  return rest;
+}
+
+/* Sets bin i's max length, keeping the byte budget's books and sending any excess home. */
+static void set_bin_max(hz3_tcache_t *tc, uint32_t i, uint32_t max) {
+  hz3_bin_t *b = &tc->bins[i];
+  tc->budget_used_bytes = tc->budget_used_bytes - (uint64_t)b->max * bin_obj_bytes(i) +
+                          (uint64_t)max * bin_obj_bytes(i);
+  b->max = max;
+  void *rest = bin_cut(b, max);
+  if (rest) release_list(tc, rest);
+}
+
+/* Halves the max length of the next bin (round robin, not `except`) that has one; false when
+ * no bin has anything to give. */
+static bool steal_one(hz3_tcache_t *tc, uint32_t except) {
+  for (uint32_t k = 0; k < HZ3_NUM_BINS - 1; k++) {
+    uint32_t i = tc->steal_next;
+    tc->steal_next = i + 1 < HZ3_NUM_BINS ? i + 1 : 1;
+    if (i == except || tc->bins[i].max == 0) continue;
+    set_bin_max(tc, i, tc->bins[i].max / 2);
+    return true;
+  }
+  return false;
+}
+
+/* Bin i wants a longer max (it ran empty or overflowed): double it up to its cap, within the
+ * byte budget if there is one (taking room from other bins first). */
+static void grow_bin(hz3_tcache_t *tc, uint32_t i) {
+  const hz3_tcache_env_t *env = tc->env;
+  hz3_bin_t *b = &tc->bins[i];
+  uint32_t cap = bin_cap(env, i - 1);
+  uint32_t want = HZ3_MIN(cap, b->max ? b->max * 2 : 1);
+  if (want <= b->max) return;
+  if (env->max_bytes) {
+    size_t size = bin_obj_bytes(i);
+    uint64_t need = (uint64_t)(want - b->max) * size;
+    while (tc->budget_used_bytes + need > env->max_bytes && steal_one(tc, i)) {
+    }
+    if (tc->budget_used_bytes + need > env->max_bytes) {
+      uint64_t room = env->max_bytes > tc->budget_used_bytes ? env->max_bytes - tc->budget_used_bytes : 0;
+      want = b->max + (uint32_t)(room / size);
+      if (want <= b->max) return;
+    }
+  }
+  set_bin_max(tc, i, want);
 }
 
 void *hz3_tcache_refill(hz3_tcache_t *tc, uint32_t cls) {
@@ -53,6 +145,7 @@ void *hz3_tcache_refill(hz3_tcache_t *tc, uint32_t cls) {
   tick(tc);
   hz3_bin_t *b = &tc->bins[cls + 1];
   HZ3_ASSERT(b->head == NULL && b->len == 0); /* only an empty bin is refilled */
+  if (env->max_bytes || env->s58) grow_bin(tc, cls + 1); /* it ran empty: it may hold more */
   uint32_t n = hz3_central_alloc_batch(env->central, tc->shard, cls, refill_count(env, b, cls),
                                        &head);
   if (n == 0) return NULL; /* errno = ENOMEM from central */
@@ -98,19 +191,8 @@ static void release_list(hz3_tcache_t *tc, void *head) {
 
 /* The bin is full: keep the newest half, send the older half home. */
 static void flush_bin(hz3_tcache_t *tc, hz3_bin_t *b) {
-  uint32_t keep = b->max / 2;
-  void *rest;
-  if (keep == 0) {
-    rest = b->head;
-    b->head = NULL;
-  } else {
-    void *cut = b->head;
-    for (uint32_t i = 1; i < keep; i++) cut = *(void **)cut;
-    rest = *(void **)cut;
-    *(void **)cut = NULL;
-  }
-  b->len = keep;
-  release_list(tc, rest);
+  void *rest = bin_cut(b, b->max / 2);
+  if (rest) release_list(tc, rest);
 }
 
 void hz3_tcache_free_slow(hz3_tcache_t *tc, void *p, hz3_tag_t tag) {
@@ -125,11 +207,43 @@ void hz3_tcache_free_slow(hz3_tcache_t *tc, void *p, hz3_tag_t tag) {
   }
   HZ3_ASSERT(tc->state == HZ3_TCACHE_ACTIVE);
   tick(tc);
-  hz3_bin_t *b = &tc->bins[HZ3_TAG_BIN(tag)];
+  uint32_t i = HZ3_TAG_BIN(tag);
+  hz3_bin_t *b = &tc->bins[i];
+  if (tc->env->max_bytes && b->len >= b->max) grow_bin(tc, i); /* slow start under a budget */
   *(void **)p = b->head;
   b->head = p;
   b->len++;
-  if (b->len > b->max) flush_bin(tc, b);
+  if (b->len > b->max) {
+    if (tc->overflows[i] < UINT16_MAX) tc->overflows[i]++;
+    flush_bin(tc, b);
+  }
+}
+
+uint32_t hz3_tcache_reclaim(hz3_tcache_t *tc) {
+  const hz3_tcache_env_t *env = tc->env;
+  if (tc->state != HZ3_TCACHE_ACTIVE || !env->s58) return 0;
+  uint32_t reclaimed = 0;
+  for (uint32_t i = 1; i < HZ3_NUM_BINS && reclaimed < env->s58_reclaim_budget; i++) {
+    if (tc->overflows[i] < env->s58_max_overages) continue;
+    tc->overflows[i] = 0;
+    hz3_bin_t *b = &tc->bins[i];
+    uint32_t new_max = b->max / 2;
+    /* Within the budget: shrink no further than the budget lets this epoch reclaim. */
+    uint32_t excess = b->len > new_max ? b->len - new_max : 0;
+    uint32_t room = env->s58_reclaim_budget - reclaimed;
+    if (excess > room) new_max = b->len - room, excess = room;
+    set_bin_max(tc, i, HZ3_MIN(new_max, b->max));
+    reclaimed += excess;
+    HZ3_STAT_ADD_IF(HZ3_S58_STATS, env->central->stats, s58_shrinks, 1);
+  }
+  HZ3_STAT_ADD_IF(HZ3_S58_STATS, env->central->stats, s58_reclaimed_objects, reclaimed);
+  return reclaimed;
+}
+
+uint64_t hz3_tcache_cached_bytes(const hz3_tcache_t *tc) {
+  uint64_t bytes = 0;
+  for (uint32_t i = 1; i < HZ3_NUM_BINS; i++) bytes += (uint64_t)tc->bins[i].len * bin_obj_bytes(i);
+  return bytes;
 }
 
 void hz3_tcache_send_stash(hz3_tcache_t *tc) {
@@ -161,6 +275,7 @@ void hz3_tcache_teardown(hz3_tcache_t *tc) {
   hz3_tcache_flush_all(tc);
   tc->state = HZ3_TCACHE_DEAD;
   for (uint32_t i = 0; i < HZ3_NUM_BINS; i++) tc->bins[i].max = 0; /* every free goes slow */
+  tc->budget_used_bytes = 0;
 }
 
 bool hz3_tcache_check(const hz3_tcache_t *tc, hz3_check_report_t *report) {
@@ -178,6 +293,14 @@ bool hz3_tcache_check(const hz3_tcache_t *tc, hz3_check_report_t *report) {
     }
     if (n != b->len) return hz3_check_fail(report, "bin %u: len %u, list %u", i, b->len, n);
     if (b->len > b->max) return hz3_check_fail(report, "bin %u: len %u > max %u", i, b->len, b->max);
+  }
+  if (tc->env->max_bytes) {
+    uint64_t used = 0;
+    for (uint32_t i = 1; i < HZ3_NUM_BINS; i++) used += (uint64_t)tc->bins[i].max * bin_obj_bytes(i);
+    if (used != tc->budget_used_bytes || used > tc->env->max_bytes)
+      return hz3_check_fail(report, "budget: bins allow %llu bytes, books say %llu, limit %llu",
+                            (unsigned long long)used, (unsigned long long)tc->budget_used_bytes,
+                            (unsigned long long)tc->env->max_bytes);
   }
   uint32_t stashed = 0;
   for (uint32_t s = 0; s < HZ3_NUM_SHARDS; s++) {

@@ -45,6 +45,11 @@ typedef struct hz3_tcache {
   uint32_t slow_events; /* refills and flushes since the last epoch tick */
   uint32_t stashed;     /* objects in stash[] */
   const struct hz3_tcache_env *env;
+  /* With a byte budget (env->max_bytes): sum over bins of max * object size, kept <= the
+   * budget, so what the thread can hold is bounded whatever it does next. */
+  uint64_t budget_used_bytes;
+  uint32_t steal_next; /* where the next steal looks for a victim bin */
+  uint16_t overflows[HZ3_NUM_BINS]; /* S58: flushes of each bin since the last reclaim */
   hz3_stash_t stash[HZ3_NUM_SHARDS];
 } hz3_tcache_t;
 
@@ -56,7 +61,14 @@ typedef struct hz3_tcache_env {
   uint32_t refill_batch;    /* objects fetched per refill (upper bound; 0: by size only) */
   uint32_t bin_max;         /* cap of a bin's length (0: by size only) */
   uint32_t stash_batch;     /* stashed remote objects that trigger a send */
+  uint64_t max_bytes;       /* most bytes one tcache may hold (0: count caps only) */
+  bool s58;                 /* S58 decay: bins that keep overflowing shrink at reclaim */
+  uint32_t s58_initial_max_len, s58_max_overages, s58_reclaim_budget;
 } hz3_tcache_env_t;
+
+/* The knob defaults for an env (central, pool and epoch_tick are the caller's). */
+hz3_tcache_env_t hz3_tcache_env_default(hz3_central_t *central, hz3_segment_pool_t *pool,
+                                        void (*epoch_tick)(void));
 
 /* ---- lifecycle ---- */
 /* Sets up a fresh tcache for shard (the thread's first slow path). */
@@ -75,6 +87,12 @@ void hz3_tcache_free_slow(hz3_tcache_t *tc, void *p, hz3_tag_t tag);
 void hz3_tcache_flush_all(hz3_tcache_t *tc);
 /* Sends the remote stash to the owners' inboxes. */
 void hz3_tcache_send_stash(hz3_tcache_t *tc);
+/* S58 (epoch, own thread): bins that overflowed s58_max_overages times since the last call
+ * halve their max length, and their overage (at most s58_reclaim_budget objects in all) goes
+ * home to central.  Returns the objects reclaimed. */
+uint32_t hz3_tcache_reclaim(hz3_tcache_t *tc);
+/* Bytes the bins hold now (walks every bin: slow path, tests, stats). */
+uint64_t hz3_tcache_cached_bytes(const hz3_tcache_t *tc);
 
 /* ---- check ---- */
 bool hz3_tcache_check(const hz3_tcache_t *tc, hz3_check_report_t *report);

@@ -153,6 +153,50 @@ TEST_F(TcacheTest, EpochTicksEveryIntervalOfSlowEvents) {
   for (void* p : held) Free(p);
 }
 
+TEST_F(TcacheTest, ByteBudgetBoundsWhatTheThreadHolds) {
+  env_.max_bytes = 64 * 1024;
+  hz3_tcache_setup(&tc_, &env_, 0);
+  std::vector<void*> v;
+  uint64_t s = 5;
+  for (int round = 0; round < 5; round++) {
+    for (int i = 0; i < 400; i++) {  // ~13 MiB: within the 32 MiB test arena
+      s = s * 6364136223846793005ull + 1442695040888963407ull;
+      v.push_back(Malloc(16 + (s >> 33) % 65000));
+      ASSERT_NE(v.back(), nullptr);
+    }
+    for (void* p : v) {
+      Free(p);
+      ASSERT_LE(hz3_tcache_cached_bytes(&tc_), env_.max_bytes);
+    }
+    v.clear();
+    Check();  // also checks the budget books
+  }
+  EXPECT_LE(tc_.budget_used_bytes, env_.max_bytes);
+}
+
+TEST_F(TcacheTest, S58ShrinksBinsThatKeepOverflowing) {
+  env_.s58 = true;
+  env_.s58_initial_max_len = 32;
+  env_.s58_max_overages = 3;
+  env_.s58_reclaim_budget = 10;
+  hz3_tcache_setup(&tc_, &env_, 0);
+  uint32_t cls = hz3_size_to_class(256);
+  hz3_bin_t* b = &tc_.bins[cls + 1];
+  EXPECT_EQ(b->max, 32u);
+  std::vector<void*> v;
+  for (int i = 0; i < 1000; i++) v.push_back(Malloc(256));  // refills grow the bin meanwhile
+  for (void* p : v) Free(p);  // overflows several times
+  EXPECT_GE(tc_.overflows[cls + 1], 3u);
+  uint32_t len = b->len, max = b->max;
+  uint32_t got = hz3_tcache_reclaim(&tc_);
+  EXPECT_LE(got, 10u);                    // the reclaim budget
+  EXPECT_EQ(b->len, len - got);
+  EXPECT_LT(b->max, max);                 // the bin shrank
+  EXPECT_EQ(tc_.overflows[cls + 1], 0u);
+  EXPECT_EQ(hz3_tcache_reclaim(&tc_), 0u);  // no new overflows: nothing more to do
+  Check();
+}
+
 TEST_F(TcacheTest, TeardownReturnsEverythingAndLaterCallsStillWork) {
   hz3_tcache_setup(&tc_, &env_, 3);
   std::vector<void*> v;
