@@ -12,8 +12,10 @@
 typedef struct {
   int index;
   void **objs;
+  size_t *objsizes;
   size_t nobjs;
   void **survivors; /* kept from the previous cycle */
+  size_t *sizes;    /* their sizes */
   size_t nsurvivors;
   uint64_t rng;
 } worker_t;
@@ -35,6 +37,35 @@ static void usage(void) {
 
 static double ms_since_start(void) { return (bench_now_s() - g_t0) * 1000.0; }
 
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* KiB in the distinct 4 KiB pages that survivors overlap: the least any allocator laid out
+ * like this one can keep resident (the OS takes memory back in whole pages). */
+static long survivor_pages_kb(worker_t *workers) {
+  size_t total = 0;
+  for (unsigned t = 0; t < g_threads; t++) total += workers[t].nsurvivors;
+  if (total == 0) return 0;
+  uint64_t *pages = malloc(total * 2 * sizeof(uint64_t));
+  BENCH_CHECK_ALLOC(pages, total * 2 * sizeof(uint64_t));
+  size_t n = 0;
+  for (unsigned t = 0; t < g_threads; t++) {
+    for (size_t i = 0; i < workers[t].nsurvivors; i++) {
+      uintptr_t p = (uintptr_t)workers[t].survivors[i];
+      size_t size = workers[t].sizes[i];
+      for (uintptr_t pg = p >> 12; pg <= (p + size - 1) >> 12 && n < total * 2; pg++) pages[n++] = pg;
+    }
+  }
+  qsort(pages, n, sizeof(uint64_t), cmp_u64);
+  size_t distinct = 0;
+  for (size_t i = 0; i < n; i++)
+    if (i == 0 || pages[i] != pages[i - 1]) distinct++;
+  free(pages);
+  return (long)distinct * 4;
+}
+
 static void burst(worker_t *w) {
   for (size_t i = 0; i < w->nsurvivors; i++) free(w->survivors[i]);
   w->nsurvivors = 0;
@@ -44,13 +75,18 @@ static void burst(worker_t *w) {
     BENCH_CHECK_ALLOC(p, n);
     memset(p, (int)(i & 0xFF) | 1, n);
     w->objs[i] = p;
+    w->objsizes[i] = n;
   }
 }
 
 static void free_but_keep(worker_t *w) {
   for (size_t i = 0; i < g_objs; i++) {
-    if (bench_rand(&w->rng) % 100 < g_keep_pct) w->survivors[w->nsurvivors++] = w->objs[i];
-    else free(w->objs[i]);
+    if (bench_rand(&w->rng) % 100 < g_keep_pct) {
+      w->sizes[w->nsurvivors] = w->objsizes[i];
+      w->survivors[w->nsurvivors++] = w->objs[i];
+    } else {
+      free(w->objs[i]);
+    }
   }
 }
 
@@ -96,8 +132,12 @@ int main(int argc, char **argv) {
     workers[t].index = (int)t;
     workers[t].objs = malloc(g_objs * sizeof(void *));
     workers[t].survivors = malloc(g_objs * sizeof(void *));
+    workers[t].objsizes = malloc(g_objs * sizeof(size_t));
+    workers[t].sizes = malloc(g_objs * sizeof(size_t));
     BENCH_CHECK_ALLOC(workers[t].objs, g_objs * sizeof(void *));
     BENCH_CHECK_ALLOC(workers[t].survivors, g_objs * sizeof(void *));
+    BENCH_CHECK_ALLOC(workers[t].objsizes, g_objs * sizeof(size_t));
+    BENCH_CHECK_ALLOC(workers[t].sizes, g_objs * sizeof(size_t));
     workers[t].rng = 0x1234567ull + t * 0x9E3779B97F4A7C15ull;
   }
   pthread_barrier_init(&g_start, NULL, g_threads + 1);
@@ -134,8 +174,9 @@ int main(int argc, char **argv) {
     fflush(stdout);
     usleep((useconds_t)(g_idle_s * 1e6));
     long idle_end = bench_rss_kb();
-    printf("cycle=%u peak_kb=%ld after_free_kb=%ld idle_end_kb=%ld burst_ms=%.1f minflt=%ld\n", c,
-           peak, after, idle_end, burst_ms, flt);
+    printf("cycle=%u peak_kb=%ld after_free_kb=%ld idle_end_kb=%ld burst_ms=%.1f minflt=%ld "
+           "survivor_pages_kb=%ld\n",
+           c, peak, after, idle_end, burst_ms, flt, survivor_pages_kb(workers));
     fflush(stdout);
   }
   printf("phase cycle=%u name=end t_ms=%.0f\n", g_cycles, ms_since_start());
@@ -148,6 +189,8 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < workers[t].nsurvivors; i++) free(workers[t].survivors[i]);
     free(workers[t].objs);
     free(workers[t].survivors);
+    free(workers[t].objsizes);
+    free(workers[t].sizes);
   }
   free(tids);
   free(workers);

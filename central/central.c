@@ -249,9 +249,10 @@ static bool check_shard(hz3_central_t *c, uint32_t s, hz3_check_report_t *r) {
   /* Every partly free run of the shard's segments is listed, and no run is wholly free. */
   uint32_t partly_free = 0;
   for (hz3_segment_t *seg = sh->segments.head; seg != NULL; seg = seg->next) {
-    for (uint32_t pg = 0; pg < HZ3_SEG_PAGES; pg++) {
-      hz3_run_t *run = &seg->runs[pg];
-      if (run->npages == 0 || run->first_page != seg->index * HZ3_SEG_PAGES + pg) continue;
+    for (uint32_t slot = 0; slot < HZ3_SEG_PAGES; slot++) {
+      if (!((seg->slot_used[slot >> 6] >> (slot & 63)) & 1)) continue;
+      hz3_run_t *run = &seg->runs[slot];
+      uint32_t pg = run->first_page % HZ3_SEG_PAGES;
       if (run->nfree == hz3_class_run_objs(run->cls))
         return hz3_check_fail(r, "shard %u: wholly free run kept at page %u", s, run->first_page);
       /* A page is idle iff every object overlapping it is free in central. */
@@ -272,7 +273,6 @@ static bool check_shard(hz3_central_t *c, uint32_t s, hz3_check_report_t *r) {
                                 run->first_page);
         partly_free++;
       }
-      pg += run->npages - 1;
     }
   }
   if (partly_free != listed)

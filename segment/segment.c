@@ -249,13 +249,17 @@ hz3_run_t *hz3_segment_alloc_run(hz3_segment_pool_t *pool, hz3_segment_set_t *se
   seg->free_pages -= npages;
   seg->last_touch_epoch = epoch;
 
-  hz3_run_t *run = &seg->runs[first];
+  uint32_t slot = 0;
+  while (seg->slot_used[slot >> 6] == ~0ull) slot += 64; /* a run per page at most: one is free */
+  slot += (uint32_t)__builtin_ctzll(~seg->slot_used[slot >> 6]);
+  seg->slot_used[slot >> 6] |= 1ull << (slot & 63);
+  hz3_run_t *run = &seg->runs[slot];
   memset(run, 0, sizeof *run);
   run->npages = (uint16_t)npages;
   run->cls = (uint8_t)cls;
   run->owner = (uint8_t)set->owner;
   run->first_page = seg->index * HZ3_SEG_PAGES + (uint32_t)first;
-  hz3_tag_t tag = HZ3_MAKE_TAG(cls, set->owner, first);
+  hz3_tag_t tag = HZ3_MAKE_TAG(cls, set->owner, slot);
   for (uint32_t i = 0; i < npages; i++)
     __atomic_store_n(&pool->tags[run->first_page + i], tag, __ATOMIC_RELAXED);
   HZ3_STAT_ADD(pool->stats, runs_allocated, 1);
@@ -285,6 +289,8 @@ void hz3_segment_free_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_
   seg->free_pages += npages;
   seg->last_touch_epoch = epoch;
   run->npages = 0;
+  uint32_t slot = (uint32_t)(run - seg->runs);
+  seg->slot_used[slot >> 6] &= ~(1ull << (slot & 63));
   HZ3_STAT_ADD(pool->stats, runs_freed, 1);
   if (pool->unused_hook) pool->unused_hook(pool->unused_ctx, pool, set, seg, first, npages);
   if (seg->free_pages == HZ3_SEG_PAGES) {
@@ -336,7 +342,7 @@ hz3_segment_t *hz3_segment_of(const hz3_segment_pool_t *pool, const void *p) {
 hz3_run_t *hz3_segment_run_of(const hz3_segment_pool_t *pool, const void *p) {
   hz3_tag_t tag = hz3_segment_tag(pool, p);
   if (tag == 0) return NULL;
-  return &hz3_segment_of(pool, p)->runs[HZ3_TAG_RUN_PAGE(tag)];
+  return &hz3_segment_of(pool, p)->runs[HZ3_TAG_RUN_SLOT(tag)];
 }
 
 void *hz3_segment_run_start(const hz3_segment_pool_t *pool, const hz3_run_t *run) {
@@ -352,6 +358,7 @@ void hz3_segment_purge_init_meta(hz3_segment_t *seg) {
   memcpy(seg->purged_bits, seg->free_bits, sizeof seg->purged_bits);
   memset(seg->idle_bits, 0, sizeof seg->idle_bits);
   memset(seg->idle_purged_bits, 0, sizeof seg->idle_purged_bits);
+  memset(seg->slot_used, 0, sizeof seg->slot_used);
   seg->unused_pages = 0;
 }
 
@@ -444,19 +451,25 @@ static bool check_segment(const hz3_segment_pool_t *pool, const hz3_segment_t *s
     return hz3_check_fail(r, "segment %u: free_pages %u but %u free bits", seg->index,
                           seg->free_pages, free_count);
   const hz3_tag_t *tags = &pool->tags[(size_t)seg->index * HZ3_SEG_PAGES];
+  uint32_t runs_found = 0, slots_used = 0;
+  for (uint32_t w = 0; w < HZ3_SEG_WORDS; w++)
+    slots_used += (uint32_t)__builtin_popcountll(seg->slot_used[w]);
   for (uint32_t pg = 0; pg < HZ3_SEG_PAGES;) {
     if (bit_get(seg->free_bits, pg)) {
       if (tags[pg] != 0) return hz3_check_fail(r, "segment %u page %u: free but tagged", seg->index, pg);
       pg++;
       continue;
     }
-    const hz3_run_t *run = &seg->runs[pg];
-    if (run->npages == 0 || run->first_page != seg->index * HZ3_SEG_PAGES + pg)
+    uint32_t slot = HZ3_TAG_RUN_SLOT(tags[pg]);
+    const hz3_run_t *run = &seg->runs[slot];
+    if (tags[pg] == 0 || !bit_get(seg->slot_used, slot) || run->npages == 0 ||
+        run->first_page != seg->index * HZ3_SEG_PAGES + pg)
       return hz3_check_fail(r, "segment %u page %u: in use but starts no run", seg->index, pg);
+    runs_found++;
     if (run->cls >= HZ3_NUM_CLASSES || run->npages != hz3_class_run_pages(run->cls))
       return hz3_check_fail(r, "segment %u page %u: run class %u with %u pages", seg->index,
                             pg, run->cls, run->npages);
-    hz3_tag_t want = HZ3_MAKE_TAG(run->cls, run->owner, pg);
+    hz3_tag_t want = HZ3_MAKE_TAG(run->cls, run->owner, slot);
     for (uint32_t i = 0; i < run->npages; i++) {
       if (pg + i >= HZ3_SEG_PAGES || bit_get(seg->free_bits, pg + i) || tags[pg + i] != want)
         return hz3_check_fail(r, "segment %u page %u: tag/bits disagree with run at %u",
@@ -467,6 +480,9 @@ static bool check_segment(const hz3_segment_pool_t *pool, const hz3_segment_t *s
                             pg, run->owner, seg->owner);
     pg += run->npages;
   }
+  if (runs_found != slots_used)
+    return hz3_check_fail(r, "segment %u: %u runs but %u descriptor slots used", seg->index,
+                          runs_found, slots_used);
   return true;
 }
 

@@ -34,21 +34,23 @@
 #define HZ3_RUN_MAP_WORDS (HZ3_RUN_MAX_OBJS / 64)      /* 4 */
 
 /* Page tag: bits 0-7 class + 1 (the tcache bin index; 0: page not in a run), bits 8-15 owner
- * shard + 1, bits 16-24 first page of the run within its segment.  A zero tag sends free()
+ * shard + 1, bits 16-24 the run's descriptor slot within its segment.  A zero tag sends free()
  * to tcache bin 0, which never has room, hence to the slow path: no extra test. */
 typedef uint32_t hz3_tag_t;
 #define HZ3_TAG_BIN(t) ((t)&0xFFu)
 #define HZ3_TAG_CLASS(t) (((t)&0xFFu) - 1u)
 #define HZ3_TAG_OWNER_KEY(t) ((t)&0xFF00u)
 #define HZ3_TAG_OWNER(t) ((((t) >> 8) & 0xFFu) - 1u)
-#define HZ3_TAG_RUN_PAGE(t) ((t) >> 16)
+#define HZ3_TAG_RUN_SLOT(t) ((t) >> 16)
 #define HZ3_OWNER_KEY(owner) (((uint32_t)(owner) + 1u) << 8)
-#define HZ3_MAKE_TAG(cls, owner, run_page) \
-  (((uint32_t)(cls) + 1u) | HZ3_OWNER_KEY(owner) | ((uint32_t)(run_page) << 16))
+#define HZ3_MAKE_TAG(cls, owner, run_slot) \
+  (((uint32_t)(cls) + 1u) | HZ3_OWNER_KEY(owner) | ((uint32_t)(run_slot) << 16))
 #define HZ3_MAX_OWNERS 254u
 
-/* A run of pages carved into objects of one class.  Descriptors live in the segment meta,
- * indexed by the run's first page. Central owns free_map, nfree and the list links. */
+/* A run of pages carved into objects of one class.  Descriptors live in slots of their
+ * segment's descriptor array, lowest free slot first, so the pages of descriptors a segment
+ * touches follow how many runs it holds, not how many pages.  Central owns free_map, nfree
+ * and the list links. */
 typedef struct hz3_run {
   uint64_t free_map[HZ3_RUN_MAP_WORDS]; /* central: bit i set = object i free in central */
   struct hz3_run *next, *prev;          /* central: partial-run list of its class */
@@ -75,8 +77,9 @@ typedef struct hz3_segment {
   uint8_t spare;  /* on the pool's spare list (under the pool lock) */
   uint8_t reserved;
   struct hz3_segment *next, *prev; /* owner's set, or the pool's spare list */
-  /* Run descriptors by first page: HZ3_SEG_PAGES of them in their own pages, apart from this
-   * header, so that a spare segment can give them all back while its header stays. */
+  uint64_t slot_used[HZ3_SEG_WORDS]; /* descriptor slots holding a live run */
+  /* HZ3_SEG_PAGES descriptor slots, in their own pages apart from this header, so that a spare
+   * segment can give them all back while its header stays. */
   hz3_run_t *runs;
 } hz3_segment_t;
 
