@@ -62,9 +62,8 @@ void hz3_tcache_setup(hz3_tcache_t *tc, const hz3_tcache_env_t *env, uint32_t sh
   for (uint32_t c = 0; c < HZ3_NUM_CLASSES; c++) {
     uint32_t max = bin_cap(env, c);
     if (env->s58) max = HZ3_MIN(max, env->s58_initial_max_len);
-    /* With a byte budget, bins start closed and grow as they are used (slow start). */
-    if (env->max_bytes) max = 0;
     tc->bins[c + 1].max = max;
+    tc->budget_used_bytes += (uint64_t)max * hz3_class_to_size(c);
   }
   tc->state = HZ3_TCACHE_ACTIVE;
 }
@@ -112,26 +111,24 @@ static bool steal_one(hz3_tcache_t *tc, uint32_t except) {
   return false;
 }
 
-/* Bin i wants a longer max (it ran empty or overflowed): double it up to its cap, within the
- * byte budget if there is one (taking room from other bins first). */
+/* Bin i ran empty: the thread allocates more than it frees there, so let it hold more (double
+ * its max length up to its cap).  Growth is free of the byte budget: a thread that allocates
+ * is working, and SSOT-like loops need their cache. */
 static void grow_bin(hz3_tcache_t *tc, uint32_t i) {
-  const hz3_tcache_env_t *env = tc->env;
   hz3_bin_t *b = &tc->bins[i];
-  uint32_t cap = bin_cap(env, i - 1);
-  uint32_t want = HZ3_MIN(cap, b->max ? b->max * 2 : 1);
-  if (want <= b->max) return;
-  if (env->max_bytes) {
-    size_t size = bin_obj_bytes(i);
-    uint64_t need = (uint64_t)(want - b->max) * size;
-    while (tc->budget_used_bytes + need > env->max_bytes && steal_one(tc, i)) {
-    }
-    if (tc->budget_used_bytes + need > env->max_bytes) {
-      uint64_t room = env->max_bytes > tc->budget_used_bytes ? env->max_bytes - tc->budget_used_bytes : 0;
-      want = b->max + (uint32_t)(room / size);
-      if (want <= b->max) return;
-    }
+  uint32_t want = HZ3_MIN(bin_cap(tc->env, i - 1), b->max ? b->max * 2 : 1);
+  if (want > b->max) set_bin_max(tc, i, want);
+}
+
+/* Frees keep overflowing bins with no refill between: the thread is emptying its working set,
+ * the shape of a phase that ends in idleness.  Bring the bins' total max length back within
+ * the byte budget, halving other bins round robin (their excess goes home).  From then on,
+ * whatever the thread does short of allocating again, it holds at most max_bytes. */
+static void enforce_budget(hz3_tcache_t *tc, uint32_t i) {
+  while (tc->budget_used_bytes > tc->env->max_bytes && steal_one(tc, i)) {
   }
-  set_bin_max(tc, i, want);
+  while (tc->budget_used_bytes > tc->env->max_bytes && tc->bins[i].max > 0)
+    set_bin_max(tc, i, tc->bins[i].max / 2);
 }
 
 void *hz3_tcache_refill(hz3_tcache_t *tc, uint32_t cls) {
@@ -145,7 +142,8 @@ void *hz3_tcache_refill(hz3_tcache_t *tc, uint32_t cls) {
   tick(tc);
   hz3_bin_t *b = &tc->bins[cls + 1];
   HZ3_ASSERT(b->head == NULL && b->len == 0); /* only an empty bin is refilled */
-  if (env->max_bytes || env->s58) grow_bin(tc, cls + 1); /* it ran empty: it may hold more */
+  tc->drain_streak = 0;
+  if (env->s58 || env->max_bytes) grow_bin(tc, cls + 1); /* ran empty: may hold more again */
   uint32_t n = hz3_central_alloc_batch(env->central, tc->shard, cls, refill_count(env, b, cls),
                                        &head);
   if (n == 0) return NULL; /* errno = ENOMEM from central */
@@ -209,13 +207,13 @@ void hz3_tcache_free_slow(hz3_tcache_t *tc, void *p, hz3_tag_t tag) {
   tick(tc);
   uint32_t i = HZ3_TAG_BIN(tag);
   hz3_bin_t *b = &tc->bins[i];
-  if (tc->env->max_bytes && b->len >= b->max) grow_bin(tc, i); /* slow start under a budget */
   *(void **)p = b->head;
   b->head = p;
   b->len++;
   if (b->len > b->max) {
     if (tc->overflows[i] < UINT16_MAX) tc->overflows[i]++;
     flush_bin(tc, b);
+    if (tc->env->max_bytes && ++tc->drain_streak >= HZ3_DRAIN_STREAK) enforce_budget(tc, i);
   }
 }
 
@@ -294,14 +292,11 @@ bool hz3_tcache_check(const hz3_tcache_t *tc, hz3_check_report_t *report) {
     if (n != b->len) return hz3_check_fail(report, "bin %u: len %u, list %u", i, b->len, n);
     if (b->len > b->max) return hz3_check_fail(report, "bin %u: len %u > max %u", i, b->len, b->max);
   }
-  if (tc->env->max_bytes) {
-    uint64_t used = 0;
-    for (uint32_t i = 1; i < HZ3_NUM_BINS; i++) used += (uint64_t)tc->bins[i].max * bin_obj_bytes(i);
-    if (used != tc->budget_used_bytes || used > tc->env->max_bytes)
-      return hz3_check_fail(report, "budget: bins allow %llu bytes, books say %llu, limit %llu",
-                            (unsigned long long)used, (unsigned long long)tc->budget_used_bytes,
-                            (unsigned long long)tc->env->max_bytes);
-  }
+  uint64_t used = 0;
+  for (uint32_t i = 1; i < HZ3_NUM_BINS; i++) used += (uint64_t)tc->bins[i].max * bin_obj_bytes(i);
+  if (used != tc->budget_used_bytes)
+    return hz3_check_fail(report, "budget: bins allow %llu bytes, books say %llu",
+                          (unsigned long long)used, (unsigned long long)tc->budget_used_bytes);
   uint32_t stashed = 0;
   for (uint32_t s = 0; s < HZ3_NUM_SHARDS; s++) {
     uint32_t n = 0;

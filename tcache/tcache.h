@@ -34,6 +34,11 @@ typedef struct hz3_stash {
 
 enum { HZ3_TCACHE_FRESH = 0, HZ3_TCACHE_ACTIVE = 1, HZ3_TCACHE_DEAD = 2 };
 
+/* Overflowing frees in a row, with no refill between them, after which the byte budget is
+ * enforced.  A loop that allocates as much as it frees (SSOT) refills between overflows and
+ * keeps its cache; a thread freeing its working set reaches this within a few hundred frees. */
+#define HZ3_DRAIN_STREAK 16
+
 struct hz3_tcache_env;
 
 #define HZ3_NUM_BINS (HZ3_NUM_CLASSES + 1)
@@ -45,10 +50,12 @@ typedef struct hz3_tcache {
   uint32_t slow_events; /* refills and flushes since the last epoch tick */
   uint32_t stashed;     /* objects in stash[] */
   const struct hz3_tcache_env *env;
-  /* With a byte budget (env->max_bytes): sum over bins of max * object size, kept <= the
-   * budget, so what the thread can hold is bounded whatever it does next. */
+  /* Sum over bins of max * object size: what the bins may hold.  With a byte budget
+   * (env->max_bytes) it is brought back under the budget when frees keep overflowing bins
+   * with no refill in between (a thread emptying its working set, as before going idle). */
   uint64_t budget_used_bytes;
-  uint32_t steal_next; /* where the next steal looks for a victim bin */
+  uint32_t steal_next;   /* where the next steal looks for a victim bin */
+  uint32_t drain_streak; /* overflows since the last refill: the thread is freeing, not working */
   uint16_t overflows[HZ3_NUM_BINS]; /* S58: flushes of each bin since the last reclaim */
   hz3_stash_t stash[HZ3_NUM_SHARDS];
 } hz3_tcache_t;
@@ -61,7 +68,8 @@ typedef struct hz3_tcache_env {
   uint32_t refill_batch;    /* objects fetched per refill (upper bound; 0: by size only) */
   uint32_t bin_max;         /* cap of a bin's length (0: by size only) */
   uint32_t stash_batch;     /* stashed remote objects that trigger a send */
-  uint64_t max_bytes;       /* most bytes one tcache may hold (0: count caps only) */
+  uint64_t max_bytes;       /* most bytes a tcache holds once it has been freeing without
+                               allocating for HZ3_DRAIN_STREAK overflows (0: count caps only) */
   bool s58;                 /* S58 decay: bins that keep overflowing shrink at reclaim */
   uint32_t s58_initial_max_len, s58_max_overages, s58_reclaim_budget;
 } hz3_tcache_env_t;

@@ -153,25 +153,49 @@ TEST_F(TcacheTest, EpochTicksEveryIntervalOfSlowEvents) {
   for (void* p : held) Free(p);
 }
 
-TEST_F(TcacheTest, ByteBudgetBoundsWhatTheThreadHolds) {
+TEST_F(TcacheTest, ByteBudgetBoundsWhatAFreeingThreadHolds) {
   env_.max_bytes = 64 * 1024;
   hz3_tcache_setup(&tc_, &env_, 0);
   std::vector<void*> v;
   uint64_t s = 5;
   for (int round = 0; round < 5; round++) {
-    for (int i = 0; i < 400; i++) {  // ~13 MiB: within the 32 MiB test arena
+    for (int i = 0; i < 3000; i++) {  // four classes, enough to overflow their bins
       s = s * 6364136223846793005ull + 1442695040888963407ull;
-      v.push_back(Malloc(16 + (s >> 33) % 65000));
+      v.push_back(Malloc(256u << ((s >> 33) % 4)));
       ASSERT_NE(v.back(), nullptr);
     }
+    // Freeing: once frees have overflowed bins HZ3_DRAIN_STREAK times in a row, the bins'
+    // total stays within the budget.
+    bool overflowed = false;
     for (void* p : v) {
       Free(p);
-      ASSERT_LE(hz3_tcache_cached_bytes(&tc_), env_.max_bytes);
+      if (tc_.drain_streak >= HZ3_DRAIN_STREAK) overflowed = true;
+      if (overflowed) {
+        ASSERT_LE(tc_.budget_used_bytes, env_.max_bytes);
+        ASSERT_LE(hz3_tcache_cached_bytes(&tc_), env_.max_bytes);
+      }
     }
+    EXPECT_TRUE(overflowed);
     v.clear();
     Check();  // also checks the budget books
   }
-  EXPECT_LE(tc_.budget_used_bytes, env_.max_bytes);
+}
+
+TEST_F(TcacheTest, ByteBudgetLeavesABalancedLoopAlone) {
+  env_.max_bytes = 64 * 1024;
+  hz3_tcache_setup(&tc_, &env_, 0);
+  uint32_t cls = hz3_size_to_class(16384);
+  uint32_t max = tc_.bins[cls + 1].max;
+  // Allocate and free in turn, overflowing now and then but refilling between: no enforcement.
+  std::vector<void*> v;
+  for (int round = 0; round < 50; round++) {
+    for (uint32_t i = 0; i < max + 2; i++) v.push_back(Malloc(16384));
+    for (void* p : v) Free(p);
+    v.clear();
+  }
+  EXPECT_LT(tc_.drain_streak, static_cast<uint32_t>(HZ3_DRAIN_STREAK));
+  EXPECT_EQ(tc_.bins[cls + 1].max, max);  // its cache was not cut
+  Check();
 }
 
 TEST_F(TcacheTest, S58ShrinksBinsThatKeepOverflowing) {
