@@ -25,6 +25,7 @@ static void epoch_tick(void) { hz3_epoch_run(&hz3_g.epoch, &hz3_t_tcache); }
 /* fork: hold every lock across fork so the child never inherits one mid-update. */
 static void fork_prepare(void) {
   hz3_lock_acquire(&g_init_lock);
+  hz3_lock_acquire(&hz3_g.epoch.run_lock);
   hz3_large_lock(&hz3_g.large);
   hz3_central_lock_all(&hz3_g.central);
   hz3_lock_acquire(&hz3_g.pool.lock);
@@ -34,6 +35,7 @@ static void fork_parent(void) {
   hz3_lock_release(&hz3_g.pool.lock);
   hz3_central_unlock_all(&hz3_g.central);
   hz3_large_unlock(&hz3_g.large);
+  hz3_lock_release(&hz3_g.epoch.run_lock);
   hz3_lock_release(&g_init_lock);
 }
 
@@ -43,6 +45,7 @@ static void fork_child(void) {
   hz3_lock_reset(&hz3_g.pool.lock);
   hz3_central_reset_locks_in_child(&hz3_g.central);
   hz3_lock_reset(&hz3_g.large.lock);
+  hz3_lock_reset(&hz3_g.epoch.run_lock);
   hz3_lock_reset(&g_init_lock);
 }
 
