@@ -70,7 +70,7 @@ class EpochTest : public ::testing::Test {
   }
   void Free(hz3_tcache_t* tc, void* p) {
     hz3_tag_t tag = hz3_segment_tag(&pool_, p);
-    if (!hz3_tcache_push(tc, p, tag)) hz3_tcache_free_slow(tc, p, tag);
+    if (!hz3_tcache_push(tc, p, HZ3_TAG_BIN(tag))) hz3_tcache_free_slow(tc, p, tag);
   }
   // A burst: n objects of `sizes` different sizes in 256..4096 B, written, then all freed but
   // every keep_every-th (0: none kept), which stays in `kept_`.

@@ -21,9 +21,11 @@
 #include "tcache/tcache.h"
 
 typedef struct hz3_process {
-  /* Read by the free fast path: the arena bounds and its page tags (0 / NULL until set-up). */
+  /* Read by the free fast path: the arena bounds, its page bins and tags (0 / NULL until
+   * set-up). */
   uintptr_t arena_base;
   size_t arena_bytes;
+  const uint8_t *page_bins;
   const hz3_tag_t *tags;
   int ready;
   hz3_segment_pool_t pool;

@@ -79,6 +79,7 @@ int hz3_process_ensure(void) {
   hz3_g.env = hz3_tcache_env_default(&hz3_g.central, &hz3_g.pool, epoch_tick);
   hz3_g.arena_base = hz3_g.pool.arena_base;
   hz3_g.tags = hz3_g.pool.tags;
+  hz3_g.page_bins = hz3_g.pool.page_bins;
   __atomic_store_n(&hz3_g.arena_bytes, hz3_g.pool.arena_bytes, __ATOMIC_RELEASE);
   __atomic_store_n(&hz3_g.ready, 1, __ATOMIC_RELEASE);
   hz3_lock_release(&g_init_lock);

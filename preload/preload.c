@@ -45,10 +45,11 @@ static HZ3_NOINLINE HZ3_COLD void invalid_free(void *p) {
   hz3_fatal("free(): invalid pointer %p (inside hz3's arena but in no live run: freed twice?)", p);
 }
 
-static HZ3_NOINLINE void free_small_slow(void *p, hz3_tag_t tag) {
+static HZ3_NOINLINE void free_small_slow(void *p) {
+  hz3_tag_t tag = hz3_g.tags[((uintptr_t)p - hz3_g.arena_base) >> HZ3_PAGE_SHIFT];
   if (HZ3_UNLIKELY(tag == 0)) invalid_free(p);
   hz3_thread_ensure(); /* a thread whose first call is free */
-  if (hz3_tcache_push(&hz3_t_tcache, p, tag)) return;
+  if (hz3_tcache_push(&hz3_t_tcache, p, HZ3_TAG_BIN(tag))) return;
   hz3_tcache_free_slow(&hz3_t_tcache, p, tag);
 }
 
@@ -74,9 +75,9 @@ static HZ3_ALWAYS_INLINE void *hz3_malloc_inline(size_t n) {
 static HZ3_ALWAYS_INLINE void hz3_free_inline(void *p) {
   uintptr_t off = (uintptr_t)p - hz3_g.arena_base;
   if (HZ3_LIKELY(off < hz3_g.arena_bytes)) {
-    hz3_tag_t tag = hz3_g.tags[off >> HZ3_PAGE_SHIFT];
-    if (HZ3_LIKELY(hz3_tcache_push(&hz3_t_tcache, p, tag))) return;
-    free_small_slow(p, tag);
+    uint32_t bin = hz3_g.page_bins[off >> HZ3_PAGE_SHIFT];
+    if (HZ3_LIKELY(hz3_tcache_push(&hz3_t_tcache, p, bin))) return;
+    free_small_slow(p);
     return;
   }
   free_other(p);

@@ -94,6 +94,14 @@ int hz3_segment_pool_init(hz3_segment_pool_t *pool, const hz3_os_ops_t *os, hz3_
   if (arena == NULL) return ENOMEM;
   size_t tag_bytes = page_round((arena_bytes >> HZ3_PAGE_SHIFT) * sizeof(hz3_tag_t));
   void *tags = os->reserve(os->ctx, tag_bytes, HZ3_PAGE_SIZE);
+  size_t bin_bytes = page_round(arena_bytes >> HZ3_PAGE_SHIFT);
+  void *page_bins = tags ? os->reserve(os->ctx, bin_bytes, HZ3_PAGE_SIZE) : NULL;
+  if (page_bins == NULL) {
+    os->release(os->ctx, arena, arena_bytes);
+    if (tags) os->release(os->ctx, tags, tag_bytes);
+    return ENOMEM;
+  }
+  pool->page_bins = page_bins;
   size_t meta_bytes = page_round((size_t)pool->max_segments * sizeof(hz3_segment_t));
   void *metas = tags ? os->reserve(os->ctx, meta_bytes, HZ3_PAGE_SIZE) : NULL;
   size_t runs_bytes = (size_t)pool->max_segments * HZ3_SEG_RUNS_BYTES;
@@ -101,6 +109,7 @@ int hz3_segment_pool_init(hz3_segment_pool_t *pool, const hz3_os_ops_t *os, hz3_
   if (runs == NULL) {
     os->release(os->ctx, arena, arena_bytes);
     if (tags) os->release(os->ctx, tags, tag_bytes);
+    os->release(os->ctx, page_bins, bin_bytes);
     if (metas) os->release(os->ctx, metas, meta_bytes);
     return ENOMEM;
   }
@@ -119,6 +128,7 @@ void hz3_segment_pool_destroy(hz3_segment_pool_t *pool) {
   os->release(os->ctx, (void *)pool->arena_base, pool->arena_bytes);
   os->release(os->ctx, pool->tags,
               page_round((pool->arena_bytes >> HZ3_PAGE_SHIFT) * sizeof(hz3_tag_t)));
+  os->release(os->ctx, pool->page_bins, page_round(pool->arena_bytes >> HZ3_PAGE_SHIFT));
   os->release(os->ctx, pool->metas,
               page_round((size_t)pool->max_segments * sizeof(hz3_segment_t)));
   os->release(os->ctx, pool->runs, (size_t)pool->max_segments * HZ3_SEG_RUNS_BYTES);
@@ -156,6 +166,10 @@ static hz3_segment_t *pool_take_segment(hz3_segment_pool_t *pool) {
   uintptr_t tag_end = page_round(tag_lo + HZ3_SEG_PAGES * sizeof(hz3_tag_t) - tag_page) + tag_page;
   int err = os->commit(os->ctx, base, HZ3_SEG_SIZE);
   if (err == 0) err = os->commit(os->ctx, (void *)tag_page, tag_end - tag_page);
+  /* The page-bin bytes of this segment (segments share that page too). */
+  uintptr_t pb_lo = (uintptr_t)&pool->page_bins[(size_t)index * HZ3_SEG_PAGES];
+  uintptr_t pb_page = pb_lo & ~(uintptr_t)(HZ3_PAGE_SIZE - 1);
+  if (err == 0) err = os->commit(os->ctx, (void *)pb_page, page_round(pb_lo + HZ3_SEG_PAGES - pb_page));
   /* The header's pages (headers share pages; committing one twice is harmless). */
   uintptr_t hdr = (uintptr_t)meta_at(pool, index);
   uintptr_t hdr_page = hdr & ~(uintptr_t)(HZ3_PAGE_SIZE - 1);
@@ -260,8 +274,11 @@ hz3_run_t *hz3_segment_alloc_run(hz3_segment_pool_t *pool, hz3_segment_set_t *se
   run->owner = (uint8_t)set->owner;
   run->first_page = seg->index * HZ3_SEG_PAGES + (uint32_t)first;
   hz3_tag_t tag = HZ3_MAKE_TAG(cls, set->owner, slot);
-  for (uint32_t i = 0; i < npages; i++)
+  for (uint32_t i = 0; i < npages; i++) {
     __atomic_store_n(&pool->tags[run->first_page + i], tag, __ATOMIC_RELAXED);
+    __atomic_store_n(&pool->page_bins[run->first_page + i], (uint8_t)HZ3_TAG_BIN(tag),
+                     __ATOMIC_RELAXED);
+  }
   HZ3_STAT_ADD(pool->stats, runs_allocated, 1);
   return run;
 }
@@ -272,8 +289,10 @@ void hz3_segment_free_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_
   HZ3_ASSERT(npages >= 1);
   hz3_segment_t *seg = meta_at(pool, run->first_page / HZ3_SEG_PAGES);
   uint32_t first = run->first_page % HZ3_SEG_PAGES;
-  for (uint32_t i = 0; i < npages; i++)
+  for (uint32_t i = 0; i < npages; i++) {
     __atomic_store_n(&pool->tags[run->first_page + i], 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&pool->page_bins[run->first_page + i], 0, __ATOMIC_RELAXED);
+  }
   /* Idle pages become free pages (purged ones stay purged); pages still busy (a caller that
    * frees a run with objects out) join the resident-unused count. */
   int64_t newly_unused = 0;
@@ -451,6 +470,11 @@ static bool check_segment(const hz3_segment_pool_t *pool, const hz3_segment_t *s
     return hz3_check_fail(r, "segment %u: free_pages %u but %u free bits", seg->index,
                           seg->free_pages, free_count);
   const hz3_tag_t *tags = &pool->tags[(size_t)seg->index * HZ3_SEG_PAGES];
+  const uint8_t *bins = &pool->page_bins[(size_t)seg->index * HZ3_SEG_PAGES];
+  for (uint32_t pg = 0; pg < HZ3_SEG_PAGES; pg++)
+    if (bins[pg] != HZ3_TAG_BIN(tags[pg]))
+      return hz3_check_fail(r, "segment %u page %u: page bin %u, tag says %u", seg->index, pg,
+                            bins[pg], HZ3_TAG_BIN(tags[pg]));
   uint32_t runs_found = 0, slots_used = 0;
   for (uint32_t w = 0; w < HZ3_SEG_WORDS; w++)
     slots_used += (uint32_t)__builtin_popcountll(seg->slot_used[w]);

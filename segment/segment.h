@@ -8,7 +8,8 @@
  * Page states: free (in no run), or in a run and then idle (no allocated object touches it:
  *   every object overlapping it is free in central) or busy.  Free and idle pages are
  *   "unused"; an unused page is resident unless purged (purged_bits / idle_purged_bits).
- * Invariants: purged_bits subset of free_bits; idle_bits disjoint from free_bits;
+ * Invariants: page_bins[page] == HZ3_TAG_BIN(tags[page]) for every page;
+ *   purged_bits subset of free_bits; idle_bits disjoint from free_bits;
  *   idle_purged_bits subset of idle_bits; unused_pages = popcount of resident-unused pages, per
  *   segment and summed over the pool; a page's tag is nonzero iff the page lies in a live run,
  *   and then names that run's class, owner and first page; free_pages counts free_bits; a
@@ -111,6 +112,8 @@ typedef struct hz3_segment_pool {
   uintptr_t arena_base;
   size_t arena_bytes;
   hz3_tag_t *tags;        /* one per arena page */
+  uint8_t *page_bins;     /* HZ3_TAG_BIN of each page's tag, one byte: the free fast path's
+                             lookup, four times denser in cache than the tags */
   hz3_segment_t *metas;   /* one header per segment, dense */
   hz3_run_t *runs;        /* HZ3_SEG_PAGES descriptors per segment */
   uint32_t max_segments;
@@ -145,6 +148,11 @@ static inline bool hz3_segment_pool_contains(const hz3_segment_pool_t *pool, con
 /* The tag of the page holding p; p must be inside the arena. */
 static inline hz3_tag_t hz3_segment_tag(const hz3_segment_pool_t *pool, const void *p) {
   return __atomic_load_n(&pool->tags[((uintptr_t)p - pool->arena_base) >> HZ3_PAGE_SHIFT],
+                         __ATOMIC_RELAXED);
+}
+/* The tcache bin (class + 1, or 0: no run) of the page holding p; p inside the arena. */
+static inline uint32_t hz3_segment_page_bin(const hz3_segment_pool_t *pool, const void *p) {
+  return __atomic_load_n(&pool->page_bins[((uintptr_t)p - pool->arena_base) >> HZ3_PAGE_SHIFT],
                          __ATOMIC_RELAXED);
 }
 /* The segment holding p (inside the arena), in O(1). */

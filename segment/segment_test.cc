@@ -55,7 +55,7 @@ class SegmentTest : public ::testing::Test {
 };
 
 TEST_F(SegmentTest, ReservesWithoutCommitting) {
-  EXPECT_EQ(os_.reserve_calls(), 4u);  // arena, tags, segment headers, run descriptors
+  EXPECT_EQ(os_.reserve_calls(), 5u);  // arena, tags, page bins, headers, run descriptors
   EXPECT_EQ(os_.committed_pages(), 0u);
   EXPECT_EQ(pool_.arena_base % HZ3_SEG_SIZE, 0u);
 }

@@ -19,11 +19,11 @@ static HZ3_ALWAYS_INLINE void *hz3_tcache_pop(hz3_tcache_t *tc, uint32_t cls) {
   return p;
 }
 
-/* Pushes p (whose page tag is tag) onto its bin if the bin has room; false otherwise (full
- * bin; thread not set up or torn down: max 0; not in a run: tag 0 selects bin 0, max 0).  The
- * owner is not asked: objects of other shards ride in the bin and go home on flush. */
-static HZ3_ALWAYS_INLINE bool hz3_tcache_push(hz3_tcache_t *tc, void *p, hz3_tag_t tag) {
-  hz3_bin_t *b = &tc->bins[HZ3_TAG_BIN(tag)];
+/* Pushes p onto bin `bin` (its page's hz3_segment_page_bin) if the bin has room; false
+ * otherwise (full bin; thread not set up or torn down: max 0; not in a run: bin 0, max 0).
+ * The owner is not asked: objects of other shards ride in the bin and go home on flush. */
+static HZ3_ALWAYS_INLINE bool hz3_tcache_push(hz3_tcache_t *tc, void *p, uint32_t bin) {
+  hz3_bin_t *b = &tc->bins[bin];
   if (HZ3_UNLIKELY(b->len >= b->max)) return false;
   *(void **)p = b->head;
   b->head = p;

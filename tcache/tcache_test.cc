@@ -56,7 +56,7 @@ class TcacheTest : public ::testing::Test {
   }
   void Free(void* p) {
     hz3_tag_t tag = hz3_segment_tag(&pool_, p);
-    if (!hz3_tcache_push(&tc_, p, tag)) hz3_tcache_free_slow(&tc_, p, tag);
+    if (!hz3_tcache_push(&tc_, p, HZ3_TAG_BIN(tag))) hz3_tcache_free_slow(&tc_, p, tag);
   }
 };
 
@@ -67,7 +67,7 @@ TEST_F(TcacheTest, FreshTcacheTakesSlowPathsOnly) {
   ASSERT_NE(p, nullptr);
   hz3_tcache_t fresh;
   memset(&fresh, 0, sizeof fresh);
-  EXPECT_FALSE(hz3_tcache_push(&fresh, p, hz3_segment_tag(&pool_, p)));
+  EXPECT_FALSE(hz3_tcache_push(&fresh, p, hz3_segment_page_bin(&pool_, p)));
   EXPECT_FALSE(hz3_tcache_push(&fresh, p, 0));  // untagged page: never the fast path
   Free(p);
 }
@@ -122,7 +122,7 @@ TEST_F(TcacheTest, OtherShardsObjectsRideInBinsAndGoHomeInBatches) {
     v.push_back(p ? p : hz3_tcache_refill(&other, cls));
   }
   // Freed by shard 2's thread: into its own bin, no owner check on the fast path.
-  for (uint32_t i = 0; i < max; i++) ASSERT_TRUE(hz3_tcache_push(&tc_, v[i], hz3_segment_tag(&pool_, v[i])));
+  for (uint32_t i = 0; i < max; i++) ASSERT_TRUE(hz3_tcache_push(&tc_, v[i], hz3_segment_page_bin(&pool_, v[i])));
   EXPECT_EQ(tc_.stashed, 0u);
   Check();
   // The next one overflows the bin: the older half goes home, through the stash (batch 8).
