@@ -35,7 +35,11 @@ typedef struct hz3_process {
   hz3_epoch_t epoch;
   hz3_stats_t stats;
   hz3_tcache_env_t env;
-  uint32_t next_shard;
+  /* Shard choice: live threads per shard, and the shard a thread left last.  A new thread takes
+   * the shard its predecessor left (server threads come and go: the objects it inherits are
+   * then its own, not remote), else the least used one. */
+  uint32_t shard_threads[HZ3_NUM_SHARDS];
+  uint32_t last_vacated_shard; /* + 1; 0: none */
 } hz3_process_t;
 
 extern hz3_process_t hz3_g;

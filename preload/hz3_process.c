@@ -16,7 +16,27 @@ static int g_key_ready;
 
 static void thread_exit(void *arg) {
   (void)arg;
+  uint32_t shard = hz3_t_tcache.shard;
+  bool was_active = hz3_t_tcache.state == HZ3_TCACHE_ACTIVE;
   hz3_epoch_thread_exit(&hz3_g.epoch, &hz3_t_tcache);
+  if (was_active) {
+    __atomic_fetch_sub(&hz3_g.shard_threads[shard], 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&hz3_g.last_vacated_shard, shard + 1, __ATOMIC_RELAXED);
+  }
+}
+
+/* The shard for a new thread: the one a thread left last if nobody took it since, else the
+ * one with the fewest live threads (ties: lowest).  Racy reads are fine: any shard works. */
+static uint32_t choose_shard(void) {
+  uint32_t vacated = __atomic_exchange_n(&hz3_g.last_vacated_shard, 0, __ATOMIC_RELAXED);
+  if (vacated != 0 && __atomic_load_n(&hz3_g.shard_threads[vacated - 1], __ATOMIC_RELAXED) == 0)
+    return vacated - 1;
+  uint32_t best = 0, best_n = UINT32_MAX;
+  for (uint32_t s = 0; s < HZ3_NUM_SHARDS; s++) {
+    uint32_t n = __atomic_load_n(&hz3_g.shard_threads[s], __ATOMIC_RELAXED);
+    if (n < best_n) best = s, best_n = n;
+  }
+  return best;
 }
 
 /* The tcache's epoch tick: every HZ3_EPOCH_INTERVAL slow-path events of this thread. */
@@ -94,7 +114,8 @@ int hz3_process_ensure(void) {
 void hz3_thread_ensure(void) {
   hz3_tcache_t *tc = &hz3_t_tcache;
   if (tc->state != HZ3_TCACHE_FRESH) return;
-  uint32_t shard = __atomic_fetch_add(&hz3_g.next_shard, 1, __ATOMIC_RELAXED) % HZ3_NUM_SHARDS;
+  uint32_t shard = choose_shard();
+  __atomic_fetch_add(&hz3_g.shard_threads[shard], 1, __ATOMIC_RELAXED);
   hz3_tcache_setup(tc, &hz3_g.env, shard);
   /* Registers the exit hook; the value only has to be non-NULL. */
   if (g_key_ready) pthread_setspecific(g_thread_key, tc);
