@@ -30,6 +30,11 @@ static void *os_reserve(void *ctx, size_t bytes, size_t align) {
   return map_aligned(bytes, align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
 }
 
+static void *os_reserve_readable(void *ctx, size_t bytes) {
+  (void)ctx;
+  return map_aligned(bytes, HZ3_PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
+}
+
 static int os_commit(void *ctx, void *addr, size_t bytes) {
   (void)ctx;
   return mprotect(addr, bytes, PROT_READ | PROT_WRITE) == 0 ? 0 : errno;
@@ -67,6 +72,7 @@ static uint64_t os_now_ns(void *ctx) {
 static const hz3_os_ops_t hz3_os_real = {
     .ctx = NULL,
     .reserve = os_reserve,
+    .reserve_readable = os_reserve_readable,
     .commit = os_commit,
     .release = os_release,
     .dontneed = os_dontneed,

@@ -16,6 +16,9 @@ typedef struct hz3_os_ops {
   /* Address space only (PROT_NONE, not counted against commit), aligned to align (a power of
    * two >= HZ3_PAGE_SIZE). NULL with errno = ENOMEM on failure. */
   void *(*reserve)(void *ctx, size_t bytes, size_t align);
+  /* Address space that reads as zero but cannot be written until committed (PROT_READ, not
+   * counted against commit): for tables read by lookups of arbitrary pointers. */
+  void *(*reserve_readable)(void *ctx, size_t bytes);
   /* Make reserved pages readable and writable; they read as zero until written. */
   int (*commit)(void *ctx, void *addr, size_t bytes);
   /* Give the range back entirely (munmap). */

@@ -60,6 +60,74 @@ static HZ3_NOINLINE void free_other(void *p) {
   __libc_free(p);
 }
 
+/* ---- the check build (--define check=1) ----
+ * Every small object carries a trailer in its last 16 bytes: the requested size and a canary
+ * bound to the address, and the bytes between the request and the trailer are filled.  free()
+ * checks that the pointer starts an object, that the object is not already free (a marker in
+ * its second word, bound to the address), and that the fill and trailer are intact: a write
+ * past the end.  Each finding is one line on stderr and an abort.  Large objects (above
+ * 64 KiB - 16) are checked for validity only. */
+#define HZ3_CHECK_TRAILER 16u
+#define HZ3_CHECK_FILL 0xABu
+#define HZ3_CHECK_CANARY 0x5CA1AB1E0DDBA11ull
+#define HZ3_CHECK_FREED 0x68A3F1E2D4C5B6A7ull
+
+static HZ3_NOINLINE HZ3_COLD void check_fail(const char *what, void *p, const char *detail) {
+  hz3_fatal("%s: %s %p", what, detail, p);
+}
+
+/* Bytes of the small object p (its class size), after checking that p starts an object. */
+static size_t check_object(void *p, const char *what) {
+  hz3_tag_t tag = hz3_g.tags[((uintptr_t)p - hz3_g.arena_base) >> HZ3_PAGE_SHIFT];
+  if (tag == 0) check_fail(what, p, "invalid pointer (not allocated by hz3, or freed twice)");
+  hz3_run_t *run = hz3_segment_run_of(&hz3_g.pool, p);
+  size_t size = hz3_class_to_size(HZ3_TAG_CLASS(tag));
+  uintptr_t off = (uintptr_t)p - (uintptr_t)hz3_segment_run_start(&hz3_g.pool, run);
+  if (off % size != 0) check_fail(what, p, "invalid pointer (inside an object, not its start)");
+  return size;
+}
+
+/* Lays out fill and trailer for a request of n in the small object p; fresh: p was free (its
+ * last life's free marker is cleared), else p is being resized in place. */
+static void *check_arm_object(void *p, size_t n, int fresh) {
+  if (p == NULL) return NULL;
+  size_t cap = hz3_class_to_size(HZ3_TAG_CLASS(hz3_g.tags[((uintptr_t)p - hz3_g.arena_base) >> HZ3_PAGE_SHIFT]));
+  unsigned char *b = p;
+  if (fresh) memset(b + 8, 0, 8); /* the free marker of this object's last life */
+  /* The fill also covers the free marker word of requests under 16 bytes. */
+  memset(b + n, HZ3_CHECK_FILL, cap - HZ3_CHECK_TRAILER - n);
+  uint64_t trailer[2] = {n, HZ3_CHECK_CANARY ^ (uintptr_t)p};
+  memcpy(b + cap - HZ3_CHECK_TRAILER, trailer, sizeof trailer);
+  return p;
+}
+
+static void *check_arm(void *p, size_t n) { return check_arm_object(p, n, 1); }
+
+/* Checks a small object being freed or resized and returns its requested size. */
+static size_t check_disarm(void *p, const char *what, int marking_free) {
+  size_t cap = check_object(p, what);
+  unsigned char *b = p;
+  uint64_t marker;
+  memcpy(&marker, b + 8, 8);
+  if (marker == (HZ3_CHECK_FREED ^ (uintptr_t)p)) check_fail(what, p, "double free of");
+  uint64_t trailer[2];
+  memcpy(trailer, b + cap - HZ3_CHECK_TRAILER, sizeof trailer);
+  size_t n = trailer[0];
+  if (trailer[1] != (HZ3_CHECK_CANARY ^ (uintptr_t)p) || n > cap - HZ3_CHECK_TRAILER)
+    check_fail(what, p, "heap overrun (trailer overwritten) after the object at");
+  for (size_t i = n; i < cap - HZ3_CHECK_TRAILER; i++)
+    if (b[i] != HZ3_CHECK_FILL) check_fail(what, p, "heap overrun (written past the end) of");
+  if (marking_free) {
+    marker = HZ3_CHECK_FREED ^ (uintptr_t)p;
+    memcpy(b + 8, &marker, 8);
+  }
+  return n;
+}
+
+static bool in_arena(const void *p) {
+  return (uintptr_t)p - hz3_g.arena_base < hz3_g.arena_bytes;
+}
+
 /* ---- malloc / free ---- */
 
 static HZ3_ALWAYS_INLINE void *hz3_malloc_inline(size_t n) {
@@ -83,11 +151,32 @@ static HZ3_ALWAYS_INLINE void hz3_free_inline(void *p) {
   free_other(p);
 }
 
-HZ3_API void *malloc(size_t n) { return hz3_malloc_inline(n); }
+/* malloc with the check build's trailer (HZ3_CHECK only). */
+/* Bytes to allocate for a checked request of n: the object keeps its first 16 bytes (free-list
+ * link and free marker) apart from the trailer. */
+static size_t check_need(size_t n) { return HZ3_MAX(n, 16u) + HZ3_CHECK_TRAILER; }
 
-HZ3_API void free(void *p) { hz3_free_inline(p); }
+static HZ3_NOINLINE void *check_malloc(size_t n) {
+  if (n > HZ3_MEDIUM_MAX - 2 * HZ3_CHECK_TRAILER) return malloc_large(n, 0, false);
+  return check_arm(hz3_malloc_inline(check_need(n)), n);
+}
 
-HZ3_API void cfree(void *p) { hz3_free_inline(p); }
+static HZ3_NOINLINE void check_free(void *p) {
+  if (in_arena(p)) check_disarm(p, "free()", 1);
+  hz3_free_inline(p);
+}
+
+HZ3_API void *malloc(size_t n) {
+  if (HZ3_CHECK) return check_malloc(n);
+  return hz3_malloc_inline(n);
+}
+
+HZ3_API void free(void *p) {
+  if (HZ3_CHECK) return check_free(p);
+  hz3_free_inline(p);
+}
+
+HZ3_API void cfree(void *p) { free(p); }
 
 /* Usable bytes of a pointer hz3 returned; for glibc's chunks, its chunk header says. */
 static size_t usable_size(const void *p) {
@@ -95,6 +184,7 @@ static size_t usable_size(const void *p) {
   uintptr_t off = (uintptr_t)p - hz3_g.arena_base;
   if (off < hz3_g.arena_bytes) {
     hz3_tag_t tag = hz3_g.tags[off >> HZ3_PAGE_SHIFT];
+    if (HZ3_CHECK && tag) return check_disarm((void *)p, "malloc_usable_size()", 0);
     return tag ? hz3_class_to_size(HZ3_TAG_CLASS(tag)) : 0;
   }
   if (hz3_g.ready) {
@@ -116,7 +206,7 @@ HZ3_API void *calloc(size_t count, size_t size) {
     return NULL;
   }
   if (n > HZ3_MEDIUM_MAX) return malloc_large(n, 0, true); /* zero without touching it */
-  void *p = hz3_malloc_inline(n);
+  void *p = HZ3_CHECK ? check_malloc(n) : hz3_malloc_inline(n);
   if (p != NULL) memset(p, 0, n);
   return p;
 }
@@ -127,12 +217,14 @@ static bool is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
 
 /* align is a power of two. */
 static void *aligned_alloc_pow2(size_t align, size_t n) {
-  if (align <= HZ3_MIN_ALIGN) return hz3_malloc_inline(n);
-  if (n <= HZ3_MEDIUM_MAX && align <= HZ3_PAGE_SIZE) {
-    int cls = hz3_class_for_aligned(n, align);
+  if (align <= HZ3_MIN_ALIGN) return HZ3_CHECK ? check_malloc(n) : hz3_malloc_inline(n);
+  size_t need = HZ3_CHECK ? check_need(n) : n;
+  if (need <= HZ3_MEDIUM_MAX && align <= HZ3_PAGE_SIZE) {
+    int cls = hz3_class_for_aligned(need, align);
     if (cls >= 0) {
       void *p = hz3_tcache_pop(&hz3_t_tcache, (uint32_t)cls);
-      return p ? p : malloc_small_slow((uint32_t)cls);
+      if (p == NULL) p = malloc_small_slow((uint32_t)cls);
+      return HZ3_CHECK ? check_arm(p, n) : p;
     }
   }
   return malloc_large(n == 0 ? 1 : n, align, false);
@@ -181,23 +273,29 @@ HZ3_API void *pvalloc(size_t n) {
 /* ---- realloc ---- */
 
 static HZ3_NOINLINE void *realloc_move(void *p, size_t old_usable, size_t n) {
-  void *q = hz3_malloc_inline(n);
+  void *q = HZ3_CHECK ? check_malloc(n) : hz3_malloc_inline(n);
   if (q == NULL) return NULL; /* p stays valid */
   memcpy(q, p, HZ3_MIN(old_usable, n));
-  hz3_free_inline(p);
+  free(p);
   return q;
 }
 
 HZ3_API void *realloc(void *p, size_t n) {
-  if (p == NULL) return hz3_malloc_inline(n);
+  if (p == NULL) return malloc(n);
   if (n == 0) { /* glibc: realloc(p, 0) frees p and returns NULL */
-    hz3_free_inline(p);
+    free(p);
     return NULL;
   }
   uintptr_t off = (uintptr_t)p - hz3_g.arena_base;
   if (off < hz3_g.arena_bytes) {
     hz3_tag_t tag = hz3_g.tags[off >> HZ3_PAGE_SHIFT];
     if (HZ3_UNLIKELY(tag == 0)) invalid_free(p);
+    if (HZ3_CHECK) {
+      size_t old_n = check_disarm(p, "realloc()", 0);
+      size_t cap = hz3_class_to_size(HZ3_TAG_CLASS(tag));
+      if (check_need(n) <= cap && check_need(n) >= cap / 2) return check_arm_object(p, n, 0);
+      return realloc_move(p, old_n, n);
+    }
     size_t old = hz3_class_to_size(HZ3_TAG_CLASS(tag));
     /* In place while it fits and does not waste more than half. */
     if (n <= old && n >= old / 2) return p;

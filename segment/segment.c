@@ -93,9 +93,11 @@ int hz3_segment_pool_init(hz3_segment_pool_t *pool, const hz3_os_ops_t *os, hz3_
   void *arena = os->reserve(os->ctx, arena_bytes, HZ3_SEG_SIZE);
   if (arena == NULL) return ENOMEM;
   size_t tag_bytes = page_round((arena_bytes >> HZ3_PAGE_SHIFT) * sizeof(hz3_tag_t));
-  void *tags = os->reserve(os->ctx, tag_bytes, HZ3_PAGE_SIZE);
+  /* Tags and page bins read as zero ("no run") before their segment is used, so free() of a
+   * stray pointer into the arena reports it instead of faulting. */
+  void *tags = os->reserve_readable(os->ctx, tag_bytes);
   size_t bin_bytes = page_round(arena_bytes >> HZ3_PAGE_SHIFT);
-  void *page_bins = tags ? os->reserve(os->ctx, bin_bytes, HZ3_PAGE_SIZE) : NULL;
+  void *page_bins = tags ? os->reserve_readable(os->ctx, bin_bytes) : NULL;
   if (page_bins == NULL) {
     os->release(os->ctx, arena, arena_bytes);
     if (tags) os->release(os->ctx, tags, tag_bytes);

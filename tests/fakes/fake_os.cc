@@ -25,6 +25,7 @@ void* MapAligned(size_t bytes, size_t align, int prot) {
 FakeOs::FakeOs() {
   ops_.ctx = this;
   ops_.reserve = &FakeOs::Reserve;
+  ops_.reserve_readable = &FakeOs::ReserveReadable;
   ops_.commit = &FakeOs::Commit;
   ops_.release = &FakeOs::Release;
   ops_.dontneed = &FakeOs::Dontneed;
@@ -65,6 +66,19 @@ void* FakeOs::Reserve(void* ctx, size_t bytes, size_t align) {
     return nullptr;
   }
   void* p = MapAligned(bytes, align, PROT_NONE);
+  if (p != nullptr) self->live_mappings_.push_back({reinterpret_cast<uintptr_t>(p), bytes});
+  return p;
+}
+
+void* FakeOs::ReserveReadable(void* ctx, size_t bytes) {
+  FakeOs* self = static_cast<FakeOs*>(ctx);
+  std::lock_guard<std::mutex> g(self->mu_);
+  self->reserve_calls_++;
+  if (ShouldFail(&self->reserve_fail_after_)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  void* p = MapAligned(bytes, HZ3_PAGE_SIZE, PROT_READ);
   if (p != nullptr) self->live_mappings_.push_back({reinterpret_cast<uintptr_t>(p), bytes});
   return p;
 }

@@ -53,6 +53,7 @@ class FakeOs {
 
  private:
   static void* Reserve(void* ctx, size_t bytes, size_t align);
+  static void* ReserveReadable(void* ctx, size_t bytes);
   static int Commit(void* ctx, void* addr, size_t bytes);
   static int Release(void* ctx, void* addr, size_t bytes);
   static int Dontneed(void* ctx, void* addr, size_t bytes);

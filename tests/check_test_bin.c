@@ -1,0 +1,111 @@
+/* check_test: misuse is reported with one clear line on stderr and an abort, never silent
+ * corruption.  Each case runs in a child process.  A pointer in hz3's arena that no run holds
+ * is caught in every build; double free, interior pointers and writes past the end are caught
+ * by the check build (--define check=1, part of --config=all_on), and the test asks the .so
+ * which build it is. */
+#include <malloc.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests/preload_check.h"
+
+static long knob(const char *name) {
+  void (*dump)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "hz3_config_dump");
+  int fds[2];
+  if (dump == NULL || pipe(fds) != 0) return -1;
+  dump(fds[1]);
+  close(fds[1]);
+  static char text[16384];
+  ssize_t n = read(fds[0], text, sizeof text - 1);
+  close(fds[0]);
+  text[n > 0 ? n : 0] = '\0';
+  char key[64];
+  snprintf(key, sizeof key, "  %s ", name);
+  char *at = strstr(text, key);
+  return at ? strtol(at + strlen(key), NULL, 10) : -1;
+}
+
+/* Runs fn in a child; the child must abort with `expect` in its stderr. */
+static void expect_abort(const char *name, void (*fn)(void), const char *expect) {
+  int fds[2];
+  CHECK(pipe(fds) == 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], 2);
+    close(fds[0]);
+    fn();
+    _exit(0); /* not caught: the parent reports it */
+  }
+  close(fds[1]);
+  char out[1024];
+  ssize_t n = read(fds[0], out, sizeof out - 1);
+  close(fds[0]);
+  out[n > 0 ? n : 0] = '\0';
+  int status = 0;
+  waitpid(pid, &status, 0);
+  int aborted = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+  int said = strstr(out, expect) != NULL && strstr(out, "hz3: fatal:") != NULL;
+  if (!aborted || !said)
+    fprintf(stderr, "%s: aborted=%d, stderr: %s\n", name, aborted, out);
+  CHECK(aborted && said);
+}
+
+static void free_unused_arena_page(void) {
+  char *p = malloc(100);
+  free(p + (1ul << 30)); /* 1 GiB further into the arena: no run there */
+}
+
+static void double_free(void) {
+  void *p = malloc(48);
+  free(p);
+  free(p);
+}
+
+static void interior_free(void) {
+  char *p = malloc(200);
+  free(p + 16);
+}
+
+/* Writes n bytes at p one by one, out of the compiler's and _FORTIFY_SOURCE's sight. */
+static void scribble(char *p, size_t n) {
+  __asm__ volatile("" : "+r"(p));
+  for (size_t i = 0; i < n; i++) p[i] = 1;
+}
+
+static void overrun(void) {
+  char *p = malloc(100);
+  scribble(p, 101); /* one byte too many */
+  free(p);
+}
+
+static void overrun_trailer(void) {
+  char *p = malloc(112);
+  scribble(p, 112 + 20); /* into the trailer */
+  free(p);
+}
+
+int main(void) {
+  require_hz3_loaded();
+  long check = knob("check");
+  CHECK(check == 0 || check == 1);
+  expect_abort("free of an unused arena page", free_unused_arena_page, "invalid pointer");
+  if (check == 1) {
+    expect_abort("double free", double_free, "double free");
+    expect_abort("interior pointer", interior_free, "inside an object");
+    expect_abort("write past the end", overrun, "heap overrun");
+    expect_abort("write into the trailer", overrun_trailer, "heap overrun");
+    /* Correct use is not reported: usable size is the request, realloc keeps data. */
+    char *p = malloc(30);
+    CHECK(malloc_usable_size(p) == 30);
+    memset(p, 7, 30);
+    p = realloc(p, 3000);
+    CHECK(p[29] == 7);
+    free(p);
+  } else {
+    fprintf(stderr, "check=0 build: double free, interior pointer and overrun cases need "
+                    "--define check=1 (run under --config=all_on)\n");
+  }
+  return checks_summary("check_test");
+}
