@@ -11,21 +11,6 @@
 
 #include "tests/preload_check.h"
 
-static long knob(const char *name) {
-  void (*dump)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "hz3_config_dump");
-  int fds[2];
-  if (dump == NULL || pipe(fds) != 0) return -1;
-  dump(fds[1]);
-  close(fds[1]);
-  static char text[16384];
-  ssize_t n = read(fds[0], text, sizeof text - 1);
-  close(fds[0]);
-  text[n > 0 ? n : 0] = '\0';
-  char key[64];
-  snprintf(key, sizeof key, "  %s ", name);
-  char *at = strstr(text, key);
-  return at ? strtol(at + strlen(key), NULL, 10) : -1;
-}
 
 /* Runs fn in a child; the child must abort with `expect` in its stderr. */
 static void expect_abort(const char *name, void (*fn)(void), const char *expect) {
@@ -88,7 +73,7 @@ static void overrun_trailer(void) {
 
 int main(void) {
   require_hz3_loaded();
-  long check = knob("check");
+  long check = hz3_knob("check");
   CHECK(check == 0 || check == 1);
   expect_abort("free of an unused arena page", free_unused_arena_page, "invalid pointer");
   if (check == 1) {

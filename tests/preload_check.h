@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int g_checks_failed;
 static int g_checks_run;
@@ -38,6 +39,23 @@ static inline void require_hz3_loaded(void) {
             getenv("LD_PRELOAD") ? getenv("LD_PRELOAD") : "(unset)");
     exit(1);
   }
+}
+
+/* A knob's value in the loaded build, read from hz3_config_dump's output; -1 if absent. */
+static inline long hz3_knob(const char *name) {
+  void (*dump)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "hz3_config_dump");
+  int fds[2];
+  if (dump == NULL || pipe(fds) != 0) return -1;
+  dump(fds[1]);
+  close(fds[1]);
+  static char text[16384];
+  ssize_t n = read(fds[0], text, sizeof text - 1);
+  close(fds[0]);
+  text[n > 0 ? n : 0] = '\0';
+  char key[64];
+  snprintf(key, sizeof key, "  %s ", name);
+  char *at = strstr(text, key);
+  return at ? strtol(at + strlen(key), NULL, 10) : -1;
 }
 
 static inline int checks_summary(const char *name) {

@@ -24,22 +24,6 @@ static long rss_kb(void) {
 
 static pthread_barrier_t g_freed, g_release;
 
-/* A knob's value in this build, read from hz3_config_dump's output. */
-static long knob(const char *name) {
-  void (*dump)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "hz3_config_dump");
-  int fds[2];
-  if (dump == NULL || pipe(fds) != 0) return -1;
-  dump(fds[1]);
-  close(fds[1]);
-  static char text[16384];
-  ssize_t n = read(fds[0], text, sizeof text - 1);
-  close(fds[0]);
-  text[n > 0 ? n : 0] = '\0';
-  char key[64];
-  snprintf(key, sizeof key, "  %s ", name);
-  char *at = strstr(text, key);
-  return at ? strtol(at + strlen(key), NULL, 10) : -1;
-}
 
 static void burst(uintptr_t seed) {
   static __thread void *objs[OBJS];
@@ -68,7 +52,7 @@ int main(void) {
   require_hz3_loaded();
   void (*epoch_force)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "hz3_epoch_force");
   CHECK(epoch_force != NULL);
-  long max_bytes = knob("tcache_max_bytes");
+  long max_bytes = hz3_knob("tcache_max_bytes");
   CHECK(max_bytes >= 0);
   free(malloc(100)); /* main's cache set up before the baseline */
   long base = rss_kb();

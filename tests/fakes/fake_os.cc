@@ -57,30 +57,24 @@ bool FakeOs::ShouldFail(long* after) {
   return false;
 }
 
-void* FakeOs::Reserve(void* ctx, size_t bytes, size_t align) {
-  FakeOs* self = static_cast<FakeOs*>(ctx);
-  std::lock_guard<std::mutex> g(self->mu_);
-  self->reserve_calls_++;
-  if (ShouldFail(&self->reserve_fail_after_)) {
+void* FakeOs::ReserveWith(size_t bytes, size_t align, int prot) {
+  std::lock_guard<std::mutex> g(mu_);
+  reserve_calls_++;
+  if (ShouldFail(&reserve_fail_after_)) {
     errno = ENOMEM;
     return nullptr;
   }
-  void* p = MapAligned(bytes, align, PROT_NONE);
-  if (p != nullptr) self->live_mappings_.push_back({reinterpret_cast<uintptr_t>(p), bytes});
+  void* p = MapAligned(bytes, align, prot);
+  if (p != nullptr) live_mappings_.push_back({reinterpret_cast<uintptr_t>(p), bytes});
   return p;
 }
 
+void* FakeOs::Reserve(void* ctx, size_t bytes, size_t align) {
+  return static_cast<FakeOs*>(ctx)->ReserveWith(bytes, align, PROT_NONE);
+}
+
 void* FakeOs::ReserveReadable(void* ctx, size_t bytes) {
-  FakeOs* self = static_cast<FakeOs*>(ctx);
-  std::lock_guard<std::mutex> g(self->mu_);
-  self->reserve_calls_++;
-  if (ShouldFail(&self->reserve_fail_after_)) {
-    errno = ENOMEM;
-    return nullptr;
-  }
-  void* p = MapAligned(bytes, HZ3_PAGE_SIZE, PROT_READ);
-  if (p != nullptr) self->live_mappings_.push_back({reinterpret_cast<uintptr_t>(p), bytes});
-  return p;
+  return static_cast<FakeOs*>(ctx)->ReserveWith(bytes, HZ3_PAGE_SIZE, PROT_READ);
 }
 
 int FakeOs::Commit(void* ctx, void* addr, size_t bytes) {

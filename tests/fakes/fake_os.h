@@ -61,6 +61,7 @@ class FakeOs {
   static void* Remap(void* ctx, void* addr, size_t old_bytes, size_t new_bytes);
   static uint64_t NowNs(void* ctx);
   static bool ShouldFail(long* after);
+  void* ReserveWith(size_t bytes, size_t align, int prot);
 
   hz3_os_ops_t ops_;
   uint64_t now_ns_ = 1000000000ull;
