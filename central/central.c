@@ -180,13 +180,6 @@ uint32_t hz3_central_alloc_batch(hz3_central_t *c, uint32_t shard, uint32_t cls,
   return n;
 }
 
-void hz3_central_free_batch(hz3_central_t *c, uint32_t shard, uint32_t cls, void *head,
-                            uint32_t n) {
-  (void)cls;
-  (void)n;
-  hz3_central_free_list(c, shard, head);
-}
-
 void hz3_central_free_list(hz3_central_t *c, uint32_t shard, void *head) {
   if (head == NULL) return;
   hz3_central_shard_t *sh = &c->shards[shard];

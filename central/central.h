@@ -41,9 +41,6 @@ void hz3_central_init(hz3_central_t *c, hz3_segment_pool_t *pool, hz3_stats_t *s
  * word; *head gets the list.  Returns how many (0 with errno = ENOMEM when out of memory). */
 uint32_t hz3_central_alloc_batch(hz3_central_t *c, uint32_t shard, uint32_t cls, uint32_t want,
                                  void **head);
-/* Frees a list of n objects of class cls owned by shard, linked through their first word. */
-void hz3_central_free_batch(hz3_central_t *c, uint32_t shard, uint32_t cls, void *head,
-                            uint32_t n);
 /* Frees a list of objects of any class owned by shard (class read from the page tags). */
 void hz3_central_free_list(hz3_central_t *c, uint32_t shard, void *head);
 /* Lock-free: pushes the list head..tail (objects owned by shard) onto its inbox. */

@@ -64,7 +64,8 @@ class CentralTest : public ::testing::Test {
     return v;
   }
   void Free(uint32_t shard, uint32_t cls, const std::vector<void*>& v) {
-    hz3_central_free_batch(&central_, shard, cls, VectorToList(v), v.size());
+    for (void* p : v) EXPECT_EQ(HZ3_TAG_CLASS(hz3_segment_tag(&pool_, p)), cls);
+    hz3_central_free_list(&central_, shard, VectorToList(v));
   }
 };
 

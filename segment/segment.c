@@ -383,10 +383,6 @@ void hz3_segment_purge_init_meta(hz3_segment_t *seg) {
   seg->unused_pages = 0;
 }
 
-void hz3_segment_clear_purged_range(hz3_segment_t *seg, uint32_t first, uint32_t npages) {
-  bits_fill(seg->purged_bits, first, npages, 0);
-}
-
 uint32_t hz3_segment_next_unused(const hz3_segment_t *seg, uint32_t from, uint32_t max_pages,
                                  uint32_t *first) {
   if (seg->unused_pages == 0) return 0;

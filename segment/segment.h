@@ -179,8 +179,6 @@ static inline bool hz3_segment_page_is_idle(const hz3_segment_t *seg, uint32_t p
 /* A fresh segment: its pages were never touched, so they hold no memory; mark them purged
  * (purged_bits = free_bits) so that purge does not spend calls on them. */
 void hz3_segment_purge_init_meta(hz3_segment_t *seg);
-/* Clears purged_bits over [first, first + npages) (the range is being reused). */
-void hz3_segment_clear_purged_range(hz3_segment_t *seg, uint32_t first, uint32_t npages);
 /* The first run of resident-unused pages at or after page `from` (at most max_pages long):
  * returns its length and sets *first, or returns 0 if there is none. */
 uint32_t hz3_segment_next_unused(const hz3_segment_t *seg, uint32_t from, uint32_t max_pages,
