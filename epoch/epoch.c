@@ -53,8 +53,8 @@ void hz3_epoch_thread_exit(hz3_epoch_t *e, hz3_tcache_t *tc) {
   if (!cfg->s61) return;
   hz3_central_drain_inbox(e->central, tc->shard);
   hz3_central_lock_shard(e->central, tc->shard);
-  hz3_purge_set_all(e->purge, hz3_central_segments(e->central, tc->shard), cfg->hard_max_pages,
-                    cfg->hard_max_calls);
+  hz3_purge_hard(e->purge, hz3_central_segments(e->central, tc->shard), cfg->hard_max_pages,
+                 cfg->hard_max_calls);
   hz3_central_unlock_shard(e->central, tc->shard);
 }
 

@@ -78,7 +78,7 @@ static void retain_purge(hz3_purge_t *pg, hz3_segment_set_t *set, hz3_segment_t 
   }
   if (hz3_segment_unused_pages(pg->pool) > target &&
       __atomic_load_n(&pg->pool->spare_unused_pages, __ATOMIC_RELAXED) > 0)
-    hz3_segment_purge_spare(pg->pool, b.calls_left, NULL);
+    hz3_segment_purge_spare(pg->pool, UINT64_MAX, b.calls_left, NULL);
 }
 
 static void on_unused(void *ctx, hz3_segment_pool_t *pool, hz3_segment_set_t *set,
@@ -139,19 +139,34 @@ uint32_t hz3_purge_queue_drain(hz3_purge_t *pg, hz3_segment_set_t *set) {
   return (uint32_t)b.pages_done;
 }
 
+/* Every resident-unused page of set, while the budget lasts. */
+static void purge_whole_set(hz3_purge_t *pg, hz3_segment_set_t *set, budget_t *b) {
+  for (hz3_segment_t *seg = set->head; seg != NULL && set->unused_pages > 0; seg = seg->next) {
+    if (seg->unused_pages > 0 && !purge_in_segment(pg, set, seg, 0, HZ3_SEG_PAGES, 1, b)) break;
+  }
+  /* Drop the queue: what it named is purged now. */
+  if (set->unused_pages == 0) pg->queues[set->owner].count = 0;
+}
+
 uint64_t hz3_purge_set_all(hz3_purge_t *pg, hz3_segment_set_t *set, uint64_t max_pages,
                            uint32_t max_calls) {
   budget_t b = {max_pages, max_calls, 0};
-  for (hz3_segment_t *seg = set->head; seg != NULL && set->unused_pages > 0; seg = seg->next) {
-    if (seg->unused_pages > 0 && !purge_in_segment(pg, set, seg, 0, HZ3_SEG_PAGES, 1, &b)) break;
-  }
-  /* Drop the queue: what it named is purged or out of budget for now. */
-  if (set->unused_pages == 0) pg->queues[set->owner].count = 0;
+  purge_whole_set(pg, set, &b);
   return b.pages_done;
 }
 
+uint64_t hz3_purge_hard(hz3_purge_t *pg, hz3_segment_set_t *set, uint64_t max_pages,
+                        uint32_t max_calls) {
+  budget_t b = {max_pages, max_calls, 0};
+  purge_whole_set(pg, set, &b);
+  uint64_t pages = b.pages_done;
+  if (b.calls_left > 0 && b.pages_left > 0)
+    pages += hz3_segment_purge_spare(pg->pool, b.pages_left, b.calls_left, NULL);
+  return pages;
+}
+
 uint64_t hz3_purge_spare(hz3_purge_t *pg) {
-  return hz3_segment_purge_spare(pg->pool, UINT32_MAX, NULL);
+  return hz3_segment_purge_spare(pg->pool, UINT64_MAX, UINT32_MAX, NULL);
 }
 
 bool hz3_purge_check(const hz3_purge_t *pg, hz3_check_report_t *report) {

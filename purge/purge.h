@@ -71,9 +71,13 @@ void hz3_purge_init(hz3_purge_t *pg, hz3_segment_pool_t *pool, hz3_stats_t *stat
 uint32_t hz3_purge_tick(hz3_purge_t *pg, hz3_segment_set_t *set, uint32_t epoch);
 /* S60: purges the ranges queued for set's owner, within the queue budgets; returns pages. */
 uint32_t hz3_purge_queue_drain(hz3_purge_t *pg, hz3_segment_set_t *set);
-/* Purges every resident-unused page of set, at most max_pages in max_calls (S61, trim). */
+/* Purges every resident-unused page of set, at most max_pages in max_calls (trim). */
 uint64_t hz3_purge_set_all(hz3_purge_t *pg, hz3_segment_set_t *set, uint64_t max_pages,
                            uint32_t max_calls);
+/* S61: what set no longer uses, then the spare segments (where a thread's wholly freed
+ * segments went when its cache came home), at most max_pages in max_calls in all. */
+uint64_t hz3_purge_hard(hz3_purge_t *pg, hz3_segment_set_t *set, uint64_t max_pages,
+                        uint32_t max_calls);
 /* Trim's last step: every resident page of the pool's spare segments (takes the pool lock). */
 uint64_t hz3_purge_spare(hz3_purge_t *pg);
 

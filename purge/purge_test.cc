@@ -174,6 +174,22 @@ TEST_F(PurgeTest, HardPurgeTakesEverythingWithinItsLimits) {
   EXPECT_EQ(hz3_segment_unused_pages(&pool_), 0u);
 }
 
+TEST_F(PurgeTest, HardPurgeAlsoTakesSpareSegments) {
+  Init();
+  uint32_t cls = hz3_size_to_class(64);
+  MakeUnused(cls, 3);  // three holes in a segment of this set
+  hz3_segment_set_t other;  // another thread's segment, wholly freed: spare, one resident page
+  hz3_segment_set_init(&other, 5);
+  hz3_run_t* a = hz3_segment_alloc_run(&pool_, &other, 1, cls, 0);
+  hz3_segment_t* seg = hz3_segment_of(&pool_, hz3_segment_run_start(&pool_, a));
+  hz3_segment_mark_busy(&pool_, &other, seg, a->first_page % HZ3_SEG_PAGES, 1);
+  hz3_segment_free_run(&pool_, &other, a, 0);
+  ASSERT_EQ(pool_.nspare, 1u);
+  EXPECT_EQ(hz3_segment_unused_pages(&pool_), 4u);
+  EXPECT_EQ(hz3_purge_hard(pg_, &set_, 1000, 1000), 4u);
+  EXPECT_EQ(hz3_segment_unused_pages(&pool_), 0u);
+}
+
 TEST_F(PurgeTest, RandomOperationsKeepInvariants) {
   cfg_.s57 = cfg_.s60 = true;
   cfg_.retain_max_pages = 100;

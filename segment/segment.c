@@ -431,12 +431,17 @@ int hz3_segment_purge_range(hz3_segment_pool_t *pool, hz3_segment_set_t *set,
   return 0;
 }
 
-uint64_t hz3_segment_purge_spare(hz3_segment_pool_t *pool, uint32_t max_calls, uint64_t *calls) {
-  uint64_t pages = 0, n_calls = 0;
+uint64_t hz3_segment_purge_spare(hz3_segment_pool_t *pool, uint64_t max_pages,
+                                 uint32_t max_calls, uint32_t *calls) {
+  uint64_t pages = 0;
+  uint32_t n_calls = 0;
   hz3_lock_acquire(&pool->lock);
-  for (hz3_segment_t *seg = pool->spare; seg != NULL && n_calls < max_calls; seg = seg->next) {
+  for (hz3_segment_t *seg = pool->spare; seg != NULL && n_calls < max_calls && pages < max_pages;
+       seg = seg->next) {
     uint32_t first, n, from = 0;
-    while (n_calls < max_calls && (n = hz3_segment_next_unused(seg, from, HZ3_SEG_PAGES, &first))) {
+    while (n_calls < max_calls && pages < max_pages &&
+           (n = hz3_segment_next_unused(seg, from, HZ3_SEG_PAGES, &first))) {
+      n = (uint32_t)HZ3_MIN((uint64_t)n, max_pages - pages);
       if (hz3_segment_purge_range(pool, NULL, seg, first, n) != 0) break;
       pages += n;
       n_calls++;

@@ -187,9 +187,11 @@ uint32_t hz3_segment_next_unused(const hz3_segment_t *seg, uint32_t from, uint32
  * marks them purged. 0 or the OS's errno. */
 int hz3_segment_purge_range(hz3_segment_pool_t *pool, hz3_segment_set_t *set,
                             hz3_segment_t *seg, uint32_t first, uint32_t npages);
-/* Purges every resident page of the pool's spare (wholly free) segments, at most max_calls
- * calls; returns pages purged.  Takes the pool lock. */
-uint64_t hz3_segment_purge_spare(hz3_segment_pool_t *pool, uint32_t max_calls, uint64_t *calls);
+/* Purges resident pages of the pool's spare (wholly free) segments, at most max_pages in
+ * max_calls calls (*calls, if given, grows by the calls made); returns pages purged.  Takes
+ * the pool lock. */
+uint64_t hz3_segment_purge_spare(hz3_segment_pool_t *pool, uint64_t max_pages,
+                                 uint32_t max_calls, uint32_t *calls);
 /* The process-wide count of resident-unused pages. */
 static inline uint64_t hz3_segment_unused_pages(const hz3_segment_pool_t *pool) {
   return __atomic_load_n(&pool->unused_pages, __ATOMIC_RELAXED);
