@@ -377,3 +377,97 @@ HZ3_API struct mallinfo mallinfo(void) {
   mi.keepcost = (int)m2.keepcost;
   return mi;
 }
+
+/* ---- C++ operator new and delete ----
+ * Exported under their mangled names so that C++ programs reach hz3 without libstdc++'s
+ * wrappers.  Written in C: libstdc++ is not linked into libhz3.so; the two functions a
+ * failing `new` needs (the new-handler and the bad_alloc throw) are weak references that a
+ * C++ program's libstdc++ resolves.  Without them (no libstdc++ loaded) a failed `new` aborts
+ * with a message, which is what an uncaught bad_alloc would do. */
+typedef void (*hz3_new_handler_t)(void);
+extern hz3_new_handler_t hz3_std_get_new_handler(void) __asm__("_ZSt15get_new_handlerv")
+    __attribute__((weak));
+extern void hz3_std_throw_bad_alloc(void) __asm__("_ZSt17__throw_bad_allocv")
+    __attribute__((weak, noreturn));
+
+/* After an allocation failed: runs the new-handler and returns to retry, or throws/aborts
+ * (nothrow: returns false instead). */
+static HZ3_NOINLINE bool cxx_new_failed(bool nothrow) {
+  hz3_new_handler_t handler = hz3_std_get_new_handler ? hz3_std_get_new_handler() : NULL;
+  if (handler != NULL) {
+    handler(); /* frees memory, throws, or aborts */
+    return true;
+  }
+  if (nothrow) return false;
+  if (hz3_std_throw_bad_alloc) hz3_std_throw_bad_alloc();
+  hz3_fatal("operator new: out of memory (std::bad_alloc, no libstdc++ to throw it)");
+}
+
+static void *cxx_new(size_t n, size_t align, bool nothrow) {
+  for (;;) {
+    void *p = align <= HZ3_MIN_ALIGN ? malloc(n) : aligned_alloc_pow2(align, n);
+    if (HZ3_LIKELY(p != NULL)) return p;
+    if (!cxx_new_failed(nothrow)) return NULL;
+  }
+}
+
+#define HZ3_CXX(sym) __asm__(sym) HZ3_EXPORT
+void *hz3_new(size_t n) HZ3_CXX("_Znwm");
+void *hz3_new_array(size_t n) HZ3_CXX("_Znam");
+void *hz3_new_nothrow(size_t n, const void *tag) HZ3_CXX("_ZnwmRKSt9nothrow_t");
+void *hz3_new_array_nothrow(size_t n, const void *tag) HZ3_CXX("_ZnamRKSt9nothrow_t");
+void *hz3_new_aligned(size_t n, size_t al) HZ3_CXX("_ZnwmSt11align_val_t");
+void *hz3_new_array_aligned(size_t n, size_t al) HZ3_CXX("_ZnamSt11align_val_t");
+void *hz3_new_aligned_nothrow(size_t n, size_t al, const void *tag)
+    HZ3_CXX("_ZnwmSt11align_val_tRKSt9nothrow_t");
+void *hz3_new_array_aligned_nothrow(size_t n, size_t al, const void *tag)
+    HZ3_CXX("_ZnamSt11align_val_tRKSt9nothrow_t");
+void hz3_delete(void *p) HZ3_CXX("_ZdlPv");
+void hz3_delete_array(void *p) HZ3_CXX("_ZdaPv");
+void hz3_delete_sized(void *p, size_t n) HZ3_CXX("_ZdlPvm");
+void hz3_delete_array_sized(void *p, size_t n) HZ3_CXX("_ZdaPvm");
+void hz3_delete_nothrow(void *p, const void *tag) HZ3_CXX("_ZdlPvRKSt9nothrow_t");
+void hz3_delete_array_nothrow(void *p, const void *tag) HZ3_CXX("_ZdaPvRKSt9nothrow_t");
+void hz3_delete_aligned(void *p, size_t al) HZ3_CXX("_ZdlPvSt11align_val_t");
+void hz3_delete_array_aligned(void *p, size_t al) HZ3_CXX("_ZdaPvSt11align_val_t");
+void hz3_delete_sized_aligned(void *p, size_t n, size_t al) HZ3_CXX("_ZdlPvmSt11align_val_t");
+void hz3_delete_array_sized_aligned(void *p, size_t n, size_t al) HZ3_CXX("_ZdaPvmSt11align_val_t");
+void hz3_delete_aligned_nothrow(void *p, size_t al, const void *tag)
+    HZ3_CXX("_ZdlPvSt11align_val_tRKSt9nothrow_t");
+void hz3_delete_array_aligned_nothrow(void *p, size_t al, const void *tag)
+    HZ3_CXX("_ZdaPvSt11align_val_tRKSt9nothrow_t");
+
+void *hz3_new(size_t n) { return cxx_new(n, 0, false); }
+void *hz3_new_array(size_t n) { return cxx_new(n, 0, false); }
+void *hz3_new_nothrow(size_t n, const void *tag) { (void)tag; return cxx_new(n, 0, true); }
+void *hz3_new_array_nothrow(size_t n, const void *tag) { (void)tag; return cxx_new(n, 0, true); }
+void *hz3_new_aligned(size_t n, size_t al) { return cxx_new(n, al, false); }
+void *hz3_new_array_aligned(size_t n, size_t al) { return cxx_new(n, al, false); }
+void *hz3_new_aligned_nothrow(size_t n, size_t al, const void *tag) {
+  (void)tag;
+  return cxx_new(n, al, true);
+}
+void *hz3_new_array_aligned_nothrow(size_t n, size_t al, const void *tag) {
+  (void)tag;
+  return cxx_new(n, al, true);
+}
+/* Sized and aligned deletes: the page tag already names the class, so the size and alignment
+ * are not needed to free. */
+void hz3_delete(void *p) { free(p); }
+void hz3_delete_array(void *p) { free(p); }
+void hz3_delete_sized(void *p, size_t n) { (void)n; free(p); }
+void hz3_delete_array_sized(void *p, size_t n) { (void)n; free(p); }
+void hz3_delete_nothrow(void *p, const void *tag) { (void)tag; free(p); }
+void hz3_delete_array_nothrow(void *p, const void *tag) { (void)tag; free(p); }
+void hz3_delete_aligned(void *p, size_t al) { (void)al; free(p); }
+void hz3_delete_array_aligned(void *p, size_t al) { (void)al; free(p); }
+void hz3_delete_sized_aligned(void *p, size_t n, size_t al) { (void)n, (void)al; free(p); }
+void hz3_delete_array_sized_aligned(void *p, size_t n, size_t al) { (void)n, (void)al; free(p); }
+void hz3_delete_aligned_nothrow(void *p, size_t al, const void *tag) {
+  (void)al, (void)tag;
+  free(p);
+}
+void hz3_delete_array_aligned_nothrow(void *p, size_t al, const void *tag) {
+  (void)al, (void)tag;
+  free(p);
+}
