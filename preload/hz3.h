@@ -10,13 +10,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* hz3_stats_t: one uint64_t counter per HZ3_STAT_FIELDS row, after size and version. */
+#include "base/hz3_stats_struct.h" /* install.sh inlines this file here */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Copies hz3's counters into *out (at most size bytes, so an older caller's smaller struct
- * still works); returns the bytes written.  The struct is base/hz3_stats.h's hz3_stats_t. */
-size_t hz3_stats_get(void *out, size_t size);
+/* Copies hz3's counters into *out (at most size bytes: pass sizeof(hz3_stats_t), and an
+ * older caller's smaller struct still works); returns the bytes written.  out->size tells the
+ * library's own size, out->version HZ3_STATS_VERSION. */
+size_t hz3_stats_get(hz3_stats_t *out, size_t size);
 
 /* Writes the counters, one per line, to fd. */
 void hz3_stats_print(int fd);
@@ -24,8 +28,9 @@ void hz3_stats_print(int fd);
 /* Writes this build's knob values (--define name=value), one per line, to fd. */
 void hz3_config_dump(int fd);
 
-/* Runs one maintenance epoch now: returns cached memory to central lists and segments and,
- * with purging built in, free pages to the OS within the epoch's budget. */
+/* Runs one maintenance epoch now for the calling thread: S58 reclaim of its cache, its shard's
+ * remote frees, then purge within the epoch's budgets.  malloc_trim(0) is the unbudgeted,
+ * process-wide version. */
 void hz3_epoch_force(void);
 
 #ifdef __cplusplus

@@ -123,9 +123,19 @@ void hz3_thread_ensure(void) {
 
 /* ---- the public hz3_* API (preload/hz3.h) ---- */
 
-HZ3_EXPORT size_t hz3_stats_get(void *out, size_t size) {
+/* Counters, plus the gauges read from the boxes' state (moving in every build). */
+static void stats_now(hz3_stats_t *snap) {
+  hz3_stats_snapshot(&hz3_g.stats, snap);
+  if (!__atomic_load_n(&hz3_g.ready, __ATOMIC_ACQUIRE)) return;
+  snap->segments_in_use = __atomic_load_n(&hz3_g.pool.used_segments, __ATOMIC_RELAXED) -
+                          __atomic_load_n(&hz3_g.pool.nspare, __ATOMIC_RELAXED);
+  snap->large_live_bytes = __atomic_load_n(&hz3_g.large.mapped_bytes, __ATOMIC_RELAXED);
+  snap->unused_resident_pages = hz3_segment_unused_pages(&hz3_g.pool);
+}
+
+HZ3_EXPORT size_t hz3_stats_get(hz3_stats_t *out, size_t size) {
   hz3_stats_t snap;
-  hz3_stats_snapshot(&hz3_g.stats, &snap);
+  stats_now(&snap);
   size_t n = HZ3_MIN(size, sizeof snap);
   memcpy(out, &snap, n);
   return n;
@@ -138,7 +148,7 @@ HZ3_EXPORT void hz3_epoch_force(void) {
 
 HZ3_EXPORT void hz3_stats_print(int fd) {
   hz3_stats_t snap;
-  hz3_stats_snapshot(&hz3_g.stats, &snap);
+  stats_now(&snap);
   hz3_stats_write(&snap, fd);
   hz3_dprintf(fd, "  segments in use: %u of %u (%u spare), large: %zu live, %zu bytes mapped\n",
               hz3_g.pool.used_segments - hz3_g.pool.nspare, hz3_g.pool.max_segments,
