@@ -230,6 +230,11 @@ static void *aligned_alloc_pow2(size_t align, size_t n) {
   return malloc_large(n == 0 ? 1 : n, align, false);
 }
 
+/* For the jemalloc API: align 0 or a power of two. */
+void *hz3_aligned_or_plain(size_t align, size_t n) {
+  return align == 0 ? malloc(n) : aligned_alloc_pow2(align, n);
+}
+
 HZ3_API int posix_memalign(void **out, size_t align, size_t n) {
   if (!is_pow2(align) || align % sizeof(void *) != 0) return EINVAL;
   int saved = errno;

@@ -146,6 +146,48 @@ static void test_extras(void) {
   CHECK(r == 0 || r == 1);
 }
 
+/* jemalloc's extension API, as hz3 exports it (preload/jemalloc_api.c); looked up at run
+ * time, since this program is not linked against any allocator library. */
+static void *(*mallocx)(size_t size, int flags);
+static void *(*rallocx)(void *ptr, size_t size, int flags);
+static size_t (*sallocx)(const void *ptr, int flags);
+static void (*dallocx)(void *ptr, int flags);
+static void (*sdallocx)(void *ptr, size_t size, int flags);
+static size_t (*nallocx)(size_t size, int flags);
+static int (*mallctl)(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
+
+static void test_jemalloc_api(void) {
+  *(void **)&mallocx = dlsym(RTLD_DEFAULT, "mallocx");
+  *(void **)&rallocx = dlsym(RTLD_DEFAULT, "rallocx");
+  *(void **)&sallocx = dlsym(RTLD_DEFAULT, "sallocx");
+  *(void **)&dallocx = dlsym(RTLD_DEFAULT, "dallocx");
+  *(void **)&sdallocx = dlsym(RTLD_DEFAULT, "sdallocx");
+  *(void **)&nallocx = dlsym(RTLD_DEFAULT, "nallocx");
+  *(void **)&mallctl = dlsym(RTLD_DEFAULT, "mallctl");
+  if (!mallocx || !rallocx || !sallocx || !dallocx || !sdallocx || !nallocx || !mallctl) {
+    CHECK(!"libhz3.so exports the jemalloc API");
+    return;
+  }
+  CHECK_EQ_LL(nallocx(100, 0), 112);                 /* hz3's class, not jemalloc's */
+  CHECK_EQ_LL(nallocx(4097, 0), 4608);
+  CHECK_EQ_LL(nallocx(100, 12), 4096);               /* MALLOCX_LG_ALIGN(12) */
+  char *p = mallocx(100, 0x40 | 6);                  /* zeroed, 64-aligned */
+  CHECK(p != NULL && ((uintptr_t)p & 63) == 0 && all_zero((unsigned char *)p, 100));
+  CHECK(sallocx(p, 0) == malloc_usable_size(p));
+  memset(p, 3, 100);
+  p = rallocx(p, 5000, 0x40);
+  CHECK(p != NULL && p[99] == 3 && all_zero((unsigned char *)p + 100, 4900));
+  sdallocx(p, 5000, 0);
+  dallocx(mallocx(1 << 20, 0), 0);
+  size_t allocated = 0, len = sizeof allocated;
+  void *held = malloc(1 << 20);
+  CHECK_EQ_LL(mallctl("stats.allocated", &allocated, &len, NULL, 0), 0);
+  CHECK(allocated >= (1u << 20));
+  free(held);
+  CHECK_EQ_LL(mallctl("no.such.name", NULL, NULL, NULL, 0), ENOENT);
+  CHECK_EQ_LL(mallctl("arena.4096.purge", NULL, NULL, NULL, 0), 0);
+}
+
 int main(void) {
   require_hz3_loaded();
   test_malloc_sizes();
@@ -153,5 +195,6 @@ int main(void) {
   test_realloc();
   test_alignment();
   test_extras();
+  test_jemalloc_api();
   return checks_summary("api_test");
 }
