@@ -5,6 +5,7 @@
 #
 #   tests/run_all.sh                 # the full matrix
 #   HZ3_CONFIGS="seed" tests/run_all.sh   # a subset, for a quick local run
+#   HZ3_FUZZ_SECONDS=600 tests/run_all.sh # longer fuzzing (default 20 s per target)
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -73,6 +74,15 @@ for cfg in $CONFIGS; do
   pass=$((pass + this_pass))
   fail=$((fail + this_fail))
 done
+# Model-based fuzzing (libFuzzer, clang): a bounded run of each target, one result each.
+echo "=== fuzzers (tests/fuzz/run_fuzzers.sh ${HZ3_FUZZ_SECONDS:-20})"
+while IFS= read -r line; do
+  echo "$line"
+  case $line in
+    "fuzz "*": PASSED"*) pass=$((pass + 1)) ;;
+    "fuzz "*": FAILED"*) fail=$((fail + 1)); failed_names+=("${line%%:*}") ;;
+  esac
+done < <(tests/fuzz/run_fuzzers.sh "${HZ3_FUZZ_SECONDS:-20}" 2>&1 || { [ $? -eq 2 ] && echo "fuzz setup: FAILED (clang or the config header)"; })
 bazel shutdown >/dev/null 2>&1
 for n in "${failed_names[@]+"${failed_names[@]}"}"; do echo "FAILED: $n"; done
 echo "${pass} passed, ${fail} failed"
