@@ -48,7 +48,7 @@ static void unused_add(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_seg
   if (delta == 0) return;
   seg->unused_pages = (uint32_t)((int64_t)seg->unused_pages + delta);
   if (set) set->unused_pages += (uint64_t)delta;
-  else pool->spare_unused_pages += (uint64_t)delta;
+  else __atomic_fetch_add(&pool->spare_unused_pages, (uint64_t)delta, __ATOMIC_RELAXED);
   __atomic_fetch_add(&pool->unused_pages, (uint64_t)delta, __ATOMIC_RELAXED);
 }
 
@@ -150,7 +150,7 @@ static hz3_segment_t *pool_take_segment(hz3_segment_pool_t *pool) {
   if (seg != NULL) {
     pool->spare = seg->next;
     pool->nspare--;
-    pool->spare_unused_pages -= seg->unused_pages;
+    __atomic_fetch_sub(&pool->spare_unused_pages, seg->unused_pages, __ATOMIC_RELAXED);
     seg->spare = 0;
     hz3_lock_release(&pool->lock);
     seg->next = seg->prev = NULL;
@@ -321,7 +321,7 @@ void hz3_segment_free_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_
     seg->next = pool->spare;
     pool->spare = seg;
     pool->nspare++;
-    pool->spare_unused_pages += seg->unused_pages;
+    __atomic_fetch_add(&pool->spare_unused_pages, seg->unused_pages, __ATOMIC_RELAXED);
     seg->spare = 1;
     release_meta(pool, seg);
     hz3_lock_release(&pool->lock);

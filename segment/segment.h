@@ -108,7 +108,8 @@ typedef struct hz3_segment_pool {
   hz3_segment_unused_fn unused_hook; /* may be NULL */
   void *unused_ctx;
   uint64_t unused_pages;       /* resident-unused pages of every segment (atomic) */
-  uint64_t spare_unused_pages; /* of which in spare segments (under lock) */
+  uint64_t spare_unused_pages; /* of which in spare segments (changed under the lock, read
+                                  without it as a hint: atomic) */
   uintptr_t arena_base;
   size_t arena_bytes;
   hz3_tag_t *tags;        /* one per arena page */

@@ -31,7 +31,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 fi
 
 # The config matrix (.bazelrc). Each entry is one `bazel test //...` run.
-CONFIGS=${HZ3_CONFIGS:-"seed recommended all_on asan,ubsan"}
+CONFIGS=${HZ3_CONFIGS:-"seed recommended all_on asan,ubsan tsan"}
 # --nocache_test_results: every counted result is produced by this run.
 BAZEL_FLAGS=(--noshow_progress --test_output=errors --color=no --curses=no --nocache_test_results)
 
