@@ -67,6 +67,15 @@ usage=$(redis-cli -p "$port" memory usage greeting)
 [ "${usage:-0}" -gt 0 ] && echo "ok: MEMORY USAGE $usage" || { echo "FAIL: MEMORY USAGE '$usage'"; fail=1; }
 [ "$(redis-cli -p "$port" memory purge)" = OK ] && echo "ok: MEMORY PURGE" || { echo "FAIL: MEMORY PURGE"; fail=1; }
 [ "$(redis-cli -p "$port" flushall)" = OK ] && [ "$(redis-cli -p "$port" dbsize)" = 0 ] && echo "ok: FLUSHALL" || { echo "FAIL: FLUSHALL"; fail=1; }
+# After the same work, FLUSHALL and MEMORY PURGE on both: resident memory, hz3 vs jemalloc
+# (Debian's redis-server without LD_PRELOAD).  Reported; a loose bound guards against a leak.
+redis-benchmark -p "$base" -n 20000 -c 8 -q -t set,get,lpush,lpop,sadd,hset >/dev/null 2>&1
+redis-cli -p "$base" flushall >/dev/null; redis-cli -p "$base" memory purge >/dev/null
+sleep 0.5
+rss_base=$(awk '/VmRSS/ {print $2}' "/proc/${pids[0]}/status")
+rss_hz3=$(awk '/VmRSS/ {print $2}' "/proc/${pids[1]}/status")
+echo "idle RSS after FLUSHALL + MEMORY PURGE: jemalloc ${rss_base} KiB, hz3 ${rss_hz3} KiB"
+[ "${rss_hz3:-999999999}" -lt $((rss_base + 32768)) ] && echo "ok: hz3 idle RSS within 32 MiB of jemalloc's" || { echo "FAIL: hz3 idle RSS ${rss_hz3} KiB"; fail=1; }
 for p in "$base" "$port"; do redis-cli -p "$p" shutdown nosave >/dev/null 2>&1; done
 for p in "${pids[@]}"; do wait "$p"; rc=$?; [ $rc -eq 0 ] || { echo "FAIL: redis-server exited $rc"; fail=1; }; done
 pids=()
