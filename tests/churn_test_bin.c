@@ -8,15 +8,6 @@
 
 #include "tests/preload_check.h"
 
-static long rss_kb(void) {
-  FILE *f = fopen("/proc/self/statm", "r");
-  long total = 0, rss = 0;
-  if (f) {
-    if (fscanf(f, "%ld %ld", &total, &rss) != 2) rss = 0;
-    fclose(f);
-  }
-  return rss * (sysconf(_SC_PAGESIZE) / 1024);
-}
 
 static void *churn(void *arg) {
   (void)arg;

@@ -58,6 +58,17 @@ static inline long hz3_knob(const char *name) {
   return at ? strtol(at + strlen(key), NULL, 10) : -1;
 }
 
+/* This process's resident set in KiB (statm; no allocation). */
+static inline long rss_kb(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  long total = 0, rss = 0;
+  if (f) {
+    if (fscanf(f, "%ld %ld", &total, &rss) != 2) rss = 0;
+    fclose(f);
+  }
+  return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
 static inline int checks_summary(const char *name) {
   fprintf(stderr, "%s: %d checks, %d failed\n", name, g_checks_run, g_checks_failed);
   return g_checks_failed ? 1 : 0;

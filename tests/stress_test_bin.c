@@ -57,6 +57,19 @@ static void check_and_free(void *vp, size_t n) {
   free(p);
 }
 
+/* Puts (p, n) into a random shared slot and returns what was there (NULL if empty). */
+static void *swap_shared(uint64_t *s, void *p, size_t n, size_t *old_n) {
+  int j = (int)(rnd(s) % SLOTS);
+  pthread_mutex_t *l = &g_locks[j % 64];
+  pthread_mutex_lock(l);
+  void *theirs = g_slots[j];
+  *old_n = g_sizes[j];
+  g_slots[j] = p;
+  g_sizes[j] = n;
+  pthread_mutex_unlock(l);
+  return theirs;
+}
+
 static void *worker(void *arg) {
   uint64_t s = g_seed ^ ((uintptr_t)arg * 0x9E3779B97F4A7C15ull) ^ 1;
   enum { MINE = 200 };
@@ -69,14 +82,8 @@ static void *worker(void *arg) {
       sz[k] = pick_size(&s);
       mine[k] = make(sz[k], &s);
     } else if (rnd(&s) % 3 == 0) { /* swap with a shared slot: the object changes threads */
-      int j = (int)(rnd(&s) % SLOTS);
-      pthread_mutex_t *l = &g_locks[j % 64];
-      pthread_mutex_lock(l);
-      void *theirs = g_slots[j];
-      size_t their_n = g_sizes[j];
-      g_slots[j] = mine[k];
-      g_sizes[j] = sz[k];
-      pthread_mutex_unlock(l);
+      size_t their_n;
+      void *theirs = swap_shared(&s, mine[k], sz[k], &their_n);
       mine[k] = theirs;
       sz[k] = their_n;
     } else {
@@ -91,14 +98,8 @@ static void *worker(void *arg) {
       check_and_free(mine[k], sz[k]);
       continue;
     }
-    int j = (int)(rnd(&s) % SLOTS);
-    pthread_mutex_t *l = &g_locks[j % 64];
-    pthread_mutex_lock(l);
-    void *theirs = g_slots[j];
-    size_t their_n = g_sizes[j];
-    g_slots[j] = mine[k];
-    g_sizes[j] = sz[k];
-    pthread_mutex_unlock(l);
+    size_t their_n;
+    void *theirs = swap_shared(&s, mine[k], sz[k], &their_n);
     if (theirs) check_and_free(theirs, their_n);
   }
   return NULL;

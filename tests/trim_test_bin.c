@@ -12,15 +12,6 @@
 #define THREADS 4
 #define OBJS 25000 /* per thread, 256..3840 B: ~50 MiB each */
 
-static long rss_kb(void) {
-  FILE *f = fopen("/proc/self/statm", "r");
-  long pages_total = 0, pages_rss = 0;
-  if (f) {
-    if (fscanf(f, "%ld %ld", &pages_total, &pages_rss) != 2) pages_rss = 0;
-    fclose(f);
-  }
-  return pages_rss * (sysconf(_SC_PAGESIZE) / 1024);
-}
 
 static pthread_barrier_t g_freed, g_release;
 
