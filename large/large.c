@@ -8,10 +8,13 @@
 
 static size_t page_round(size_t n) { return (n + HZ3_PAGE_SIZE - 1) & ~(HZ3_PAGE_SIZE - 1); }
 
-static size_t slot_of(const hz3_large_t *lg, uintptr_t ptr) {
-  /* Pointers are page-aligned: hash the page number (Fibonacci hashing). */
-  return (size_t)(((ptr >> HZ3_PAGE_SHIFT) * 0x9E3779B97F4A7C15ull) >> 20) & (lg->capacity - 1);
+/* Home slot of ptr in a table of capacity slots.  Pointers are page-aligned: hash the page
+ * number (Fibonacci hashing). */
+static size_t home_slot(uintptr_t ptr, size_t capacity) {
+  return (size_t)(((ptr >> HZ3_PAGE_SHIFT) * 0x9E3779B97F4A7C15ull) >> 20) & (capacity - 1);
 }
+
+static size_t slot_of(const hz3_large_t *lg, uintptr_t ptr) { return home_slot(ptr, lg->capacity); }
 
 void hz3_large_init(hz3_large_t *lg, const hz3_os_ops_t *os, hz3_stats_t *stats) {
   memset(lg, 0, sizeof *lg);
@@ -28,11 +31,8 @@ static hz3_large_entry_t *find(const hz3_large_t *lg, uintptr_t ptr) {
   }
 }
 
-static void insert_into(hz3_large_entry_t *table, size_t capacity, const hz3_large_t *lg,
-                        hz3_large_entry_t e) {
-  (void)lg;
-  size_t mask = capacity - 1;
-  size_t i = (size_t)(((e.ptr >> HZ3_PAGE_SHIFT) * 0x9E3779B97F4A7C15ull) >> 20) & mask;
+static void insert_into(hz3_large_entry_t *table, size_t capacity, hz3_large_entry_t e) {
+  size_t mask = capacity - 1, i = home_slot(e.ptr, capacity);
   while (table[i].ptr != 0) i = (i + 1) & mask;
   table[i] = e;
 }
@@ -45,7 +45,7 @@ static int ensure_room(hz3_large_t *lg) {
   hz3_large_entry_t *table = lg->os->map(lg->os->ctx, bytes, HZ3_PAGE_SIZE);
   if (table == NULL) return ENOMEM;
   for (size_t i = 0; i < lg->capacity; i++)
-    if (lg->table[i].ptr != 0) insert_into(table, cap, lg, lg->table[i]);
+    if (lg->table[i].ptr != 0) insert_into(table, cap, lg->table[i]);
   if (lg->table)
     lg->os->release(lg->os->ctx, lg->table,
                     page_round(lg->capacity * sizeof(hz3_large_entry_t)));
@@ -118,7 +118,7 @@ void *hz3_large_alloc(hz3_large_t *lg, size_t n, size_t align, bool zeroed) {
     return NULL;
   }
   hz3_large_entry_t e = {(uintptr_t)p, bytes, align};
-  insert_into(lg->table, lg->capacity, lg, e);
+  insert_into(lg->table, lg->capacity, e);
   lg->count++;
   lg->mapped_bytes += bytes;
   hz3_lock_release(&lg->lock);
@@ -190,7 +190,7 @@ void *hz3_large_resize(hz3_large_t *lg, void *p, size_t n) {
   }
   erase(lg, e);
   hz3_large_entry_t ne = {(uintptr_t)q, bytes, old.align};
-  insert_into(lg->table, lg->capacity, lg, ne);
+  insert_into(lg->table, lg->capacity, ne);
   lg->count++;
   lg->mapped_bytes = lg->mapped_bytes - old.bytes + bytes;
   hz3_lock_release(&lg->lock);
