@@ -20,6 +20,12 @@ extern void *__libc_realloc(void *p, size_t n);
 
 #define HZ3_API HZ3_EXPORT
 
+/* The full tag of the page holding p (p inside the arena); slow paths only: the free fast
+ * path reads the one-byte page bin instead. */
+static inline hz3_tag_t page_tag(const void *p) {
+  return hz3_g.tags[((uintptr_t)p - hz3_g.arena_base) >> HZ3_PAGE_SHIFT];
+}
+
 /* ---- slow paths ---- */
 
 static HZ3_NOINLINE void *malloc_small_slow(uint32_t cls) {
@@ -46,7 +52,7 @@ static HZ3_NOINLINE HZ3_COLD void invalid_free(void *p) {
 }
 
 static HZ3_NOINLINE void free_small_slow(void *p) {
-  hz3_tag_t tag = hz3_g.tags[((uintptr_t)p - hz3_g.arena_base) >> HZ3_PAGE_SHIFT];
+  hz3_tag_t tag = page_tag(p);
   if (HZ3_UNLIKELY(tag == 0)) invalid_free(p);
   hz3_thread_ensure(); /* a thread whose first call is free */
   if (hz3_tcache_push(&hz3_t_tcache, p, HZ3_TAG_BIN(tag))) return;
@@ -78,7 +84,7 @@ static HZ3_NOINLINE HZ3_COLD void check_fail(const char *what, void *p, const ch
 
 /* Bytes of the small object p (its class size), after checking that p starts an object. */
 static size_t check_object(void *p, const char *what) {
-  hz3_tag_t tag = hz3_g.tags[((uintptr_t)p - hz3_g.arena_base) >> HZ3_PAGE_SHIFT];
+  hz3_tag_t tag = page_tag(p);
   if (tag == 0) check_fail(what, p, "invalid pointer (not allocated by hz3, or freed twice)");
   hz3_run_t *run = hz3_segment_run_of(&hz3_g.pool, p);
   size_t size = hz3_class_to_size(HZ3_TAG_CLASS(tag));
@@ -91,7 +97,7 @@ static size_t check_object(void *p, const char *what) {
  * last life's free marker is cleared), else p is being resized in place. */
 static void *check_arm_object(void *p, size_t n, int fresh) {
   if (p == NULL) return NULL;
-  size_t cap = hz3_class_to_size(HZ3_TAG_CLASS(hz3_g.tags[((uintptr_t)p - hz3_g.arena_base) >> HZ3_PAGE_SHIFT]));
+  size_t cap = hz3_class_to_size(HZ3_TAG_CLASS(page_tag(p)));
   unsigned char *b = p;
   if (fresh) memset(b + 8, 0, 8); /* the free marker of this object's last life */
   /* The fill also covers the free marker word of requests under 16 bytes. */
