@@ -3,7 +3,10 @@
 #include <errno.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/hz3_size_class.h"
 
@@ -51,6 +54,46 @@ static int os_dontneed(void *ctx, void *addr, size_t bytes) {
   return madvise(addr, bytes, MADV_DONTNEED) == 0 ? 0 : errno;
 }
 
+/* process_madvise(2) on the calling process itself (PIDFD_SELF_THREAD_GROUP, Linux 6.15+; no
+ * file descriptor to open, lose or inherit across fork).  Older kernels refuse it (EBADF,
+ * EINVAL, ENOSYS, EPERM): then every later batch goes range by range. */
+#ifndef SYS_process_madvise
+#define SYS_process_madvise 440
+#endif
+#define HZ3_PIDFD_SELF_THREAD_GROUP (-10001)
+static int g_batch_state; /* 0 untried, 1 works, -1 refused (racy: any value is safe) */
+
+static int dontneed_each(const hz3_os_range_t *r, uint32_t n) {
+  int err = 0;
+  for (uint32_t i = 0; i < n; i++)
+    if (madvise(r[i].addr, r[i].bytes, MADV_DONTNEED) != 0 && err == 0) err = errno;
+  return err;
+}
+
+static int os_dontneed_many(void *ctx, const hz3_os_range_t *ranges, uint32_t n) {
+  (void)ctx;
+  if (n == 0) return 0;
+  if (n == 1 || __atomic_load_n(&g_batch_state, __ATOMIC_RELAXED) < 0) return dontneed_each(ranges, n);
+  _Static_assert(sizeof(hz3_os_range_t) == sizeof(struct iovec), "ranges are iovecs");
+  size_t want = 0;
+  for (uint32_t i = 0; i < n; i++) want += ranges[i].bytes;
+  int saved = errno;
+  long done = syscall(SYS_process_madvise, HZ3_PIDFD_SELF_THREAD_GROUP,
+                      (const struct iovec *)ranges, (size_t)n, MADV_DONTNEED, 0u);
+  if (done == (long)want) {
+    __atomic_store_n(&g_batch_state, 1, __ATOMIC_RELAXED);
+    return 0;
+  }
+  errno = saved;
+  /* Refused, or stopped part way: do them one by one (a range done twice is harmless).  If
+   * the batch was refused where plain madvise takes the same ranges, this kernel has no
+   * process_madvise(MADV_DONTNEED) on itself: stop trying. */
+  int err = dontneed_each(ranges, n);
+  if (done < 0 && err == 0 && __atomic_load_n(&g_batch_state, __ATOMIC_RELAXED) == 0)
+    __atomic_store_n(&g_batch_state, -1, __ATOMIC_RELAXED);
+  return err;
+}
+
 static void *os_map(void *ctx, size_t bytes, size_t align) {
   (void)ctx;
   return map_aligned(bytes, align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
@@ -76,6 +119,7 @@ static const hz3_os_ops_t hz3_os_real = {
     .commit = os_commit,
     .release = os_release,
     .dontneed = os_dontneed,
+    .dontneed_many = os_dontneed_many,
     .map = os_map,
     .remap = os_remap,
     .now_ns = os_now_ns,

@@ -11,6 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A range of pages for dontneed_many (laid out as struct iovec). */
+typedef struct hz3_os_range {
+  void *addr;
+  size_t bytes;
+} hz3_os_range_t;
+
 typedef struct hz3_os_ops {
   void *ctx;
   /* Address space only (PROT_NONE, not counted against commit), aligned to align (a power of
@@ -26,6 +32,11 @@ typedef struct hz3_os_ops {
   /* Drop the pages' contents and residency (MADV_DONTNEED): RSS falls now, and the next touch
    * faults in a zero page.  The range stays committed. */
   int (*dontneed)(void *ctx, void *addr, size_t bytes);
+  /* dontneed of n ranges at once.  Each madvise call costs a TLB shootdown on every core the
+   * process runs on, whatever its length; the real OS sends the ranges in one
+   * process_madvise(2) call where the kernel has it (one shootdown), else one madvise each.
+   * 0 or the first errno. */
+  int (*dontneed_many)(void *ctx, const hz3_os_range_t *ranges, uint32_t n);
   /* Reserve and commit in one call (large objects), aligned to align. NULL + errno on failure. */
   void *(*map)(void *ctx, size_t bytes, size_t align);
   /* Resizes a mapping made by map (alignment <= page), moving it if it must (mremap); returns

@@ -22,7 +22,8 @@
   X(epoch_count, count, "hz3_epoch_force runs")                                       \
   X(s58_reclaimed_objects, objects, "objects S58 moved from tcaches to central")      \
   X(s58_shrinks, count, "tcache bin max-length shrinks")                              \
-  X(purge_madvise_calls, calls, "madvise(MADV_DONTNEED) calls")                       \
+  X(purge_madvise_calls, calls, "madvise calls (one process_madvise per batch of ranges)") \
+  X(purge_ranges, ranges, "page ranges returned to the OS")                          \
   X(purge_pages, pages, "pages returned to the OS")                                   \
   X(purge_scanned_segments, segments, "segments S57 scanned for free ranges")         \
   X(thread_exits, count, "threads whose caches were returned at exit")               \
@@ -30,7 +31,7 @@
   X(large_live_bytes, bytes, "gauge: bytes mapped for live large objects")            \
   X(unused_resident_pages, pages, "gauge: free or idle pages still resident")
 
-#define HZ3_STATS_VERSION 1u
+#define HZ3_STATS_VERSION 2u
 
 #define HZ3_STAT_DECL(name, unit, doc) uint64_t name;
 typedef struct hz3_stats {

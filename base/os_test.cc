@@ -22,6 +22,15 @@ void ExerciseOps(const hz3_os_ops_t* os) {
   EXPECT_EQ(p[0], static_cast<char>(0xAB));
   EXPECT_EQ(p[HZ3_PAGE_SIZE], 0);  // purged page reads back as zero
   EXPECT_EQ(p[2 * HZ3_PAGE_SIZE], static_cast<char>(0xAB));
+  // Many ranges in one call: each reads back as zero, the pages between keep their bytes.
+  memset(p, 0xCD, 40 * HZ3_PAGE_SIZE);
+  hz3_os_range_t ranges[10];
+  for (int i = 0; i < 10; i++) ranges[i] = {p + (4 * i + 1) * HZ3_PAGE_SIZE, 2 * HZ3_PAGE_SIZE};
+  ASSERT_EQ(os->dontneed_many(os->ctx, ranges, 10), 0);
+  for (int pg = 0; pg < 40; pg++) {
+    bool purged = pg % 4 == 1 || pg % 4 == 2;
+    EXPECT_EQ(p[pg * HZ3_PAGE_SIZE + 7], purged ? 0 : static_cast<char>(0xCD)) << pg;
+  }
   EXPECT_EQ(os->release(os->ctx, base, 4 * kSeg), 0);
 
   void* m = os->map(os->ctx, 3 * HZ3_PAGE_SIZE, 64 * 1024);
@@ -46,6 +55,9 @@ TEST(OsTest, RealOpsReportErrors) {
   EXPECT_EQ(errno, ENOMEM);
   // A range that is not page-aligned.
   EXPECT_EQ(os->dontneed(os->ctx, reinterpret_cast<void*>(4097), HZ3_PAGE_SIZE), EINVAL);
+  hz3_os_range_t bad[2] = {{reinterpret_cast<void*>(4097), HZ3_PAGE_SIZE},
+                           {reinterpret_cast<void*>(8193), HZ3_PAGE_SIZE}};
+  EXPECT_EQ(os->dontneed_many(os->ctx, bad, 2), EINVAL);
   EXPECT_NE(os->commit(os->ctx, reinterpret_cast<void*>(4097), HZ3_PAGE_SIZE), 0);
 }
 
@@ -55,8 +67,9 @@ TEST(OsTest, FakeOpsWorkAndCount) {
   EXPECT_EQ(fake.reserve_calls(), 1u);
   EXPECT_EQ(fake.commit_calls(), 1u);
   EXPECT_EQ(fake.committed_pages(), kSeg / HZ3_PAGE_SIZE);
-  EXPECT_EQ(fake.dontneed_calls(), 1u);
-  EXPECT_EQ(fake.dontneed_pages(), 1u);
+  EXPECT_EQ(fake.dontneed_calls(), 11u);    // 1 range, then 10
+  EXPECT_EQ(fake.dontneed_syscalls(), 2u);  // the 10 in one call
+  EXPECT_EQ(fake.dontneed_pages(), 21u);
   EXPECT_EQ(fake.release_calls(), 2u);
   EXPECT_EQ(fake.map_calls(), 1u);
   EXPECT_EQ(fake.mapped_bytes_live(), 0u);

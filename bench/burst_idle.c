@@ -23,15 +23,17 @@ typedef struct {
 static size_t g_objs, g_lo = 256, g_hi = 4096;
 static unsigned g_keep_pct, g_threads, g_cycles;
 static double g_idle_s, g_t0;
-static int g_parked;
+static int g_parked, g_cross;
+static worker_t *g_workers;
 static pthread_barrier_t g_start, g_allocated, g_freed;
 static volatile int g_quit;
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: burst_idle OBJS IDLE_S CYCLES KEEP_PCT THREADS [LO HI] [exit|parked]\n"
+          "usage: burst_idle OBJS IDLE_S CYCLES KEEP_PCT THREADS [LO HI] [exit|parked] [cross]\n"
           "  OBJS objects per thread of LO..HI bytes (default 256..4096); threads exit after\n"
-          "  each burst (exit, default) or stay parked between cycles (parked)\n");
+          "  each burst (exit, default) or stay parked between cycles (parked); cross: thread\n"
+          "  i frees what thread i+1 allocated\n");
   exit(2);
 }
 
@@ -79,13 +81,15 @@ static void burst(worker_t *w) {
   }
 }
 
-static void free_but_keep(worker_t *w) {
+/* w frees what `from` allocated (itself, or its neighbour in cross mode); survivors are w's to
+ * free at the start of its next burst. */
+static void free_but_keep(worker_t *w, const worker_t *from) {
   for (size_t i = 0; i < g_objs; i++) {
     if (bench_rand(&w->rng) % 100 < g_keep_pct) {
-      w->sizes[w->nsurvivors] = w->objsizes[i];
-      w->survivors[w->nsurvivors++] = w->objs[i];
+      w->sizes[w->nsurvivors] = from->objsizes[i];
+      w->survivors[w->nsurvivors++] = from->objs[i];
     } else {
-      free(w->objs[i]);
+      free(from->objs[i]);
     }
   }
 }
@@ -98,14 +102,14 @@ static void *worker_main(void *arg) {
     burst(w);
     pthread_barrier_wait(&g_allocated);
     pthread_barrier_wait(&g_allocated); /* main has read the peak */
-    free_but_keep(w);
+    free_but_keep(w, g_cross ? &g_workers[(w->index + 1) % (int)g_threads] : w);
     pthread_barrier_wait(&g_freed);
   } while (g_parked);
   return NULL;
 }
 
 int main(int argc, char **argv) {
-  if (argc < 6 || argc > 9) usage();
+  if (argc < 6 || argc > 10) usage();
   g_objs = bench_parse_u64("OBJS", argv[1]);
   g_idle_s = (double)bench_parse_u64("IDLE_S", argv[2]);
   g_cycles = (unsigned)bench_parse_u64("CYCLES", argv[3]);
@@ -117,8 +121,9 @@ int main(int argc, char **argv) {
     g_hi = bench_parse_u64("HI", argv[7]);
     next = 8;
   }
-  if (argc > next) {
+  for (; next < argc; next++) {
     if (strcmp(argv[next], "parked") == 0) g_parked = 1;
+    else if (strcmp(argv[next], "cross") == 0) g_cross = 1;
     else if (strcmp(argv[next], "exit") != 0) usage();
   }
   if (g_objs == 0 || g_threads == 0 || g_cycles == 0 || g_keep_pct > 100 || g_lo == 0 ||
@@ -128,6 +133,7 @@ int main(int argc, char **argv) {
   }
   worker_t *workers = calloc(g_threads, sizeof(worker_t));
   BENCH_CHECK_ALLOC(workers, g_threads * sizeof(worker_t));
+  g_workers = workers;
   for (unsigned t = 0; t < g_threads; t++) {
     workers[t].index = (int)t;
     workers[t].objs = malloc(g_objs * sizeof(void *));
@@ -145,9 +151,9 @@ int main(int argc, char **argv) {
   pthread_barrier_init(&g_freed, NULL, g_threads + 1);
   pthread_t *tids = calloc(g_threads, sizeof(pthread_t));
   BENCH_CHECK_ALLOC(tids, g_threads * sizeof(pthread_t));
-  printf("burst_idle objs=%zu idle=%gs cycles=%u keep=%u%% threads=%u size=%zu..%zu mode=%s\n",
+  printf("burst_idle objs=%zu idle=%gs cycles=%u keep=%u%% threads=%u size=%zu..%zu mode=%s%s\n",
          g_objs, g_idle_s, g_cycles, g_keep_pct, g_threads, g_lo, g_hi,
-         g_parked ? "parked" : "exit");
+         g_parked ? "parked" : "exit", g_cross ? " cross" : "");
   printf("phase cycle=0 name=start t_ms=0 rss_kb=%ld\n", bench_rss_kb());
   fflush(stdout);
   g_t0 = bench_now_s();
@@ -165,18 +171,20 @@ int main(int argc, char **argv) {
     long peak = bench_rss_kb();
     double burst_ms = (bench_now_s() - tb) * 1000.0;
     long flt = bench_minor_faults() - flt0;
+    double tf = bench_now_s();
     pthread_barrier_wait(&g_allocated);
     pthread_barrier_wait(&g_freed);
     if (!g_parked)
       for (unsigned t = 0; t < g_threads; t++) pthread_join(tids[t], NULL);
+    double free_ms = (bench_now_s() - tf) * 1000.0; /* exit mode: thread exits included */
     long after = bench_rss_kb();
     printf("phase cycle=%u name=idle t_ms=%.0f\n", c, ms_since_start());
     fflush(stdout);
     usleep((useconds_t)(g_idle_s * 1e6));
     long idle_end = bench_rss_kb();
-    printf("cycle=%u peak_kb=%ld after_free_kb=%ld idle_end_kb=%ld burst_ms=%.1f minflt=%ld "
-           "survivor_pages_kb=%ld\n",
-           c, peak, after, idle_end, burst_ms, flt, survivor_pages_kb(workers));
+    printf("cycle=%u peak_kb=%ld after_free_kb=%ld idle_end_kb=%ld burst_ms=%.1f free_ms=%.1f "
+           "minflt=%ld survivor_pages_kb=%ld\n",
+           c, peak, after, idle_end, burst_ms, free_ms, flt, survivor_pages_kb(workers));
     fflush(stdout);
   }
   printf("phase cycle=%u name=end t_ms=%.0f\n", g_cycles, ms_since_start());

@@ -198,6 +198,24 @@ void hz3_central_remote_push(hz3_central_t *c, uint32_t shard, void *head, void 
                                         __ATOMIC_RELAXED));
 }
 
+void hz3_central_free_remote(hz3_central_t *c, uint32_t shard, void *head, void *tail) {
+  hz3_central_shard_t *sh = &c->shards[shard];
+  if (hz3_lock_try(&sh->lock)) {
+    obj_set_next(tail, NULL);
+    drain_locked(c, sh);
+    free_list_locked(c, sh, head);
+    hz3_lock_release(&sh->lock);
+    return;
+  }
+  hz3_central_remote_push(c, shard, head, tail);
+  /* The holder may have drained before this push landed: if the lock is free now, take what
+   * waits, so that it does not sit in the inbox of an owner that sleeps. */
+  if (hz3_lock_try(&sh->lock)) {
+    drain_locked(c, sh);
+    hz3_lock_release(&sh->lock);
+  }
+}
+
 uint32_t hz3_central_drain_inbox(hz3_central_t *c, uint32_t shard) {
   hz3_central_shard_t *sh = &c->shards[shard];
   if (__atomic_load_n(&sh->inbox, __ATOMIC_RELAXED) == NULL) return 0;

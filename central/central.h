@@ -7,7 +7,8 @@
  *   list iff 0 < nfree < objects per run; a run whose objects are all free goes back to its
  *   segment at once (the original hz3 never did, and its purge found nothing to purge).
  * Threads: everything but hz3_central_remote_push() runs under the shard's lock, which the
- *   functions take themselves.  remote_push is lock-free (a CAS onto the inbox).
+ *   functions take themselves.  remote_push is lock-free (a CAS onto the inbox); free_remote
+ *   only try-locks.
  * Callers: tcache (refill, flush, remote frees), epoch and preload (drain, trim), tests.
  */
 #pragma once
@@ -45,6 +46,11 @@ uint32_t hz3_central_alloc_batch(hz3_central_t *c, uint32_t shard, uint32_t cls,
 void hz3_central_free_list(hz3_central_t *c, uint32_t shard, void *head);
 /* Lock-free: pushes the list head..tail (objects owned by shard) onto its inbox. */
 void hz3_central_remote_push(hz3_central_t *c, uint32_t shard, void *head, void *tail);
+/* Frees the list head..tail (objects owned by shard) from a thread of another shard: straight
+ * into their runs if the shard's lock is free (taking whatever waits in the inbox too), else
+ * onto the inbox.  So remote frees reach their runs, and the release policy, while the owner
+ * sleeps or is gone, without a background thread and without waiting on a busy lock. */
+void hz3_central_free_remote(hz3_central_t *c, uint32_t shard, void *head, void *tail);
 /* Moves the shard's inbox into its runs; returns the number of objects. */
 uint32_t hz3_central_drain_inbox(hz3_central_t *c, uint32_t shard);
 

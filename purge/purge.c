@@ -18,16 +18,36 @@ hz3_purge_cfg_t hz3_purge_cfg_default(void) {
       .hard_max_calls = HZ3_S61_MAX_CALLS,
       .retain_max_pages = HZ3_RETAIN_MAX_PAGES,
       .retain_budget_calls = HZ3_RETAIN_BUDGET_CALLS,
+      .release_range_pages = HZ3_RELEASE_RANGE_PAGES,
+      .release_fragment_pages = HZ3_RELEASE_FRAGMENT_PAGES,
   };
   return cfg;
 }
 
-/* A budget of calls and pages being spent. */
+/* A budget of ranges (madvise calls before batching) and pages being spent, and the batch
+ * the ranges wait in until the pass ends. */
 typedef struct {
   uint64_t pages_left;
   uint32_t calls_left;
   uint64_t pages_done;
+  hz3_release_batch_t batch;
 } budget_t;
+
+static budget_t budget(uint64_t pages, uint32_t calls) {
+  budget_t b;
+  b.pages_left = pages;
+  b.calls_left = calls;
+  b.pages_done = 0;
+  b.batch.n = 0;
+  b.batch.calls = 0;
+  return b;
+}
+
+/* Ends a pass: what waits in the batch goes to the OS (before the caller's lock drops). */
+static uint64_t budget_done(hz3_purge_t *pg, budget_t *b) {
+  hz3_segment_release_flush(pg->pool, &b->batch);
+  return b->pages_done;
+}
 
 /* Purges the unused pages of seg inside [from, from + span) in ranges of at least min_pages,
  * while the budget lasts.  Returns false once the budget is spent. */
@@ -41,7 +61,7 @@ static bool purge_in_segment(hz3_purge_t *pg, hz3_segment_set_t *set, hz3_segmen
     from = first + n;
     if (n < min_pages) continue;
     n = (uint32_t)HZ3_MIN((uint64_t)n, b->pages_left);
-    if (hz3_segment_purge_range(pg->pool, set, seg, first, n) != 0) return false;
+    hz3_segment_release_range(pg->pool, set, seg, first, n, &b->batch);
     b->calls_left--;
     b->pages_left -= n;
     b->pages_done += n;
@@ -64,29 +84,50 @@ static void queue_push(hz3_purge_queue_t *q, uint32_t cap, hz3_segment_t *seg, u
   q->count++;
 }
 
-/* The retain cap: purge this set (the segment that just changed first, then the others, then
- * spare segments) until the process holds at most half the cap, within the call budget. */
-static void retain_purge(hz3_purge_t *pg, hz3_segment_set_t *set, hz3_segment_t *hot) {
-  uint64_t target = pg->cfg.retain_max_pages / 2;
-  budget_t b = {UINT64_MAX, pg->cfg.retain_budget_calls, 0};
-  if (hot != NULL && hot->unused_pages > 0)
-    purge_in_segment(pg, set, hot, 0, HZ3_SEG_PAGES, 1, &b);
-  for (hz3_segment_t *seg = set->head; seg != NULL && set->unused_pages > 0 && b.calls_left > 0;
-       seg = seg->next) {
-    if (hz3_segment_unused_pages(pg->pool) <= target) return;
-    if (seg->unused_pages > 0) purge_in_segment(pg, set, seg, 0, HZ3_SEG_PAGES, 1, &b);
+/* The release policy, run when the process holds more resident-unused pages than the retain
+ * cap.  Each madvise costs a TLB shootdown on every core the process runs on, whatever its
+ * length, so pages go back in long ranges: first whole spare segments (one call each, plus
+ * their meta), then ranges of at least release_range_pages in this set's segments.  Shorter
+ * ranges (fragments: the pages between live objects, or the edge of a wave of frees that
+ * will soon join a long range) wait until this set holds more than release_fragment_pages of
+ * unused pages; then they go too, down to half that. */
+static void release_pass(hz3_purge_t *pg, hz3_segment_set_t *set) {
+  const hz3_purge_cfg_t *cfg = &pg->cfg;
+  uint64_t target = cfg->retain_max_pages / 2;
+  budget_t b = budget(UINT64_MAX, cfg->retain_budget_calls);
+  if (__atomic_load_n(&pg->pool->spare_unused_pages, __ATOMIC_RELAXED) > 0)
+    b.pages_done += hz3_segment_release_spare(pg->pool, UINT64_MAX, b.calls_left, &b.batch);
+  for (hz3_segment_t *seg = set->head; seg != NULL && b.calls_left > 0; seg = seg->next) {
+    if (hz3_segment_unused_pages(pg->pool) <= target) break;
+    if (seg->unused_pages >= cfg->release_range_pages)
+      purge_in_segment(pg, set, seg, 0, HZ3_SEG_PAGES, cfg->release_range_pages, &b);
   }
-  if (hz3_segment_unused_pages(pg->pool) > target &&
-      __atomic_load_n(&pg->pool->spare_unused_pages, __ATOMIC_RELAXED) > 0)
-    hz3_segment_purge_spare(pg->pool, UINT64_MAX, b.calls_left, NULL);
+  if (set->unused_pages > cfg->release_fragment_pages) {
+    for (hz3_segment_t *seg = set->head; seg != NULL && b.calls_left > 0; seg = seg->next) {
+      if (set->unused_pages <= cfg->release_fragment_pages / 2) break;
+      if (seg->unused_pages > 0) purge_in_segment(pg, set, seg, 0, HZ3_SEG_PAGES, 1, &b);
+    }
+  }
+  budget_done(pg, &b);
 }
 
+/* The pool's unused hook: pages [first, first + npages) of seg (in set) just became unused. */
 static void on_unused(void *ctx, hz3_segment_pool_t *pool, hz3_segment_set_t *set,
                       hz3_segment_t *seg, uint32_t first, uint32_t npages) {
   hz3_purge_t *pg = ctx;
+  (void)seg;
   if (pg->cfg.s60) queue_push(&pg->queues[set->owner], pg->cfg.queue_size, seg, first, npages);
-  if (pg->cfg.retain_max_pages != 0 && hz3_segment_unused_pages(pool) > pg->cfg.retain_max_pages)
-    retain_purge(pg, set, seg);
+  if (pg->cfg.retain_max_pages == 0) return;
+  pg->fresh_pages[set->owner] += npages;
+  if (hz3_segment_unused_pages(pool) <= pg->cfg.retain_max_pages) return;
+  /* Above the cap.  A pass looks at this set again only once enough new pages became unused
+   * here for a long range to have formed, or a spare segment waits, or fragments pile up. */
+  if (pg->fresh_pages[set->owner] < HZ3_RELEASE_RESCAN_PAGES &&
+      __atomic_load_n(&pool->spare_unused_pages, __ATOMIC_RELAXED) == 0 &&
+      set->unused_pages <= pg->cfg.release_fragment_pages)
+    return;
+  pg->fresh_pages[set->owner] = 0;
+  release_pass(pg, set);
 }
 
 void hz3_purge_init(hz3_purge_t *pg, hz3_segment_pool_t *pool, hz3_stats_t *stats,
@@ -119,15 +160,15 @@ static bool tick_visit(hz3_segment_t *seg, void *arg) {
 
 uint32_t hz3_purge_tick(hz3_purge_t *pg, hz3_segment_set_t *set, uint32_t epoch) {
   if (set->unused_pages == 0) return 0;
-  tick_arg_t t = {pg, set, epoch, {pg->cfg.budget_pages, UINT32_MAX, 0}};
+  tick_arg_t t = {pg, set, epoch, budget(pg->cfg.budget_pages, UINT32_MAX)};
   /* Segments with free pages first (the pack pool's order); then idle pages of full ones. */
   hz3_pack_iterate(set, 0, tick_visit, &t);
-  return (uint32_t)t.b.pages_done;
+  return (uint32_t)budget_done(pg, &t.b);
 }
 
 uint32_t hz3_purge_queue_drain(hz3_purge_t *pg, hz3_segment_set_t *set) {
   hz3_purge_queue_t *q = &pg->queues[set->owner];
-  budget_t b = {pg->cfg.queue_budget_pages, pg->cfg.queue_budget_calls, 0};
+  budget_t b = budget(pg->cfg.queue_budget_pages, pg->cfg.queue_budget_calls);
   while (q->count > 0 && b.calls_left > 0 && b.pages_left > 0) {
     hz3_purge_entry_t e = q->entries[q->head];
     q->head = (q->head + 1) % pg->cfg.queue_size;
@@ -136,7 +177,7 @@ uint32_t hz3_purge_queue_drain(hz3_purge_t *pg, hz3_segment_set_t *set) {
     if (!e.seg->in_set || e.seg->owner != set->owner) continue;
     purge_in_segment(pg, set, e.seg, e.first, e.npages, 1, &b);
   }
-  return (uint32_t)b.pages_done;
+  return (uint32_t)budget_done(pg, &b);
 }
 
 /* Every resident-unused page of set, while the budget lasts. */
@@ -150,18 +191,18 @@ static void purge_whole_set(hz3_purge_t *pg, hz3_segment_set_t *set, budget_t *b
 
 uint64_t hz3_purge_set_all(hz3_purge_t *pg, hz3_segment_set_t *set, uint64_t max_pages,
                            uint32_t max_calls) {
-  budget_t b = {max_pages, max_calls, 0};
+  budget_t b = budget(max_pages, max_calls);
   purge_whole_set(pg, set, &b);
-  return b.pages_done;
+  return budget_done(pg, &b);
 }
 
 uint64_t hz3_purge_hard(hz3_purge_t *pg, hz3_segment_set_t *set, uint64_t max_pages,
                         uint32_t max_calls) {
-  budget_t b = {max_pages, max_calls, 0};
+  budget_t b = budget(max_pages, max_calls);
   purge_whole_set(pg, set, &b);
-  uint64_t pages = b.pages_done;
+  uint64_t pages = budget_done(pg, &b);
   if (b.calls_left > 0 && b.pages_left > 0)
-    pages += hz3_segment_purge_spare(pg->pool, b.pages_left, b.calls_left, NULL);
+    pages += hz3_segment_release_spare(pg->pool, b.pages_left, b.calls_left, &b.batch);
   return pages;
 }
 

@@ -9,8 +9,10 @@
  *           epoch without scanning, within call and page budgets;
  *   S61     at thread exit, hard-purge what the exiting thread's shard no longer uses;
  *   retain  amount, not time: when the process holds more resident-unused pages than the
- *           retain cap, the slow path that made pages unused purges its shard back to half the
- *           cap, within a per-call budget (works in a process that then goes idle);
+ *           retain cap, the slow path that made pages unused releases spare segments whole,
+ *           then long ranges of its shard, back to half the cap, within a per-call budget;
+ *           fragments wait until the shard holds release_fragment_pages of them (works in a
+ *           process that then goes idle, without a thread);
  *   trim    everything, no budget (malloc_trim).
  *   The mechanics (madvise, purged bits, counts) are the segment box's.
  * Invariants: only resident-unused pages are purged; no call exceeds its budget; every purge
@@ -39,7 +41,13 @@ typedef struct hz3_purge_cfg {
   uint32_t hard_max_pages, hard_max_calls;         /* S61: per thread exit */
   uint32_t retain_max_pages;    /* retain cap; 0 = off */
   uint32_t retain_budget_calls; /* madvise calls one retain purge may make */
+  uint32_t release_range_pages;    /* above the cap, ranges this long go back first */
+  uint32_t release_fragment_pages; /* shorter ranges wait until a set holds this many */
 } hz3_purge_cfg_t;
+
+/* Pages that must become unused in a set before a release pass above the cap looks at it
+ * again (a pass that found only fragments would otherwise rescan on every free). */
+#define HZ3_RELEASE_RESCAN_PAGES 32
 
 typedef struct hz3_purge_entry {
   hz3_segment_t *seg;
@@ -57,6 +65,7 @@ typedef struct hz3_purge {
   hz3_segment_pool_t *pool;
   hz3_stats_t *stats;
   hz3_purge_queue_t queues[HZ3_NUM_SHARDS];
+  uint64_t fresh_pages[HZ3_NUM_SHARDS]; /* made unused per set since its last release pass */
 } hz3_purge_t;
 
 /* ---- lifecycle ---- */

@@ -139,6 +139,7 @@ TEST_F(PurgeTest, S60SkipsStaleEntries) {
 TEST_F(PurgeTest, RetainCapPurgesBackUnderHalfTheCap) {
   cfg_.retain_max_pages = 40;
   cfg_.retain_budget_calls = 1000;
+  cfg_.release_fragment_pages = 0;  // one-page holes are fragments: let them go at once
   Init();
   uint32_t cls = hz3_size_to_class(64);
   std::vector<hz3_run_t*> gone;
@@ -151,6 +152,73 @@ TEST_F(PurgeTest, RetainCapPurgesBackUnderHalfTheCap) {
     ASSERT_LE(hz3_segment_unused_pages(&pool_), 40u);  // never above the cap after a free
   }
   EXPECT_GT(os_.dontneed_calls(), 0u);
+  Check();
+}
+
+TEST_F(PurgeTest, ReleaseTakesLongRangesFirstAndFragmentsOnlyInBulk) {
+  cfg_.retain_max_pages = 16;
+  cfg_.retain_budget_calls = 1000;
+  cfg_.release_range_pages = 32;
+  cfg_.release_fragment_pages = 64;
+  Init();
+  // 40 one-page holes: above the cap, but fragments, and fewer than 64: they stay.
+  MakeUnused(hz3_size_to_class(64), 40);
+  EXPECT_EQ(hz3_segment_unused_pages(&pool_), 40u);
+  EXPECT_EQ(os_.dontneed_calls(), 0u);
+  // Two long holes (runs of the largest class freed side by side, twice) go back, one call
+  // each.
+  uint32_t big = hz3_size_to_class(65536);
+  uint32_t per_hole = 64 / hz3_class_run_pages(big);
+  ASSERT_GE(per_hole, 1u);
+  for (int hole = 0; hole < 2; hole++) {
+    std::vector<hz3_run_t*> gone;
+    for (uint32_t i = 0; i < per_hole; i++) gone.push_back(Busy(big));
+    busy_.push_back(Busy(big));
+    for (hz3_run_t* r : gone) hz3_segment_free_run(&pool_, &set_, r, 0);
+  }
+  // (A hole may go in pieces of at least 32 pages as it grows: the pass runs when it can.)
+  for (const FakeOs::Range& r : os_.dontneed_ranges()) EXPECT_GE(r.bytes, 32 * HZ3_PAGE_SIZE);
+  EXPECT_LE(os_.dontneed_calls(), 4u);
+  EXPECT_EQ(os_.dontneed_pages(), 2u * per_hole * hz3_class_run_pages(big));
+  EXPECT_EQ(hz3_segment_unused_pages(&pool_), 40u);
+  // Fragments piling past 64 pages in the set: they go too, down to half of that.  (Holes
+  // of two pages, so that the new runs do not refill the one-page holes.)
+  uint32_t two = 0;
+  while (hz3_class_run_pages(two) != 2) two++;
+  MakeUnused(two, 15);
+  EXPECT_LE(hz3_segment_unused_pages(&pool_), 64u);
+  EXPECT_GT(os_.dontneed_pages(), 2u * per_hole * hz3_class_run_pages(big));
+  Check();
+}
+
+TEST_F(PurgeTest, ReleaseGivesSpareSegmentsBackWhole) {
+  cfg_.retain_max_pages = 16;
+  cfg_.retain_budget_calls = 1000;
+  busy_.push_back(Busy(hz3_size_to_class(64)));  // this set's own segment, with room
+  // Before the policy is installed: another shard's segment, wholly written, wholly freed.
+  hz3_segment_set_t other;
+  hz3_segment_set_init(&other, 5);
+  uint32_t big = hz3_size_to_class(65536);
+  std::vector<hz3_run_t*> runs;
+  for (uint32_t i = 0; i < HZ3_SEG_PAGES / hz3_class_run_pages(big); i++) {
+    hz3_run_t* r = hz3_segment_alloc_run(&pool_, &other, hz3_class_run_pages(big), big, 0);
+    hz3_segment_t* seg = hz3_segment_of(&pool_, hz3_segment_run_start(&pool_, r));
+    hz3_segment_mark_busy(&pool_, &other, seg, r->first_page % HZ3_SEG_PAGES, r->npages);
+    runs.push_back(r);
+  }
+  for (hz3_run_t* r : runs) hz3_segment_free_run(&pool_, &other, r, 0);
+  ASSERT_EQ(pool_.nspare, 1u);
+  ASSERT_EQ(os_.dontneed_calls(), 0u);
+  Init();
+  // The next page made unused anywhere finds the process above the cap: the spare segment
+  // goes back whole, not range by range.
+  MakeUnused(hz3_size_to_class(64), 1);
+  EXPECT_EQ(pool_.ncold, 1u);
+  // The segment in one call, then its descriptors (its tag page is shared with this set's
+  // segment, in use, so it stays).
+  ASSERT_EQ(os_.dontneed_calls(), 2u);
+  EXPECT_EQ(os_.dontneed_ranges()[0].bytes, HZ3_SEG_SIZE);
+  EXPECT_EQ(hz3_segment_unused_pages(&pool_), 1u);
   Check();
 }
 

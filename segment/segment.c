@@ -146,12 +146,17 @@ void hz3_segment_set_init(hz3_segment_set_t *set, uint32_t owner) {
 static hz3_segment_t *pool_take_segment(hz3_segment_pool_t *pool) {
   const hz3_os_ops_t *os = pool->os;
   hz3_lock_acquire(&pool->lock);
-  hz3_segment_t *seg = pool->spare;
+  /* Hot spares first (their pages are still resident), then cold ones (purged: they fault
+   * back in as zeroes), then untouched arena. */
+  hz3_segment_t **list = pool->spare != NULL ? &pool->spare : &pool->cold;
+  hz3_segment_t *seg = *list;
   if (seg != NULL) {
-    pool->spare = seg->next;
+    *list = seg->next;
     pool->nspare--;
+    if (seg->cold) pool->ncold--;
     __atomic_fetch_sub(&pool->spare_unused_pages, seg->unused_pages, __ATOMIC_RELAXED);
     seg->spare = 0;
+    seg->cold = 0;
     hz3_lock_release(&pool->lock);
     seg->next = seg->prev = NULL;
     return seg;
@@ -218,20 +223,13 @@ static void set_unlink(hz3_segment_set_t *set, hz3_segment_t *seg) {
   set->unused_pages -= seg->unused_pages;
 }
 
-/* A spare segment's run descriptors and page tags hold nothing: give their pages back (1.6% of
- * the arena, too much to keep for every segment a burst once used; the header stays).  They read back as zero,
- * which is what an unused descriptor and a free page's tag are.  Caller holds the pool lock,
- * which also keeps the buddy segment (sharing the tag page) from being taken meanwhile. */
-static void release_meta(hz3_segment_pool_t *pool, hz3_segment_t *seg) {
-  const hz3_os_ops_t *os = pool->os;
-  os->dontneed(os->ctx, seg->runs, HZ3_SEG_RUNS_BYTES);
-  /* The tag page covers this segment and its buddy. */
-  size_t per_page = HZ3_PAGE_SIZE / (HZ3_SEG_PAGES * sizeof(hz3_tag_t));
-  uint32_t lo = seg->index - seg->index % (uint32_t)per_page;
-  for (uint32_t i = lo; i < lo + per_page; i++)
-    if (i < pool->used_segments && i != seg->index && !meta_at(pool, i)->spare) return;
-  os->dontneed(os->ctx, &pool->tags[(size_t)lo * HZ3_SEG_PAGES], HZ3_PAGE_SIZE);
-}
+/* A spare segment going cold (returns the madvise calls made): its run descriptors and page tags hold nothing, so their pages go
+ * back too (1.6% of the arena, too much to keep for every segment a burst once used; the
+ * header stays).  They read back as zero, which is what an unused descriptor and a free page's
+ * tag are.  Caller holds the pool lock, which also keeps the buddy segment (sharing the tag
+ * page) from being taken meanwhile. */
+static uint32_t release_meta(hz3_segment_pool_t *pool, hz3_segment_t *seg,
+                             hz3_release_batch_t *batch);
 
 hz3_run_t *hz3_segment_alloc_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set,
                                  uint32_t npages, uint32_t cls, uint32_t epoch) {
@@ -323,7 +321,6 @@ void hz3_segment_free_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_
     pool->nspare++;
     __atomic_fetch_add(&pool->spare_unused_pages, seg->unused_pages, __ATOMIC_RELAXED);
     seg->spare = 1;
-    release_meta(pool, seg);
     hz3_lock_release(&pool->lock);
   }
 }
@@ -410,46 +407,97 @@ uint32_t hz3_segment_next_unused(const hz3_segment_t *seg, uint32_t from, uint32
   return 0;
 }
 
-int hz3_segment_purge_range(hz3_segment_pool_t *pool, hz3_segment_set_t *set,
-                            hz3_segment_t *seg, uint32_t first, uint32_t npages) {
+void hz3_segment_release_range(hz3_segment_pool_t *pool, hz3_segment_set_t *set,
+                               hz3_segment_t *seg, uint32_t first, uint32_t npages,
+                               hz3_release_batch_t *batch) {
   for (uint32_t w = first >> 6; w <= (first + npages - 1) >> 6; w++) {
     uint64_t m = range_mask(w, first, npages);
-    (void)m;
     HZ3_ASSERT((unused_word(seg, w) & m) == m); /* only resident-unused pages */
-  }
-  int err = pool->os->dontneed(pool->os->ctx, hz3_segment_page_addr(pool, seg, first),
-                               (size_t)npages << HZ3_PAGE_SHIFT);
-  if (err != 0) return err;
-  for (uint32_t w = first >> 6; w <= (first + npages - 1) >> 6; w++) {
-    uint64_t m = range_mask(w, first, npages);
     seg->purged_bits[w] |= m & seg->free_bits[w];
     seg->idle_purged_bits[w] |= m & seg->idle_bits[w];
   }
   unused_add(pool, set, seg, -(int64_t)npages);
-  HZ3_STAT_ADD_IF(HZ3_S57_PURGE_STATS, pool->stats, purge_madvise_calls, 1);
+  HZ3_STAT_ADD_IF(HZ3_S57_PURGE_STATS, pool->stats, purge_ranges, 1);
   HZ3_STAT_ADD_IF(HZ3_S57_PURGE_STATS, pool->stats, purge_pages, npages);
-  return 0;
+  if (batch->n == HZ3_RELEASE_BATCH) hz3_segment_release_flush(pool, batch);
+  batch->ranges[batch->n].addr = hz3_segment_page_addr(pool, seg, first);
+  batch->ranges[batch->n].bytes = (size_t)npages << HZ3_PAGE_SHIFT;
+  batch->n++;
+}
+
+int hz3_segment_release_flush(hz3_segment_pool_t *pool, hz3_release_batch_t *batch) {
+  if (batch->n == 0) return 0;
+  int err = pool->os->dontneed_many(pool->os->ctx, batch->ranges, batch->n);
+  batch->n = 0;
+  batch->calls++;
+  HZ3_STAT_ADD_IF(HZ3_S57_PURGE_STATS, pool->stats, purge_madvise_calls, 1);
+  return err;
+}
+
+int hz3_segment_purge_range(hz3_segment_pool_t *pool, hz3_segment_set_t *set,
+                            hz3_segment_t *seg, uint32_t first, uint32_t npages) {
+  hz3_release_batch_t batch = {0};
+  hz3_segment_release_range(pool, set, seg, first, npages, &batch);
+  return hz3_segment_release_flush(pool, &batch);
+}
+
+/* Queues a range of meta pages (not arena pages: no page states to keep). */
+static void queue_range(hz3_segment_pool_t *pool, hz3_release_batch_t *batch, void *addr,
+                        size_t bytes) {
+  if (batch->n == HZ3_RELEASE_BATCH) hz3_segment_release_flush(pool, batch);
+  batch->ranges[batch->n].addr = addr;
+  batch->ranges[batch->n].bytes = bytes;
+  batch->n++;
+  HZ3_STAT_ADD_IF(HZ3_S57_PURGE_STATS, pool->stats, purge_ranges, 1);
+}
+
+static uint32_t release_meta(hz3_segment_pool_t *pool, hz3_segment_t *seg,
+                             hz3_release_batch_t *batch) {
+  queue_range(pool, batch, seg->runs, HZ3_SEG_RUNS_BYTES);
+  /* The tag page covers this segment and its buddy. */
+  size_t per_page = HZ3_PAGE_SIZE / (HZ3_SEG_PAGES * sizeof(hz3_tag_t));
+  uint32_t lo = seg->index - seg->index % (uint32_t)per_page;
+  for (uint32_t i = lo; i < lo + per_page; i++)
+    if (i < pool->used_segments && i != seg->index && !meta_at(pool, i)->spare) return 1;
+  queue_range(pool, batch, &pool->tags[(size_t)lo * HZ3_SEG_PAGES], HZ3_PAGE_SIZE);
+  return 2;
+}
+
+uint64_t hz3_segment_release_spare(hz3_segment_pool_t *pool, uint64_t max_pages,
+                                   uint32_t max_ranges, hz3_release_batch_t *batch) {
+  uint64_t pages = 0;
+  uint32_t ranges = 0;
+  hz3_lock_acquire(&pool->lock);
+  /* Newest first: a hot segment went on the list when its last run was freed. */
+  while (pool->spare != NULL && ranges < max_ranges && pages < max_pages) {
+    hz3_segment_t *seg = pool->spare;
+    uint32_t first, n, from = 0;
+    while (ranges < max_ranges && pages < max_pages &&
+           (n = hz3_segment_next_unused(seg, from, HZ3_SEG_PAGES, &first))) {
+      n = (uint32_t)HZ3_MIN((uint64_t)n, max_pages - pages);
+      hz3_segment_release_range(pool, NULL, seg, first, n, batch);
+      pages += n;
+      ranges++;
+      from = first + n;
+    }
+    if (seg->unused_pages != 0) break; /* budget spent */
+    ranges += release_meta(pool, seg, batch);
+    pool->spare = seg->next;
+    seg->next = pool->cold;
+    pool->cold = seg;
+    seg->cold = 1;
+    pool->ncold++;
+  }
+  hz3_segment_release_flush(pool, batch);
+  hz3_lock_release(&pool->lock);
+  return pages;
 }
 
 uint64_t hz3_segment_purge_spare(hz3_segment_pool_t *pool, uint64_t max_pages,
                                  uint32_t max_calls, uint32_t *calls) {
-  uint64_t pages = 0;
-  uint32_t n_calls = 0;
-  hz3_lock_acquire(&pool->lock);
-  for (hz3_segment_t *seg = pool->spare; seg != NULL && n_calls < max_calls && pages < max_pages;
-       seg = seg->next) {
-    uint32_t first, n, from = 0;
-    while (n_calls < max_calls && pages < max_pages &&
-           (n = hz3_segment_next_unused(seg, from, HZ3_SEG_PAGES, &first))) {
-      n = (uint32_t)HZ3_MIN((uint64_t)n, max_pages - pages);
-      if (hz3_segment_purge_range(pool, NULL, seg, first, n) != 0) break;
-      pages += n;
-      n_calls++;
-      from = first + n;
-    }
-  }
-  hz3_lock_release(&pool->lock);
-  if (calls) *calls += n_calls;
+  hz3_release_batch_t batch = {0};
+  uint64_t pages = hz3_segment_release_spare(pool, max_pages, max_calls, &batch);
+  if (calls) *calls += batch.calls;
   return pages;
 }
 
@@ -513,25 +561,38 @@ static bool check_segment(const hz3_segment_pool_t *pool, const hz3_segment_t *s
   return true;
 }
 
+/* Walks one spare list (under the pool lock): wholly free segments, hot or cold as the list
+ * says; counts them and their resident-unused pages. */
+static bool check_spare_list(const hz3_segment_t *s, bool cold, uint32_t *seen, uint64_t *unused,
+                             hz3_check_report_t *report) {
+  for (; s != NULL; s = s->next) {
+    (*seen)++;
+    *unused += s->unused_pages;
+    if (s->free_pages != HZ3_SEG_PAGES || !s->spare)
+      return hz3_check_fail(report, "spare segment %u has %u free pages", s->index, s->free_pages);
+    if (s->cold != cold || (cold && s->unused_pages != 0))
+      return hz3_check_fail(report, "spare segment %u: cold=%u with %u resident pages on the %s list",
+                            s->index, s->cold, s->unused_pages, cold ? "cold" : "hot");
+  }
+  return true;
+}
+
 bool hz3_segment_check(const hz3_segment_pool_t *pool, hz3_check_report_t *report) {
   hz3_lock_acquire((hz3_lock_t *)&pool->lock);
-  uint32_t used = pool->used_segments, spare_seen = 0;
-  for (const hz3_segment_t *s = pool->spare; s != NULL; s = s->next) {
-    spare_seen++;
-    if (s->free_pages != HZ3_SEG_PAGES) {
-      hz3_lock_release((hz3_lock_t *)&pool->lock);
-      return hz3_check_fail(report, "spare segment %u has %u free pages", s->index, s->free_pages);
-    }
-  }
-  hz3_lock_release((hz3_lock_t *)&pool->lock);
+  uint32_t used = pool->used_segments, spare_seen = 0, cold_seen = 0;
   uint64_t spare_unused = 0;
-  for (const hz3_segment_t *s = pool->spare; s != NULL; s = s->next) spare_unused += s->unused_pages;
-  if (spare_unused != pool->spare_unused_pages)
+  bool ok = check_spare_list(pool->spare, false, &spare_seen, &spare_unused, report) &&
+            check_spare_list(pool->cold, true, &cold_seen, &spare_unused, report);
+  uint64_t counted_unused = pool->spare_unused_pages;
+  uint32_t nspare = pool->nspare, ncold = pool->ncold;
+  hz3_lock_release((hz3_lock_t *)&pool->lock);
+  if (!ok) return false;
+  if (spare_unused != counted_unused)
     return hz3_check_fail(report, "spare segments hold %llu unused pages, count says %llu",
-                          (unsigned long long)spare_unused,
-                          (unsigned long long)pool->spare_unused_pages);
-  if (spare_seen != pool->nspare)
-    return hz3_check_fail(report, "spare list holds %u, count says %u", spare_seen, pool->nspare);
+                          (unsigned long long)spare_unused, (unsigned long long)counted_unused);
+  if (spare_seen + cold_seen != nspare || cold_seen != ncold)
+    return hz3_check_fail(report, "spare lists hold %u hot + %u cold, counts say %u, %u cold",
+                          spare_seen, cold_seen, nspare, ncold);
   uint64_t unused = 0;
   for (uint32_t i = 0; i < used; i++) {
     if (!check_segment(pool, meta_at(pool, i), report)) return false;

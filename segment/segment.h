@@ -75,8 +75,8 @@ typedef struct hz3_segment {
   uint32_t index;            /* position in the arena */
   uint8_t owner;
   uint8_t in_set; /* linked in its owner's set */
-  uint8_t spare;  /* on the pool's spare list (under the pool lock) */
-  uint8_t reserved;
+  uint8_t spare;  /* on one of the pool's spare lists (under the pool lock) */
+  uint8_t cold;   /* spare, every page purged and its descriptors and tags given back */
   struct hz3_segment *next, *prev; /* owner's set, or the pool's spare list */
   uint64_t slot_used[HZ3_SEG_WORDS]; /* descriptor slots holding a live run */
   /* HZ3_SEG_PAGES descriptor slots, in their own pages apart from this header, so that a spare
@@ -119,8 +119,10 @@ typedef struct hz3_segment_pool {
   hz3_run_t *runs;        /* HZ3_SEG_PAGES descriptors per segment */
   uint32_t max_segments;
   uint32_t used_segments; /* segments ever handed out (bump pointer) */
-  hz3_segment_t *spare;   /* wholly free segments, committed, ready for any owner */
-  uint32_t nspare;
+  hz3_segment_t *spare;   /* wholly free segments with resident pages (hot): taken first */
+  hz3_segment_t *cold;    /* wholly free segments given back to the OS in full (purged) */
+  uint32_t nspare;        /* segments on either list */
+  uint32_t ncold;
   hz3_lock_t lock; /* guards used_segments and spare */
 } hz3_segment_pool_t;
 
@@ -138,7 +140,8 @@ void hz3_segment_set_init(hz3_segment_set_t *set, uint32_t owner);
  * the set has no room.  NULL with errno = ENOMEM when the arena or the OS is exhausted. */
 hz3_run_t *hz3_segment_alloc_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set,
                                  uint32_t npages, uint32_t cls, uint32_t epoch);
-/* Frees the run's pages and tags; a segment left wholly free goes back to the pool. */
+/* Frees the run's pages and tags; a segment left wholly free goes back to the pool (its hot
+ * spare list: its pages stay resident until a purge of the spare segments). */
 void hz3_segment_free_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_run_t *run,
                           uint32_t epoch);
 
@@ -184,15 +187,37 @@ void hz3_segment_purge_init_meta(hz3_segment_t *seg);
  * returns its length and sets *first, or returns 0 if there is none. */
 uint32_t hz3_segment_next_unused(const hz3_segment_t *seg, uint32_t from, uint32_t max_pages,
                                  uint32_t *first);
-/* madvise(DONTNEED)s [first, first + npages), which must all be resident-unused pages, and
- * marks them purged. 0 or the OS's errno. */
+/* Ranges on their way back to the OS, collected under a lock and sent in one call (the OS
+ * layer's dontneed_many), because each call costs a TLB shootdown however little it returns.
+ * The caller flushes before it drops the lock. */
+#define HZ3_RELEASE_BATCH 64
+typedef struct hz3_release_batch {
+  uint32_t n;
+  uint32_t calls; /* OS calls flushes made */
+  hz3_os_range_t ranges[HZ3_RELEASE_BATCH];
+} hz3_release_batch_t;
+
+/* Marks [first, first + npages) purged, which must all be resident-unused pages, and queues
+ * their madvise(DONTNEED) in batch (sent at once when the batch is full). */
+void hz3_segment_release_range(hz3_segment_pool_t *pool, hz3_segment_set_t *set,
+                               hz3_segment_t *seg, uint32_t first, uint32_t npages,
+                               hz3_release_batch_t *batch);
+/* Sends the batch's ranges to the OS; 0 or the OS's errno (the pages stay marked purged: they
+ * are unused either way, and nothing relies on a purged page reading zero). */
+int hz3_segment_release_flush(hz3_segment_pool_t *pool, hz3_release_batch_t *batch);
+/* release_range + flush of one range. */
 int hz3_segment_purge_range(hz3_segment_pool_t *pool, hz3_segment_set_t *set,
                             hz3_segment_t *seg, uint32_t first, uint32_t npages);
-/* Purges resident pages of the pool's spare (wholly free) segments, at most max_pages in
- * max_calls calls (*calls, if given, grows by the calls made); returns pages purged.  Takes
+/* Purges resident pages of the pool's hot spare (wholly free) segments, newest first, at most
+ * max_pages in max_calls calls (*calls, if given, grows by the calls made); returns pages
+ * purged.  A segment left with no resident page also gives back its run descriptors and tags
+ * and moves to the cold list: a whole segment goes back in one call, plus its meta.  Takes
  * the pool lock. */
 uint64_t hz3_segment_purge_spare(hz3_segment_pool_t *pool, uint64_t max_pages,
                                  uint32_t max_calls, uint32_t *calls);
+/* The same, its ranges queued in the caller's batch (flushed before the pool lock drops). */
+uint64_t hz3_segment_release_spare(hz3_segment_pool_t *pool, uint64_t max_pages,
+                                   uint32_t max_ranges, hz3_release_batch_t *batch);
 /* The process-wide count of resident-unused pages. */
 static inline uint64_t hz3_segment_unused_pages(const hz3_segment_pool_t *pool) {
   return __atomic_load_n(&pool->unused_pages, __ATOMIC_RELAXED);

@@ -112,13 +112,22 @@ TEST_F(SegmentTest, WhollyFreeSegmentGoesToThePoolAndBack) {
   hz3_segment_free_run(&pool_, &other, b, 1);
 }
 
-TEST_F(SegmentTest, SpareSegmentsGiveTheirMetaPagesBack) {
+TEST_F(SegmentTest, SpareSegmentsGoColdWholeWithTheirMetaPages) {
   hz3_run_t* a = Alloc(hz3_size_to_class(64));
   hz3_segment_t* seg = hz3_segment_of(&pool_, hz3_segment_run_start(&pool_, a));
   seg->runs[300].reserved = 7;  // a descriptor page that a burst would have touched
+  hz3_segment_mark_busy(&pool_, &set_, seg, a->first_page % HZ3_SEG_PAGES, a->npages);
   os_.ClearRecords();
-  Free(a);  // wholly free: spare
+  Free(a);  // wholly free: a hot spare, nothing given back yet (the next burst may want it)
   ASSERT_EQ(seg->spare, 1u);
+  EXPECT_EQ(seg->cold, 0u);
+  EXPECT_EQ(os_.dontneed_calls(), 0u);
+  EXPECT_EQ(pool_.spare_unused_pages, 1u);
+  uint32_t calls = 0;
+  EXPECT_EQ(hz3_segment_purge_spare(&pool_, UINT64_MAX, UINT32_MAX, &calls), 1u);
+  EXPECT_EQ(seg->cold, 1u);
+  EXPECT_EQ(pool_.ncold, 1u);
+  EXPECT_EQ(pool_.spare_unused_pages, 0u);
   bool meta_purged = false, tags_purged = false;
   for (const FakeOs::Range& r : os_.dontneed_ranges()) {
     if (r.addr <= reinterpret_cast<uintptr_t>(&seg->runs[300]) &&
@@ -128,9 +137,41 @@ TEST_F(SegmentTest, SpareSegmentsGiveTheirMetaPagesBack) {
   }
   EXPECT_TRUE(meta_purged);
   EXPECT_TRUE(tags_purged);  // its buddy (segment 1) was never used
+  EXPECT_EQ(os_.dontneed_calls(), 3u);  // the page, the descriptors, the tags...
+  EXPECT_EQ(os_.dontneed_syscalls(), 1u);  // ... in one batch
+  EXPECT_EQ(calls, 1u);
   EXPECT_EQ(seg->runs[300].reserved, 0u);
   Check();
   EXPECT_NE(Alloc(hz3_size_to_class(64)), nullptr);  // and the segment works again
+  EXPECT_EQ(pool_.ncold, 0u);
+  EXPECT_EQ(pool_.used_segments, 1u);
+}
+
+TEST_F(SegmentTest, HotSparesAreTakenBeforeColdOnes) {
+  uint32_t cls = hz3_size_to_class(65536);  // 16-page runs: two segments need 64 runs
+  std::vector<hz3_run_t*> runs;
+  for (uint32_t i = 0; i < 2 * HZ3_SEG_PAGES / hz3_class_run_pages(cls); i++) runs.push_back(Alloc(cls));
+  ASSERT_EQ(pool_.used_segments, 2u);
+  hz3_segment_t* first = hz3_segment_of(&pool_, hz3_segment_run_start(&pool_, runs[0]));
+  for (hz3_run_t* r : runs) {
+    hz3_segment_t* seg = hz3_segment_of(&pool_, hz3_segment_run_start(&pool_, r));
+    hz3_segment_mark_busy(&pool_, &set_, seg, r->first_page % HZ3_SEG_PAGES, r->npages);
+    if (seg == first) Free(r);
+  }
+  hz3_segment_purge_spare(&pool_, UINT64_MAX, UINT32_MAX, nullptr);  // `first` goes cold
+  ASSERT_EQ(first->cold, 1u);
+  hz3_segment_t* second = nullptr;
+  for (hz3_run_t* r : runs) {
+    hz3_segment_t* seg = hz3_segment_of(&pool_, hz3_segment_run_start(&pool_, r));
+    if (seg != first) second = seg, Free(r);
+  }
+  ASSERT_EQ(second->spare, 1u);
+  EXPECT_EQ(second->cold, 0u);
+  Check();
+  hz3_run_t* again = Alloc(cls);
+  EXPECT_EQ(hz3_segment_of(&pool_, hz3_segment_run_start(&pool_, again)), second);
+  EXPECT_EQ(pool_.ncold, 1u);
+  Free(again);
 }
 
 TEST_F(SegmentTest, FillsSegmentsThenRunsOutWithEnomem) {

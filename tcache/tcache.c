@@ -160,7 +160,7 @@ static void stash_push(hz3_tcache_t *tc, uint32_t owner, void *p) {
   st->n++;
   tc->stashed++;
   if (st->n >= tc->env->stash_batch) {
-    hz3_central_remote_push(tc->env->central, owner, st->head, st->tail);
+    hz3_central_free_remote(tc->env->central, owner, st->head, st->tail);
     tc->stashed -= st->n;
     st->head = st->tail = NULL;
     st->n = 0;
@@ -200,7 +200,7 @@ void hz3_tcache_free_slow(hz3_tcache_t *tc, void *p, hz3_tag_t tag) {
     uint32_t owner = HZ3_TAG_OWNER(tag);
     *(void **)p = NULL;
     if (owner == tc->shard) hz3_central_free_list(env->central, owner, p);
-    else hz3_central_remote_push(env->central, owner, p, p);
+    else hz3_central_free_remote(env->central, owner, p, p);
     return;
   }
   HZ3_ASSERT(tc->state == HZ3_TCACHE_ACTIVE);
@@ -249,7 +249,7 @@ void hz3_tcache_send_stash(hz3_tcache_t *tc) {
   for (uint32_t s = 0; s < HZ3_NUM_SHARDS; s++) {
     hz3_stash_t *st = &tc->stash[s];
     if (st->n == 0) continue;
-    hz3_central_remote_push(tc->env->central, s, st->head, st->tail);
+    hz3_central_free_remote(tc->env->central, s, st->head, st->tail);
     st->head = st->tail = NULL;
     st->n = 0;
   }

@@ -31,7 +31,8 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 fi
 
 # The config matrix (.bazelrc). Each entry is one `bazel test //...` run.
-CONFIGS=${HZ3_CONFIGS:-"seed recommended all_on asan,ubsan tsan"}
+# "default" is the plain build (no --config): the profile users get.
+CONFIGS=${HZ3_CONFIGS:-"default seed all_on asan,ubsan tsan"}
 # --nocache_test_results: every counted result is produced by this run.
 BAZEL_FLAGS=(--noshow_progress --test_output=errors --color=no --curses=no --nocache_test_results)
 
@@ -41,7 +42,7 @@ failed_names=()
 for cfg in $CONFIGS; do
   cfg_flags=()
   IFS=',' read -ra parts <<<"$cfg"
-  for p in "${parts[@]}"; do cfg_flags+=("--config=$p"); done
+  for p in "${parts[@]}"; do [ "$p" = default ] || cfg_flags+=("--config=$p"); done
   # ASan and TSan interpose malloc themselves: a preloaded hz3 would not be the allocator
   # under test, so the "preload" tests run in the other configs only.
   filter=()

@@ -29,6 +29,7 @@ FakeOs::FakeOs() {
   ops_.commit = &FakeOs::Commit;
   ops_.release = &FakeOs::Release;
   ops_.dontneed = &FakeOs::Dontneed;
+  ops_.dontneed_many = &FakeOs::DontneedMany;
   ops_.map = &FakeOs::Map;
   ops_.remap = &FakeOs::Remap;
   ops_.now_ns = &FakeOs::NowNs;
@@ -47,6 +48,7 @@ size_t FakeOs::dontneed_pages() const {
 void FakeOs::ClearRecords() {
   std::lock_guard<std::mutex> g(mu_);
   dontneed_.clear();
+  dontneed_syscalls_ = 0;
   commits_.clear();
 }
 
@@ -105,7 +107,20 @@ int FakeOs::Dontneed(void* ctx, void* addr, size_t bytes) {
   FakeOs* self = static_cast<FakeOs*>(ctx);
   std::lock_guard<std::mutex> g(self->mu_);
   self->dontneed_.push_back({reinterpret_cast<uintptr_t>(addr), bytes});
+  self->dontneed_syscalls_++;
   return madvise(addr, bytes, MADV_DONTNEED) == 0 ? 0 : errno;
+}
+
+int FakeOs::DontneedMany(void* ctx, const hz3_os_range_t* ranges, uint32_t n) {
+  FakeOs* self = static_cast<FakeOs*>(ctx);
+  std::lock_guard<std::mutex> g(self->mu_);
+  if (n > 0) self->dontneed_syscalls_++;
+  int err = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    self->dontneed_.push_back({reinterpret_cast<uintptr_t>(ranges[i].addr), ranges[i].bytes});
+    if (madvise(ranges[i].addr, ranges[i].bytes, MADV_DONTNEED) != 0 && err == 0) err = errno;
+  }
+  return err;
 }
 
 void* FakeOs::Map(void* ctx, size_t bytes, size_t align) {

@@ -41,7 +41,8 @@ class FakeOs {
   size_t reserve_calls() const { return reserve_calls_; }
   size_t commit_calls() const { return commit_calls_; }
   size_t release_calls() const { return release_calls_; }
-  size_t dontneed_calls() const { return dontneed_.size(); }
+  size_t dontneed_calls() const { return dontneed_.size(); }  // ranges, batched or not
+  size_t dontneed_syscalls() const { return dontneed_syscalls_; }  // OS calls they took
   size_t map_calls() const { return map_calls_; }
   size_t remap_calls() const { return remap_calls_; }
   size_t committed_pages() const { return committed_bytes_ / HZ3_PAGE_SIZE; }
@@ -57,6 +58,7 @@ class FakeOs {
   static int Commit(void* ctx, void* addr, size_t bytes);
   static int Release(void* ctx, void* addr, size_t bytes);
   static int Dontneed(void* ctx, void* addr, size_t bytes);
+  static int DontneedMany(void* ctx, const hz3_os_range_t* ranges, uint32_t n);
   static void* Map(void* ctx, size_t bytes, size_t align);
   static void* Remap(void* ctx, void* addr, size_t old_bytes, size_t new_bytes);
   static uint64_t NowNs(void* ctx);
@@ -70,5 +72,6 @@ class FakeOs {
          remap_calls_ = 0;
   size_t committed_bytes_ = 0, mapped_live_ = 0;
   std::vector<Range> dontneed_, commits_, live_mappings_;
+  size_t dontneed_syscalls_ = 0;
   std::mutex mu_;
 };
