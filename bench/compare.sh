@@ -1,30 +1,35 @@
 #!/usr/bin/env bash
-# compare.sh: runs benchmarks under hz3 (one or more knob profiles) and the system's
+# compare.sh: runs benchmarks under hz3 (one or more build profiles) and the system's
 # allocators, interleaved, several runs each; prints a markdown table of medians with the ratio
 # to the best peer; for burst/idle writes RSS-over-time CSVs and a PNG per benchmark.
 #
 #   bench/compare.sh [options] BENCH...
 #   BENCH: ssot-small ssot-medium ssot-mixed larson-2 larson-4 xthread-2 xthread-4
-#          burst-exit burst-parked burst-parked-keep10        (or "all")
+#          burst-exit burst-parked burst-parked-keep10 burst-exit-cross burst-parked-cross
+#          (or "all")
 #   --runs N            runs per allocator (default 3; medians need >= 3)
 #   --allocs "LIST"     from: glibc mimalloc mimalloc-immediate tcmalloc jemalloc (default all)
-#   --hz3 "PROFILES"    hz3 builds to include, by .bazelrc config name; "seed" = defaults
-#                       (default "seed"; "none" leaves hz3 out)
-#   --out DIR           where CSVs, logs and PNGs go (default bench/out)
+#   --hz3 "PROFILES"    hz3 builds to include (default "default"; "none" leaves hz3 out). A
+#                       profile is "default" (the plain build), a .bazelrc config name
+#                       (seed, seed_knobs, exp_s58, ...), or NAME:FLAG,FLAG... for an ad-hoc
+#                       build, e.g. no-retain:--define=retain_max_pages=0. Tables and plots
+#                       name each as hz3-<profile>.
+#   --out DIR           where CSVs, logs and PNGs go (default bench/out, not tracked)
 #   --ssot-steps N      SSOT steps (default 20000000)
 #   --burst "OBJS IDLE_S CYCLES THREADS"   burst/idle shape (default "200000 10 3 4")
 #   --quick             small sizes for a fast look (steps 5M, burst "100000 3 2 4")
+#   -h, --help          this text
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 RUNS=3
 ALLOCS="glibc mimalloc mimalloc-immediate tcmalloc jemalloc"
-HZ3_PROFILES="seed"
+HZ3_PROFILES="default"
 OUT=$ROOT/bench/out
 SSOT_STEPS=20000000
 BURST="200000 10 3 4"
 BENCHES=()
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do
   case $1 in
     --runs) RUNS=$2; shift 2 ;;
@@ -34,8 +39,8 @@ while [ $# -gt 0 ]; do
     --ssot-steps) SSOT_STEPS=$2; shift 2 ;;
     --burst) BURST=$2; shift 2 ;;
     --quick) SSOT_STEPS=5000000; BURST="100000 3 2 4"; shift ;;
-    -h|--help) usage ;;
-    all) BENCHES+=(ssot-small ssot-medium ssot-mixed larson-2 larson-4 xthread-2 xthread-4 burst-exit burst-parked burst-parked-keep10); shift ;;
+    -h|--help) usage 0 ;;
+    all) BENCHES+=(ssot-small ssot-medium ssot-mixed larson-2 larson-4 xthread-2 xthread-4 burst-exit burst-parked burst-parked-keep10 burst-exit-cross burst-parked-cross); shift ;;
     -*) echo "compare: unknown option $1" >&2; usage ;;
     *) BENCHES+=("$1"); shift ;;
   esac
@@ -55,10 +60,14 @@ declare -A PRELOAD ENVV
 NAMES=()
 if [ "$HZ3_PROFILES" != "none" ]; then
   for prof in $HZ3_PROFILES; do
-    flags=(); [ "$prof" = seed ] || flags=(--config="$prof")
-    bazel build --noshow_progress "${flags[@]}" //preload:hz3 >/dev/null 2>&1 || { echo "compare: building hz3 ($prof) failed" >&2; exit 1; }
+    case $prof in
+      default) flags=() ;;
+      *:*) IFS=',' read -ra flags <<<"${prof#*:}"; prof=${prof%%:*} ;;
+      *) flags=(--config="$prof") ;;
+    esac
+    bazel build --noshow_progress "${flags[@]}" //preload:hz3 >/dev/null 2>&1 || { echo "compare: building hz3 ($prof: ${flags[*]}) failed" >&2; exit 1; }
     cp -f "$ROOT/bazel-bin/preload/libhz3.so" "$BIN/libhz3-$prof.so"
-    name=hz3; [ "$prof" = seed ] || name="hz3-$prof"
+    name="hz3-$prof"
     PRELOAD[$name]=$BIN/libhz3-$prof.so; ENVV[$name]=""; NAMES+=("$name")
   done
 fi
@@ -97,7 +106,20 @@ bench_cmd() { # BENCH -> command line and metric kind
     burst-exit) echo "rss $BIN/burst_idle $B_OBJS $B_IDLE $B_CYCLES 0 $B_THREADS 256 4096 exit" ;;
     burst-parked) echo "rss $BIN/burst_idle $B_OBJS $B_IDLE $B_CYCLES 0 $B_THREADS 256 4096 parked" ;;
     burst-parked-keep10) echo "rss $BIN/burst_idle $B_OBJS $B_IDLE $B_CYCLES 10 $B_THREADS 256 4096 parked" ;;
+    burst-exit-cross) echo "rss $BIN/burst_idle $B_OBJS $B_IDLE $B_CYCLES 0 $B_THREADS 256 4096 exit cross" ;;
+    burst-parked-cross) echo "rss $BIN/burst_idle $B_OBJS $B_IDLE $B_CYCLES 0 $B_THREADS 256 4096 parked cross" ;;
     *) return 1 ;;
+  esac
+}
+
+# One fixed colour per allocator across every plot; hz3 profiles in shades of their own.
+colour_of() {
+  case $1 in
+    glibc) echo '#1f77b4' ;; mimalloc) echo '#2ca02c' ;; mimalloc-immediate) echo '#98df8a' ;;
+    tcmalloc) echo '#ff7f0e' ;; jemalloc) echo '#8c564b' ;;
+    hz3-default) echo '#d62728' ;; hz3-seed) echo '#7f7f7f' ;;
+    *) local h; h=$(printf '%s' "$1" | cksum | cut -d' ' -f1)
+       printf '#%02x%02x%02x\n' $((120 + h % 100)) $((20 + (h / 100) % 60)) $((120 + (h / 6000) % 120)) ;;
   esac
 }
 
@@ -112,7 +134,7 @@ TABLE=$OUT/table.md
 } >"$TABLE"
 for b in "${BENCHES[@]}"; do
   read -r kind cmd <<<"$(bench_cmd "$b")"
-  declare -A VALS=() PEAKS=() AFTER=() FLT=()
+  declare -A VALS=() PEAKS=() AFTER=() FLT=() BMS=() FMS=() AFREE=()
   for ((r = 1; r <= RUNS; r++)); do
     for name in "${NAMES[@]}"; do
       done_runs=$((done_runs + 1))
@@ -135,6 +157,10 @@ for b in "${BENCHES[@]}"; do
         p=$(grep -E '^cycle=' "$log" | sed -E 's/.*peak_kb=([0-9]+).*/\1/' | sort -n | tail -1); PEAKS[$name]+="$((p / 1024)) "
         c1=$(grep -E '^cycle=1 ' "$log" | sed -E 's/.*idle_end_kb=([0-9]+).*/\1/'); AFTER[$name]+="$(( (v - c1) / 1024 )) "
         f=$(grep -E '^cycle=' "$log" | sed -E 's/.*minflt=([0-9]+).*/\1/' | awk '{s+=$1} END {print s}'); FLT[$name]+="$f "
+        # The last cycle's phases: burst (allocate + touch) and free, in ms; RSS right after.
+        BMS[$name]+="$(sed -E 's/.*burst_ms=([0-9.]+).*/\1/' <<<"$last") "
+        FMS[$name]+="$(sed -E 's/.*free_ms=([0-9.]+).*/\1/' <<<"$last") "
+        a=$(sed -E 's/.*after_free_kb=([0-9]+).*/\1/' <<<"$last"); AFREE[$name]+="$((a / 1024)) "
       fi
     done
   done
@@ -154,8 +180,8 @@ for b in "${BENCHES[@]}"; do
       echo "| allocator | median M ops/s | ratio to best peer | runs |"; echo "|---|---:|---:|---|"
     else
       echo "### $b: $cmd"; echo
-      echo "| allocator | idle-end RSS MiB (last cycle) | minus best peer MiB | peak MiB | last - first cycle MiB | minor faults | runs (idle-end) |"
-      echo "|---|---:|---:|---:|---:|---:|---|"
+      echo "| allocator | idle-end RSS MiB (last cycle) | minus best peer MiB | after-free MiB | peak MiB | last - first cycle MiB | burst ms | free ms | cycle ms | minor faults | runs (idle-end) |"
+      echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
     fi
     for name in "${NAMES[@]}"; do
       m=$(tr ' ' '\n' <<<"${VALS[$name]:-}" | grep -v '^$' | median)
@@ -167,7 +193,11 @@ for b in "${BENCHES[@]}"; do
         dr=$(tr ' ' '\n' <<<"${AFTER[$name]:-}" | grep -v '^$' | median)
         fl=$(tr ' ' '\n' <<<"${FLT[$name]:-}" | grep -v '^$' | median)
         diff=$(awk -v m="$m" -v b="$best" 'BEGIN{ if (m!="nan" && b!="") printf "%+d", m-b; else print "-"}')
-        echo "| $name | $m | $diff | $pk | $dr | $fl | ${VALS[$name]:-} |"
+        af=$(tr ' ' '\n' <<<"${AFREE[$name]:-}" | grep -v '^$' | median)
+        bm=$(tr ' ' '\n' <<<"${BMS[$name]:-}" | grep -v '^$' | median)
+        fm=$(tr ' ' '\n' <<<"${FMS[$name]:-}" | grep -v '^$' | median)
+        cy=$(paste -d' ' <(tr ' ' '\n' <<<"${BMS[$name]:-}" | grep -v '^$') <(tr ' ' '\n' <<<"${FMS[$name]:-}" | grep -v '^$') | awk 'NF == 2 {print $1 + $2}' | median)
+        echo "| $name | $m | $diff | $af | $pk | $dr | $(printf '%.0f' "$bm") | $(printf '%.0f' "$fm") | $(printf '%.0f' "$cy") | $fl | ${VALS[$name]:-} |"
       fi
     done
     echo
@@ -185,7 +215,7 @@ for b in "${BENCHES[@]}"; do
     plots=""
     for name in "${NAMES[@]}"; do
       csv=$OUT/$b.$name.1.csv
-      [ -s "$csv" ] && plots+="'$csv' using (\$1/1000):(\$2/1024) with lines lw 2 title '$name', "
+      [ -s "$csv" ] && plots+="'$csv' using (\$1/1000):(\$2/1024) with lines lw 2 lc rgb '$(colour_of "$name")' title '$name', "
     done
     gnuplot <<GP 2>/dev/null
 set terminal pngcairo size 1100,600 noenhanced
@@ -195,7 +225,7 @@ set key outside right top
 set grid
 set xlabel 'time (s)'
 set ylabel 'RSS (MiB)'
-set title '$b: $cmd (grey: idle phases)'
+set title '$b ($(sed -E 's|^[^ ]*/||' <<<"$cmd")), grey: idle phases of ${NAMES[0]}'
 $objs
 plot ${plots%, }
 GP

@@ -7,7 +7,7 @@
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-PROFILE=seed
+PROFILE=default
 SO=""
 while [ $# -gt 0 ]; do
   case $1 in
@@ -17,7 +17,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 command -v valgrind >/dev/null || { echo "insn_count: valgrind is missing (apt-get install valgrind)" >&2; exit 1; }
-flags=(); [ "$PROFILE" = seed ] || flags=(--config="$PROFILE")
+flags=(); [ "$PROFILE" = default ] || flags=(--config="$PROFILE")
 bazel build --noshow_progress "${flags[@]}" //bench:insn_loop //preload:hz3 >/dev/null 2>&1 || { echo "insn_count: build failed" >&2; exit 1; }
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT

@@ -200,6 +200,10 @@ void hz3_central_remote_push(hz3_central_t *c, uint32_t shard, void *head, void 
 
 void hz3_central_free_remote(hz3_central_t *c, uint32_t shard, void *head, void *tail) {
   hz3_central_shard_t *sh = &c->shards[shard];
+  if (!HZ3_REMOTE_DIRECT) {
+    hz3_central_remote_push(c, shard, head, tail);
+    return;
+  }
   if (hz3_lock_try(&sh->lock)) {
     obj_set_next(tail, NULL);
     drain_locked(c, sh);

@@ -36,6 +36,8 @@ HZ3_KNOBS = [
     ("retain_budget_calls", "HZ3_RETAIN_BUDGET_CALLS", 64, 1, 1048576, "madvise calls one retain-cap purge may make"),
     ("release_range_pages", "HZ3_RELEASE_RANGE_PAGES", 64, 1, 512, "above the retain cap, unused ranges at least this long go back first"),
     ("release_fragment_pages", "HZ3_RELEASE_FRAGMENT_PAGES", 512, 0, 16777216, "shorter unused ranges go back once a shard holds this many pages of them"),
+    ("release_batch", "HZ3_RELEASE_BATCHING", 1, 0, 1, "one process_madvise call per pass of ranges (0: one madvise per range)"),
+    ("remote_direct", "HZ3_REMOTE_DIRECT", 1, 0, 1, "remote frees go straight into the owner's runs when its lock is free (0: always via its inbox)"),
     ("tcache_max_bytes", "HZ3_TCACHE_MAX_BYTES", 262144, 0, 1073741824, "most bytes one thread's tcache holds once it frees without allocating; 0 = count caps only (seed)"),
     ("check", "HZ3_CHECK", 0, 0, 1, "detect double/invalid free and overruns; message + abort"),
     ("debug", "HZ3_DEBUG", 0, 0, 2, "assert level: 0 none, 1 HZ3_ASSERT, 2 also HZ3_ASSERT_SLOW walks"),

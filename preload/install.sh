@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # install.sh: installs hz3 for linking and preloading.
 #   preload/install.sh [--prefix=DIR] [--config=PROFILE]     build (bazel) and install
+#                                                               (PROFILE: default, or a
+#                                                               .bazelrc config such as seed)
 #   preload/install.sh [--prefix=DIR] --uninstall             remove what was installed
 #   preload/install.sh [--prefix=DIR] --from=DIR               install prebuilt files from DIR
 #                                                               (libhz3.so, libhz3.a, hz3.h)
 # Installs: lib/libhz3.so.0.1.0 (soname libhz3.so.0) with the links libhz3.so.0 and
 # libhz3.so, lib/libhz3.a, include/hz3.h, lib/pkgconfig/hz3.pc, and a manifest in
-# share/hz3/ that --uninstall reads.  Default prefix /usr/local, default profile recommended.
+# share/hz3/ that --uninstall reads.  Default prefix /usr/local, default profile default
+# (the plain build, which gives memory back).
 # Then: cc app.c $(pkg-config --cflags --libs hz3)   or   LD_PRELOAD=<prefix>/lib/libhz3.so
 set -eu
 PREFIX=/usr/local
-PROFILE=recommended
+PROFILE=default
 FROM=""
 UNINSTALL=0
 VERSION=0.1.0
@@ -20,7 +23,7 @@ for arg in "$@"; do
     --config=*) PROFILE=${arg#--config=} ;;
     --from=*) FROM=${arg#--from=} ;;
     --uninstall) UNINSTALL=1 ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install.sh: unknown argument $arg (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -38,7 +41,7 @@ fi
 
 if [ -z "$FROM" ]; then
   cd "$(dirname "$0")/.."
-  flags=(); [ "$PROFILE" = seed ] || flags=(--config="$PROFILE")
+  flags=(); [ "$PROFILE" = default ] || flags=(--config="$PROFILE")
   bazel build --noshow_progress "${flags[@]}" //preload:hz3 //preload:libhz3_a //preload:hz3_h_installed
   FROM=$(mktemp -d)
   trap 'rm -rf "$FROM"' EXIT

@@ -423,6 +423,7 @@ void hz3_segment_release_range(hz3_segment_pool_t *pool, hz3_segment_set_t *set,
   batch->ranges[batch->n].addr = hz3_segment_page_addr(pool, seg, first);
   batch->ranges[batch->n].bytes = (size_t)npages << HZ3_PAGE_SHIFT;
   batch->n++;
+  if (!HZ3_RELEASE_BATCHING) hz3_segment_release_flush(pool, batch);
 }
 
 int hz3_segment_release_flush(hz3_segment_pool_t *pool, hz3_release_batch_t *batch) {
@@ -449,6 +450,7 @@ static void queue_range(hz3_segment_pool_t *pool, hz3_release_batch_t *batch, vo
   batch->ranges[batch->n].bytes = bytes;
   batch->n++;
   HZ3_STAT_ADD_IF(HZ3_S57_PURGE_STATS, pool->stats, purge_ranges, 1);
+  if (!HZ3_RELEASE_BATCHING) hz3_segment_release_flush(pool, batch);
 }
 
 static uint32_t release_meta(hz3_segment_pool_t *pool, hz3_segment_t *seg,
