@@ -24,6 +24,7 @@
   X(s58_shrinks, count, "tcache bin max-length shrinks")                              \
   X(purge_madvise_calls, calls, "madvise calls (one process_madvise per batch of ranges)") \
   X(purge_ranges, ranges, "page ranges returned to the OS")                          \
+  X(segments_released, segments, "wholly free segments returned whole (gone cold)")    \
   X(purge_pages, pages, "pages returned to the OS")                                   \
   X(purge_scanned_segments, segments, "segments S57 scanned for free ranges")         \
   X(thread_exits, count, "threads whose caches were returned at exit")               \

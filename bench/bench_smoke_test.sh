@@ -3,7 +3,7 @@
 # each must exit 0 and print its result line, and bad arguments must give a usage error (2).
 set -u
 so=$PWD/$1; shift
-ssot=$1 burst=$2 larson=$3 xthread=$4 insn=$5 sampler=$6
+ssot=$1 burst=$2 larson=$3 xthread=$4 insn=$5 sampler=$6 churn=$7 batch=$8 bigloop=$9
 fail=0
 expect() { # name, pattern, command...
   local name=$1 pat=$2; shift 2
@@ -31,6 +31,11 @@ for pre in "" "$so"; do
   expect "larson ($tag)" "M ops/s" run "$larson" 2 1 100
   expect "xthread ($tag)" "M objs/s" run "$xthread" 2 20000
   expect "insn_loop ($tag)" "" run "$insn" 1000
+  expect "burst_idle parked cross ($tag)" "cycle=2 .*free_ms=" run "$burst" 2000 0 2 0 3 16 8192 parked cross
+  expect "churn sequential ($tag)" "M threads/s" run "$churn" 20
+  expect "churn waves ($tag)" "M threads/s" run "$churn" 40 20 50
+  expect "batch ($tag)" "M ops/s" run "$batch" 1
+  expect "bigloop ($tag)" "after freeing all" run "$bigloop" 5 3 1 2
 done
 expect "rss_sampler command" "^t_ms,rss_kb,vms_kb,pss_kb,uss_kb" "$sampler" -i 10 -- "$burst" 1000 0 1 0 1
 lines=$("$sampler" -i 10 -- sleep 0.3 | wc -l)
@@ -41,4 +46,7 @@ expect_usage "burst_idle bad mode" "$burst" 10 0 1 0 1 16 32 sideways
 expect_usage "larson zero threads" "$larson" 0 1
 expect_usage "xthread odd threads" "$xthread" 3 10
 expect_usage "rss_sampler nothing to do" "$sampler"
+expect_usage "churn too many objects" "$churn" 10 1 5000
+expect_usage "batch extra argument" "$batch" 1 2
+expect_usage "bigloop zero blocks" "$bigloop" 5 0
 exit $fail

@@ -5,6 +5,7 @@
 #
 #   bench/compare.sh [options] BENCH...
 #   BENCH: ssot-small ssot-medium ssot-mixed larson-2 larson-4 xthread-2 xthread-4
+#          churn-seq churn-200 batch bigloop
 #          burst-exit burst-parked burst-parked-keep10 burst-exit-cross burst-parked-cross
 #          (or "all")
 #   --runs N            runs per allocator (default 3; medians need >= 3)
@@ -40,7 +41,7 @@ while [ $# -gt 0 ]; do
     --burst) BURST=$2; shift 2 ;;
     --quick) SSOT_STEPS=5000000; BURST="100000 3 2 4"; shift ;;
     -h|--help) usage 0 ;;
-    all) BENCHES+=(ssot-small ssot-medium ssot-mixed larson-2 larson-4 xthread-2 xthread-4 burst-exit burst-parked burst-parked-keep10 burst-exit-cross burst-parked-cross); shift ;;
+    all) BENCHES+=(ssot-small ssot-medium ssot-mixed larson-2 larson-4 xthread-2 xthread-4 churn-seq churn-200 batch bigloop burst-exit burst-parked burst-parked-keep10 burst-exit-cross burst-parked-cross); shift ;;
     -*) echo "compare: unknown option $1" >&2; usage ;;
     *) BENCHES+=("$1"); shift ;;
   esac
@@ -55,7 +56,7 @@ LIB=/usr/lib/x86_64-linux-gnu
 bazel build --noshow_progress //bench:all >/dev/null 2>&1 || { echo "compare: bazel build //bench:all failed" >&2; exit 1; }
 BIN=$OUT/bin
 mkdir -p "$BIN"
-for p in ssot burst_idle larson xthread rss_sampler insn_loop; do cp -f "$ROOT/bazel-bin/bench/$p" "$BIN/$p"; done
+for p in ssot burst_idle larson xthread rss_sampler insn_loop churn batch bigloop; do cp -f "$ROOT/bazel-bin/bench/$p" "$BIN/$p"; done
 declare -A PRELOAD ENVV
 NAMES=()
 if [ "$HZ3_PROFILES" != "none" ]; then
@@ -103,6 +104,10 @@ bench_cmd() { # BENCH -> command line and metric kind
     larson-4) echo "tput $BIN/larson 4 5" ;;
     xthread-2) echo "tput $BIN/xthread 2 5000000" ;;
     xthread-4) echo "tput $BIN/xthread 4 2500000" ;;
+    churn-seq) echo "tput $BIN/churn 5000 1" ;;
+    churn-200) echo "tput $BIN/churn 5000 200" ;;
+    batch) echo "tput $BIN/batch 200" ;;
+    bigloop) echo "tput $BIN/bigloop 400" ;;
     burst-exit) echo "rss $BIN/burst_idle $B_OBJS $B_IDLE $B_CYCLES 0 $B_THREADS 256 4096 exit" ;;
     burst-parked) echo "rss $BIN/burst_idle $B_OBJS $B_IDLE $B_CYCLES 0 $B_THREADS 256 4096 parked" ;;
     burst-parked-keep10) echo "rss $BIN/burst_idle $B_OBJS $B_IDLE $B_CYCLES 10 $B_THREADS 256 4096 parked" ;;
@@ -149,7 +154,7 @@ for b in "${BENCHES[@]}"; do
       rc=$?
       if [ $rc -ne 0 ]; then echo; echo "compare: $b under $name failed (rc=$rc), see $log" >&2; continue; fi
       if [ "$kind" = tput ]; then
-        v=$(grep -oE '[0-9.]+ M (ops|objs)/s' "$log" | awk '{print $1}')
+        v=$(grep -oE '[0-9.]+ M (ops|objs|threads)/s' "$log" | awk '{print $1}')
         VALS[$name]+="$v "
       else
         last=$(grep -E '^cycle=' "$log" | tail -1)

@@ -71,20 +71,25 @@ static void erase(hz3_large_t *lg, hz3_large_entry_t *e) {
   lg->count--;
 }
 
+size_t hz3_large_cache_bound(const hz3_large_t *lg) {
+  return HZ3_MAX(HZ3_LARGE_CACHE_FLOOR, lg->mapped_bytes / HZ3_LARGE_CACHE_SHARE);
+}
+
+/* The smallest cached mapping of at least bytes, aligned to align; NULL if none. */
 static void *cache_take(hz3_large_t *lg, size_t bytes, size_t align, size_t *got) {
+  hz3_large_entry_t *best = NULL;
   for (int i = 0; i < HZ3_LARGE_CACHE_ENTRIES; i++) {
     hz3_large_entry_t *c = &lg->cache[i];
-    /* Fit without wasting more than a quarter. */
-    if (c->ptr != 0 && c->bytes >= bytes && c->bytes - bytes <= bytes / 4 &&
-        (c->ptr & (align - 1)) == 0) {
-      void *p = (void *)c->ptr;
-      *got = c->bytes;
-      lg->cache_bytes -= c->bytes;
-      c->ptr = 0;
-      return p;
-    }
+    if (c->ptr != 0 && c->bytes >= bytes && (c->ptr & (align - 1)) == 0 &&
+        (best == NULL || c->bytes < best->bytes))
+      best = c;
   }
-  return NULL;
+  if (best == NULL) return NULL;
+  void *p = (void *)best->ptr;
+  *got = best->bytes;
+  lg->cache_bytes -= best->bytes;
+  best->ptr = 0;
+  return p;
 }
 
 void *hz3_large_alloc(hz3_large_t *lg, size_t n, size_t align, bool zeroed) {
@@ -100,9 +105,12 @@ void *hz3_large_alloc(hz3_large_t *lg, size_t n, size_t align, bool zeroed) {
   hz3_lock_release(&lg->lock);
   if (p != NULL) {
     HZ3_STAT_ADD(lg->stats, large_cache_hits, 1);
+    /* Pages well past what was asked for go back (they fault in as zeroes if used). */
+    size_t keep = page_round(bytes + bytes / 4);
+    if (got > keep) lg->os->dontneed(lg->os->ctx, (char *)p + keep, got - keep);
+    /* A recycled mapping holds old data: clearing it costs less than faulting fresh pages. */
+    if (zeroed) memset(p, 0, n);
     bytes = got;
-    /* A recycled mapping holds old data: for calloc, drop the pages (they fault back zero). */
-    if (zeroed && lg->os->dontneed(lg->os->ctx, p, bytes) != 0) memset(p, 0, bytes);
   } else {
     p = lg->os->map(lg->os->ctx, bytes, align);
     if (p == NULL) {
@@ -136,21 +144,31 @@ bool hz3_large_free(hz3_large_t *lg, void *p) {
   hz3_large_entry_t gone = *e;
   erase(lg, e);
   lg->mapped_bytes -= gone.bytes;
-  /* Keep it for reuse if it fits the cache; else unmap (outside the lock). */
-  bool cached = false;
-  if (gone.bytes <= HZ3_LARGE_CACHE_MAX_ONE &&
-      lg->cache_bytes + gone.bytes <= HZ3_LARGE_CACHE_BYTES) {
-    for (int i = 0; i < HZ3_LARGE_CACHE_ENTRIES; i++) {
-      if (lg->cache[i].ptr == 0) {
-        lg->cache[i] = gone;
-        lg->cache_bytes += gone.bytes;
-        cached = true;
-        break;
-      }
+  /* Keep it for reuse within the bound, which fell with it: older entries make room or go
+   * (unmapped outside the lock), so the cache empties as the program's large objects do. */
+  hz3_large_entry_t evicted[HZ3_LARGE_CACHE_ENTRIES + 1];
+  int nevicted = 0;
+  size_t bound = hz3_large_cache_bound(lg);
+  bool cache_it = gone.bytes <= bound;
+  int free_slot = -1;
+  for (int i = 0; i < HZ3_LARGE_CACHE_ENTRIES; i++) {
+    hz3_large_entry_t *c = &lg->cache[i];
+    if (c->ptr != 0 && lg->cache_bytes + (cache_it ? gone.bytes : 0) > bound) {
+      evicted[nevicted++] = *c;
+      lg->cache_bytes -= c->bytes;
+      c->ptr = 0;
     }
+    if (c->ptr == 0 && free_slot < 0) free_slot = i;
+  }
+  if (cache_it && free_slot >= 0) {
+    lg->cache[free_slot] = gone;
+    lg->cache_bytes += gone.bytes;
+  } else {
+    evicted[nevicted++] = gone;
   }
   hz3_lock_release(&lg->lock);
-  if (!cached) lg->os->release(lg->os->ctx, p, gone.bytes);
+  for (int i = 0; i < nevicted; i++)
+    lg->os->release(lg->os->ctx, (void *)evicted[i].ptr, evicted[i].bytes);
   HZ3_STAT_ADD(lg->stats, large_frees, 1);
   return true;
 }
@@ -248,7 +266,7 @@ bool hz3_large_check(hz3_large_t *lg, hz3_check_report_t *report) {
   if (ok && n != lg->count) ok = hz3_check_fail(report, "large: %zu entries, count %zu", n, lg->count);
   if (ok && bytes != lg->mapped_bytes)
     ok = hz3_check_fail(report, "large: %zu bytes registered, mapped_bytes %zu", bytes, lg->mapped_bytes);
-  if (ok && (cbytes != lg->cache_bytes || cbytes > HZ3_LARGE_CACHE_BYTES))
+  if (ok && cbytes != lg->cache_bytes)
     ok = hz3_check_fail(report, "large cache: %zu bytes, says %zu", cbytes, lg->cache_bytes);
   hz3_lock_release(&lg->lock);
   return ok;

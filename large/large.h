@@ -5,7 +5,8 @@
  *   mappings for reuse.
  * Invariants: every registered pointer is the start of a live mapping of `bytes` (a multiple of
  *   the page size) aligned to its alignment; cached mappings are not registered; the cache
- *   holds at most HZ3_LARGE_CACHE_ENTRIES mappings and HZ3_LARGE_CACHE_BYTES bytes.
+ *   holds at most HZ3_LARGE_CACHE_ENTRIES mappings, and after each free at most
+ *   hz3_large_cache_bound() bytes.
  * Threads: every function takes the box's lock; the OS calls of a fresh mapping happen outside it.
  * Callers: preload (malloc/free/realloc/aligned allocation of large sizes), epoch and trim
  *   (hz3_large_flush_cache), tests.
@@ -18,10 +19,14 @@
 
 #include "base/base.h"
 
-#define HZ3_LARGE_CACHE_ENTRIES 8
-#define HZ3_LARGE_CACHE_BYTES ((size_t)32 << 20)
-/* Mappings above this are never cached (one would take the whole cache). */
-#define HZ3_LARGE_CACHE_MAX_ONE ((size_t)8 << 20)
+/* The cache of freed mappings follows the program's use of large blocks, by amount (no
+ * timer): it holds at most a quarter of the bytes of live large objects, or
+ * HZ3_LARGE_CACHE_FLOOR when fewer are live.  A program that keeps replacing blocks reuses
+ * them; once it frees its large objects the bound falls with them and the cache empties
+ * itself as they are freed. */
+#define HZ3_LARGE_CACHE_ENTRIES 16
+#define HZ3_LARGE_CACHE_FLOOR ((size_t)4 << 20)
+#define HZ3_LARGE_CACHE_SHARE 4 /* cache <= live bytes / this */
 
 typedef struct hz3_large_entry {
   uintptr_t ptr; /* 0: empty slot */
@@ -46,8 +51,10 @@ void hz3_large_init(hz3_large_t *lg, const hz3_os_ops_t *os, hz3_stats_t *stats)
 void hz3_large_destroy(hz3_large_t *lg);
 
 /* ---- operations ---- */
-/* A mapping of at least n bytes aligned to align (a power of two); NULL + ENOMEM.  With zeroed,
- * the memory reads as zero (a reused cached mapping is dropped with dontneed first). */
+/* A mapping of at least n bytes aligned to align (a power of two); NULL + ENOMEM.  A cached
+ * mapping is reused if it is large enough (the smallest that is; pages of it beyond a quarter
+ * more than needed go back to the OS).  With zeroed, the first n bytes read as zero (a reused
+ * mapping is cleared: cheaper than faulting fresh pages in). */
 void *hz3_large_alloc(hz3_large_t *lg, size_t n, size_t align, bool zeroed);
 /* Frees p if it is a registered large pointer and returns true; false if hz3 never returned it
  * (the caller then passes it on). */
@@ -57,6 +64,10 @@ size_t hz3_large_usable_size(hz3_large_t *lg, const void *p);
 /* Resizes a registered pointer in place or by remapping (alignment <= page); returns the new
  * pointer, or NULL (p untouched, errno = ENOMEM) when that cannot be done. */
 void *hz3_large_resize(hz3_large_t *lg, void *p, size_t n);
+
+/* The most bytes the cache may hold with the live large objects of now (lock held or not:
+ * a hint). */
+size_t hz3_large_cache_bound(const hz3_large_t *lg);
 
 /* ---- maintenance ---- */
 /* Unmaps every cached mapping; returns the bytes given back. */

@@ -18,6 +18,11 @@ static void thread_exit(void *arg) {
   (void)arg;
   uint32_t shard = hz3_t_tcache.shard;
   bool was_active = hz3_t_tcache.state == HZ3_TCACHE_ACTIVE;
+  /* The cache waits whole for the next new thread (which takes its shard too), or goes home. */
+  if (HZ3_ORPHAN_CACHES && hz3_tcache_orphan_park(&hz3_g.orphans, &hz3_t_tcache)) {
+    __atomic_fetch_sub(&hz3_g.shard_threads[shard], 1, __ATOMIC_RELAXED);
+    return;
+  }
   hz3_epoch_thread_exit(&hz3_g.epoch, &hz3_t_tcache);
   if (was_active) {
     __atomic_fetch_sub(&hz3_g.shard_threads[shard], 1, __ATOMIC_RELAXED);
@@ -46,6 +51,7 @@ static void epoch_tick(void) { hz3_epoch_run(&hz3_g.epoch, &hz3_t_tcache); }
 static void fork_prepare(void) {
   hz3_lock_acquire(&g_init_lock);
   hz3_lock_acquire(&hz3_g.epoch.run_lock);
+  hz3_lock_acquire(&hz3_g.orphans.lock);
   hz3_large_lock(&hz3_g.large);
   hz3_central_lock_all(&hz3_g.central);
   hz3_lock_acquire(&hz3_g.pool.lock);
@@ -55,6 +61,7 @@ static void fork_parent(void) {
   hz3_lock_release(&hz3_g.pool.lock);
   hz3_central_unlock_all(&hz3_g.central);
   hz3_large_unlock(&hz3_g.large);
+  hz3_lock_release(&hz3_g.orphans.lock);
   hz3_lock_release(&hz3_g.epoch.run_lock);
   hz3_lock_release(&g_init_lock);
 }
@@ -65,6 +72,7 @@ static void fork_child(void) {
   hz3_lock_reset(&hz3_g.pool.lock);
   hz3_central_reset_locks_in_child(&hz3_g.central);
   hz3_lock_reset(&hz3_g.large.lock);
+  hz3_lock_reset(&hz3_g.orphans.lock);
   hz3_lock_reset(&hz3_g.epoch.run_lock);
   hz3_lock_reset(&g_init_lock);
 }
@@ -97,6 +105,7 @@ int hz3_process_ensure(void) {
   hz3_purge_init(&hz3_g.purge, &hz3_g.pool, &hz3_g.stats, &purge_cfg);
   hz3_epoch_init(&hz3_g.epoch, &hz3_g.central, &hz3_g.purge, &hz3_g.stats);
   hz3_g.env = hz3_tcache_env_default(&hz3_g.central, &hz3_g.pool, epoch_tick);
+  hz3_tcache_orphans_init(&hz3_g.orphans);
   hz3_g.arena_base = hz3_g.pool.arena_base;
   hz3_g.tags = hz3_g.pool.tags;
   hz3_g.page_bins = hz3_g.pool.page_bins;
@@ -114,9 +123,14 @@ int hz3_process_ensure(void) {
 void hz3_thread_ensure(void) {
   hz3_tcache_t *tc = &hz3_t_tcache;
   if (tc->state != HZ3_TCACHE_FRESH) return;
-  uint32_t shard = choose_shard();
+  uint32_t shard;
+  if (HZ3_ORPHAN_CACHES && hz3_tcache_orphan_adopt(&hz3_g.orphans, tc, &hz3_g.env)) {
+    shard = tc->shard; /* an exited thread's cache, objects and all */
+  } else {
+    shard = choose_shard();
+    hz3_tcache_setup(tc, &hz3_g.env, shard);
+  }
   __atomic_fetch_add(&hz3_g.shard_threads[shard], 1, __ATOMIC_RELAXED);
-  hz3_tcache_setup(tc, &hz3_g.env, shard);
   /* Registers the exit hook; the value only has to be non-NULL. */
   if (g_key_ready) pthread_setspecific(g_thread_key, tc);
 }

@@ -20,6 +20,7 @@ hz3_purge_cfg_t hz3_purge_cfg_default(void) {
       .retain_budget_calls = HZ3_RETAIN_BUDGET_CALLS,
       .release_range_pages = HZ3_RELEASE_RANGE_PAGES,
       .release_fragment_pages = HZ3_RELEASE_FRAGMENT_PAGES,
+      .release_active_pages = HZ3_RELEASE_ACTIVE_PAGES,
   };
   return cfg;
 }
@@ -91,20 +92,21 @@ static void queue_push(hz3_purge_queue_t *q, uint32_t cap, hz3_segment_t *seg, u
  * ranges (fragments: the pages between live objects, or the edge of a wave of frees that
  * will soon join a long range) wait until this set holds more than release_fragment_pages of
  * unused pages; then they go too, down to half that. */
-static void release_pass(hz3_purge_t *pg, hz3_segment_set_t *set) {
+static void release_pass(hz3_purge_t *pg, hz3_segment_set_t *set, uint64_t target,
+                         uint64_t fragment_limit, uint64_t spare_pages) {
   const hz3_purge_cfg_t *cfg = &pg->cfg;
-  uint64_t target = cfg->retain_max_pages / 2;
+  pg->runs_seen[set->owner] = set->runs_taken;
   budget_t b = budget(UINT64_MAX, cfg->retain_budget_calls);
-  if (__atomic_load_n(&pg->pool->spare_unused_pages, __ATOMIC_RELAXED) > 0)
-    b.pages_done += hz3_segment_release_spare(pg->pool, UINT64_MAX, b.calls_left, &b.batch);
+  if (spare_pages > 0 && __atomic_load_n(&pg->pool->spare_unused_pages, __ATOMIC_RELAXED) > 0)
+    b.pages_done += hz3_segment_release_spare(pg->pool, spare_pages, b.calls_left, &b.batch);
   for (hz3_segment_t *seg = set->head; seg != NULL && b.calls_left > 0; seg = seg->next) {
     if (hz3_segment_unused_pages(pg->pool) <= target) break;
     if (seg->unused_pages >= cfg->release_range_pages)
       purge_in_segment(pg, set, seg, 0, HZ3_SEG_PAGES, cfg->release_range_pages, &b);
   }
-  if (set->unused_pages > cfg->release_fragment_pages) {
+  if (set->unused_pages > fragment_limit) {
     for (hz3_segment_t *seg = set->head; seg != NULL && b.calls_left > 0; seg = seg->next) {
-      if (set->unused_pages <= cfg->release_fragment_pages / 2) break;
+      if (set->unused_pages <= fragment_limit / 2) break;
       if (seg->unused_pages > 0) purge_in_segment(pg, set, seg, 0, HZ3_SEG_PAGES, 1, &b);
     }
   }
@@ -127,7 +129,20 @@ static void on_unused(void *ctx, hz3_segment_pool_t *pool, hz3_segment_set_t *se
       set->unused_pages <= pg->cfg.release_fragment_pages)
     return;
   pg->fresh_pages[set->owner] = 0;
-  release_pass(pg, set);
+  if (set->runs_taken == pg->runs_seen[set->owner]) {
+    release_pass(pg, set, pg->cfg.retain_max_pages / 2, pg->cfg.release_fragment_pages,
+                 UINT64_MAX);
+    return;
+  }
+  /* The owner took runs since the last release: it cycles memory (frees a round, then takes
+   * the next).  Keep what it will take again, up to release_active_pages of this set's and
+   * the spare segments', and above that give back only down to half of it. */
+  uint64_t spare = __atomic_load_n(&pool->spare_unused_pages, __ATOMIC_RELAXED);
+  uint64_t mine = set->unused_pages + spare, keep = pg->cfg.release_active_pages;
+  if (mine <= keep) return;
+  uint64_t pool_unused = hz3_segment_unused_pages(pool), excess = mine - keep / 2;
+  uint64_t target = HZ3_MAX(pg->cfg.retain_max_pages / 2, pool_unused - HZ3_MIN(pool_unused, excess));
+  release_pass(pg, set, target, HZ3_MAX((uint64_t)pg->cfg.release_fragment_pages, keep), excess);
 }
 
 void hz3_purge_init(hz3_purge_t *pg, hz3_segment_pool_t *pool, hz3_stats_t *stats,
@@ -137,10 +152,8 @@ void hz3_purge_init(hz3_purge_t *pg, hz3_segment_pool_t *pool, hz3_stats_t *stat
   if (pg->cfg.queue_size > HZ3_S60_QUEUE_SIZE) pg->cfg.queue_size = HZ3_S60_QUEUE_SIZE;
   pg->pool = pool;
   pg->stats = stats;
-  if (pg->cfg.s60 || pg->cfg.retain_max_pages != 0) {
-    pool->unused_ctx = pg;
-    pool->unused_hook = on_unused;
-  }
+  if (pg->cfg.s60 || pg->cfg.retain_max_pages != 0)
+    hz3_segment_pool_set_unused_hook(pool, on_unused, pg);
 }
 
 typedef struct {

@@ -12,7 +12,10 @@
  *           retain cap, the slow path that made pages unused releases spare segments whole,
  *           then long ranges of its shard, back to half the cap, within a per-call budget;
  *           fragments wait until the shard holds release_fragment_pages of them (works in a
- *           process that then goes idle, without a thread);
+ *           process that then goes idle, without a thread); a shard whose owner took new
+ *           runs since the last release is cycling memory (it frees a round, then allocates
+ *           the next): it keeps up to release_active_pages before anything goes, so a loop
+ *           does not fault its pages back in every round;
  *   trim    everything, no budget (malloc_trim).
  *   The mechanics (madvise, purged bits, counts) are the segment box's.
  * Invariants: only resident-unused pages are purged; no call exceeds its budget; every purge
@@ -43,6 +46,7 @@ typedef struct hz3_purge_cfg {
   uint32_t retain_budget_calls; /* madvise calls one retain purge may make */
   uint32_t release_range_pages;    /* above the cap, ranges this long go back first */
   uint32_t release_fragment_pages; /* shorter ranges wait until a set holds this many */
+  uint32_t release_active_pages;   /* unused pages a set whose owner is taking runs keeps */
 } hz3_purge_cfg_t;
 
 /* Pages that must become unused in a set before a release pass above the cap looks at it
@@ -66,6 +70,7 @@ typedef struct hz3_purge {
   hz3_stats_t *stats;
   hz3_purge_queue_t queues[HZ3_NUM_SHARDS];
   uint64_t fresh_pages[HZ3_NUM_SHARDS]; /* made unused per set since its last release pass */
+  uint64_t runs_seen[HZ3_NUM_SHARDS];   /* set->runs_taken when a pass last released */
 } hz3_purge_t;
 
 /* ---- lifecycle ---- */

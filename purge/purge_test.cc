@@ -31,6 +31,7 @@ class PurgeTest : public ::testing::Test {
     hz3_segment_set_init(&set_, 2);
     cfg_.s57 = cfg_.s60 = cfg_.s61 = false;
     cfg_.retain_max_pages = 0;
+    cfg_.release_active_pages = 0;  // the tests below take runs as they go: no allowance
   }
   void TearDown() override {
     Check();
@@ -219,6 +220,40 @@ TEST_F(PurgeTest, ReleaseGivesSpareSegmentsBackWhole) {
   ASSERT_EQ(os_.dontneed_calls(), 2u);
   EXPECT_EQ(os_.dontneed_ranges()[0].bytes, HZ3_SEG_SIZE);
   EXPECT_EQ(hz3_segment_unused_pages(&pool_), 1u);
+  Check();
+}
+
+TEST_F(PurgeTest, AnOwnerTakingRunsKeepsWhatItCyclesUpToItsAllowance) {
+  cfg_.retain_max_pages = 16;
+  cfg_.retain_budget_calls = 1000;
+  cfg_.release_active_pages = 200;
+  Init();
+  uint32_t big = hz3_size_to_class(65536);
+  uint32_t pages = hz3_class_run_pages(big);
+  ASSERT_LE(4 * pages, 200u);
+  busy_.push_back(Busy(big));  // keeps the segment in the set
+  // A loop: take 4 runs, free them, again.  Each round takes runs, so the set is cycling:
+  // its freed pages stay for the next round (under 200), and no round faults them back in.
+  for (int round = 0; round < 5; round++) {
+    std::vector<hz3_run_t*> v;
+    for (int i = 0; i < 4; i++) v.push_back(Busy(big));
+    for (hz3_run_t* r : v) hz3_segment_free_run(&pool_, &set_, r, 0);
+    EXPECT_EQ(os_.dontneed_calls(), 0u) << round;
+    EXPECT_EQ(hz3_segment_unused_pages(&pool_), 4u * pages);
+  }
+  std::vector<hz3_run_t*> late;
+  for (int i = 0; i < 6; i++) late.push_back(Busy(big));
+  // A round larger than the allowance: the excess goes, down to half of it.
+  std::vector<hz3_run_t*> v;
+  for (uint32_t i = 0; i < 2 * 200 / pages + 1; i++) v.push_back(Busy(big));
+  for (hz3_run_t* r : v) hz3_segment_free_run(&pool_, &set_, r, 0);
+  EXPECT_GT(os_.dontneed_calls(), 0u);
+  EXPECT_LE(hz3_segment_unused_pages(&pool_), 200u);
+  // The owner takes no run after that release and only frees: now what it frees goes back
+  // although the set holds less than its allowance.
+  size_t released = os_.dontneed_pages();
+  for (hz3_run_t* r : late) hz3_segment_free_run(&pool_, &set_, r, 0);
+  EXPECT_GE(os_.dontneed_pages() - released, 4u * pages);
   Check();
 }
 

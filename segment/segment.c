@@ -137,6 +137,12 @@ void hz3_segment_pool_destroy(hz3_segment_pool_t *pool) {
   memset(pool, 0, sizeof *pool);
 }
 
+void hz3_segment_pool_set_unused_hook(hz3_segment_pool_t *pool, hz3_segment_unused_fn fn,
+                                      void *ctx) {
+  pool->unused_hook = fn;
+  pool->unused_ctx = ctx;
+}
+
 void hz3_segment_set_init(hz3_segment_set_t *set, uint32_t owner) {
   memset(set, 0, sizeof *set);
   set->owner = owner;
@@ -279,6 +285,7 @@ hz3_run_t *hz3_segment_alloc_run(hz3_segment_pool_t *pool, hz3_segment_set_t *se
     __atomic_store_n(&pool->page_bins[run->first_page + i], (uint8_t)HZ3_TAG_BIN(tag),
                      __ATOMIC_RELAXED);
   }
+  set->runs_taken++;
   HZ3_STAT_ADD(pool->stats, runs_allocated, 1);
   return run;
 }
@@ -484,6 +491,7 @@ uint64_t hz3_segment_release_spare(hz3_segment_pool_t *pool, uint64_t max_pages,
     }
     if (seg->unused_pages != 0) break; /* budget spent */
     ranges += release_meta(pool, seg, batch);
+    HZ3_STAT_ADD_IF(HZ3_S57_PURGE_STATS, pool->stats, segments_released, 1);
     pool->spare = seg->next;
     seg->next = pool->cold;
     pool->cold = seg;

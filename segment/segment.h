@@ -91,6 +91,8 @@ typedef struct hz3_segment_set {
   uint32_t owner;
   uint32_t nsegments;
   uint64_t unused_pages; /* resident-unused pages of these segments */
+  uint64_t runs_taken;   /* runs alloc_run has handed out (the release policy's sign that the
+                            owner is allocating, so what it frees now it will take again) */
 } hz3_segment_set_t;
 
 struct hz3_segment_pool;
@@ -105,7 +107,7 @@ typedef void (*hz3_segment_unused_fn)(void *ctx, struct hz3_segment_pool *pool,
 typedef struct hz3_segment_pool {
   const hz3_os_ops_t *os;
   hz3_stats_t *stats;
-  hz3_segment_unused_fn unused_hook; /* may be NULL */
+  hz3_segment_unused_fn unused_hook; /* may be NULL; set by hz3_segment_pool_set_unused_hook */
   void *unused_ctx;
   uint64_t unused_pages;       /* resident-unused pages of every segment (atomic) */
   uint64_t spare_unused_pages; /* of which in spare segments (changed under the lock, read
@@ -134,6 +136,10 @@ int hz3_segment_pool_init(hz3_segment_pool_t *pool, const hz3_os_ops_t *os, hz3_
 /* Gives the whole reservation back (tests). Every run must have been freed. */
 void hz3_segment_pool_destroy(hz3_segment_pool_t *pool);
 void hz3_segment_set_init(hz3_segment_set_t *set, uint32_t owner);
+/* Names the one function told when pages become unused (the release policy, in purge), before
+ * the pool is shared; NULL: nobody. */
+void hz3_segment_pool_set_unused_hook(hz3_segment_pool_t *pool, hz3_segment_unused_fn fn,
+                                      void *ctx);
 
 /* ---- runs (caller holds the set owner's lock) ---- */
 /* A run of npages for class cls, tagged for set->owner; takes a new segment from the pool when

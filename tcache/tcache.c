@@ -5,11 +5,20 @@
 #include <errno.h>
 #include <string.h>
 
-/* A bin holds at most this many bytes' worth of objects, and at least 4 and at most 128
- * objects: small classes get long bins, 64 KiB objects short ones. */
-#define HZ3_BIN_BYTES (1u << 20)
+/* A bin may grow to this many bytes' worth of objects, and at least 4 and at most 2048
+ * objects: small classes get long bins, 64 KiB objects short ones; a thread cycling batches
+ * of 1 600 objects of one size keeps them all.  Bins start small (HZ3_BIN_START_LEN objects,
+ * at most HZ3_BIN_START_BYTES) and double each time they run empty, so a thread that touches
+ * a class once (a short-lived thread) takes a small first batch, and one that works a class
+ * gets a long bin.  Growth beyond HZ3_TCACHE_GROW_BYTES in all (the sum of the bins' max
+ * lengths in bytes) takes capacity from other bins, round robin: what a thread's bins may
+ * hold stays bounded however many classes it works. */
+#define HZ3_BIN_BYTES (4u << 20)
 #define HZ3_BIN_MIN_LEN 4u
-#define HZ3_BIN_MAX_LEN 128u
+#define HZ3_BIN_MAX_LEN 2048u
+#define HZ3_BIN_START_LEN 16u
+#define HZ3_BIN_START_BYTES (16u << 10)
+#define HZ3_TCACHE_GROW_BYTES ((uint64_t)16 << 20)
 /* One refill brings at most this many bytes. */
 #define HZ3_REFILL_BYTES (256u << 10)
 
@@ -60,8 +69,9 @@ void hz3_tcache_setup(hz3_tcache_t *tc, const hz3_tcache_env_t *env, uint32_t sh
   tc->shard = shard;
   tc->steal_next = 1;
   for (uint32_t c = 0; c < HZ3_NUM_CLASSES; c++) {
-    uint32_t max = bin_cap(env, c);
-    if (env->s58) max = HZ3_MIN(max, env->s58_initial_max_len);
+    uint32_t by_bytes = HZ3_BIN_START_BYTES / (uint32_t)hz3_class_to_size(c);
+    uint32_t max = HZ3_MIN(bin_cap(env, c), HZ3_MAX(1u, HZ3_MIN(HZ3_BIN_START_LEN, by_bytes)));
+    if (env->s58) max = HZ3_MIN(bin_cap(env, c), env->s58_initial_max_len); /* the seed's S58 */
     tc->bins[c + 1].max = max;
     tc->budget_used_bytes += (uint64_t)max * hz3_class_to_size(c);
   }
@@ -117,7 +127,11 @@ static bool steal_one(hz3_tcache_t *tc, uint32_t except) {
 static void grow_bin(hz3_tcache_t *tc, uint32_t i) {
   hz3_bin_t *b = &tc->bins[i];
   uint32_t want = HZ3_MIN(bin_cap(tc->env, i - 1), b->max ? b->max * 2 : 1);
-  if (want > b->max) set_bin_max(tc, i, want);
+  if (want <= b->max) return;
+  uint64_t more = (uint64_t)(want - b->max) * bin_obj_bytes(i);
+  while (tc->budget_used_bytes + more > HZ3_TCACHE_GROW_BYTES && steal_one(tc, i)) {
+  }
+  if (tc->budget_used_bytes + more <= HZ3_TCACHE_GROW_BYTES) set_bin_max(tc, i, want);
 }
 
 /* Frees keep overflowing bins with no refill between: the thread is emptying its working set,
@@ -143,7 +157,7 @@ void *hz3_tcache_refill(hz3_tcache_t *tc, uint32_t cls) {
   hz3_bin_t *b = &tc->bins[cls + 1];
   HZ3_ASSERT(b->head == NULL && b->len == 0); /* only an empty bin is refilled */
   tc->drain_streak = 0;
-  if (env->s58 || env->max_bytes) grow_bin(tc, cls + 1); /* ran empty: may hold more again */
+  grow_bin(tc, cls + 1); /* ran empty: the thread works this class, let it hold more */
   uint32_t n = hz3_central_alloc_batch(env->central, tc->shard, cls, refill_count(env, b, cls),
                                        &head);
   if (n == 0) return NULL; /* errno = ENOMEM from central */
@@ -274,6 +288,94 @@ void hz3_tcache_teardown(hz3_tcache_t *tc) {
   tc->state = HZ3_TCACHE_DEAD;
   for (uint32_t i = 0; i < HZ3_NUM_BINS; i++) tc->bins[i].max = 0; /* every free goes slow */
   tc->budget_used_bytes = 0;
+}
+
+void hz3_tcache_orphans_init(hz3_tcache_orphans_t *o) {
+  memset(o, 0, sizeof *o);
+  hz3_lock_init(&o->lock);
+}
+
+/* Sends objects home, halving the fullest bins first, until the bins hold at most bytes
+ * (their max lengths stay: the next thread may grow into them again). */
+static void shrink_to(hz3_tcache_t *tc, uint64_t bytes) {
+  uint64_t held = hz3_tcache_cached_bytes(tc);
+  while (held > bytes) {
+    uint32_t fullest = 0;
+    uint64_t most = 0;
+    for (uint32_t i = 1; i < HZ3_NUM_BINS; i++) {
+      uint64_t b = (uint64_t)tc->bins[i].len * bin_obj_bytes(i);
+      if (b > most) most = b, fullest = i;
+    }
+    hz3_bin_t *b = &tc->bins[fullest];
+    uint32_t keep = b->len / 2;
+    held -= (uint64_t)(b->len - keep) * bin_obj_bytes(fullest);
+    release_list(tc, bin_cut(b, keep));
+  }
+}
+
+bool hz3_tcache_orphan_park(hz3_tcache_orphans_t *o, hz3_tcache_t *tc) {
+  if (tc->state != HZ3_TCACHE_ACTIVE) return false;
+  if (__atomic_load_n(&o->parked, __ATOMIC_RELAXED) >= HZ3_ORPHAN_SLOTS) return false;
+  hz3_tcache_send_stash(tc);
+  shrink_to(tc, HZ3_ORPHAN_MAX_BYTES);
+  hz3_lock_acquire(&o->lock);
+  hz3_tcache_orphan_t *slot = NULL;
+  for (uint32_t i = 0; i < HZ3_ORPHAN_SLOTS && slot == NULL; i++)
+    if (!o->slots[i].used) slot = &o->slots[i];
+  if (slot != NULL) {
+    slot->used = 1;
+    slot->shard = tc->shard;
+    slot->budget_used_bytes = tc->budget_used_bytes;
+    memcpy(slot->bins, tc->bins, sizeof slot->bins);
+    o->parked++;
+  }
+  hz3_lock_release(&o->lock);
+  if (slot == NULL) return false;
+  tc->state = HZ3_TCACHE_DEAD;
+  for (uint32_t i = 0; i < HZ3_NUM_BINS; i++) tc->bins[i] = (hz3_bin_t){NULL, 0, 0};
+  tc->budget_used_bytes = 0;
+  return true;
+}
+
+/* Takes a parked cache out of its slot into out (used = 1 on success). */
+static bool orphan_take(hz3_tcache_orphans_t *o, hz3_tcache_orphan_t *out) {
+  out->used = 0;
+  if (__atomic_load_n(&o->parked, __ATOMIC_RELAXED) == 0) return false;
+  hz3_lock_acquire(&o->lock);
+  for (uint32_t i = 0; i < HZ3_ORPHAN_SLOTS; i++) {
+    if (!o->slots[i].used) continue;
+    *out = o->slots[i];
+    o->slots[i].used = 0;
+    o->parked--;
+    break;
+  }
+  hz3_lock_release(&o->lock);
+  return out->used != 0;
+}
+
+bool hz3_tcache_orphan_adopt(hz3_tcache_orphans_t *o, hz3_tcache_t *tc,
+                             const hz3_tcache_env_t *env) {
+  HZ3_ASSERT(tc->state == HZ3_TCACHE_FRESH);
+  hz3_tcache_orphan_t slot;
+  if (!orphan_take(o, &slot)) return false;
+  hz3_tcache_setup(tc, env, slot.shard);
+  memcpy(tc->bins, slot.bins, sizeof tc->bins);
+  tc->budget_used_bytes = slot.budget_used_bytes;
+  return true;
+}
+
+uint64_t hz3_tcache_orphans_flush(hz3_tcache_orphans_t *o, const hz3_tcache_env_t *env) {
+  uint64_t objects = 0;
+  hz3_tcache_orphan_t slot;
+  while (orphan_take(o, &slot)) {
+    hz3_tcache_t tmp; /* a cache for the slot's shard, only to send its objects home */
+    hz3_tcache_setup(&tmp, env, slot.shard);
+    memcpy(tmp.bins, slot.bins, sizeof tmp.bins);
+    tmp.budget_used_bytes = slot.budget_used_bytes;
+    for (uint32_t i = 1; i < HZ3_NUM_BINS; i++) objects += tmp.bins[i].len;
+    hz3_tcache_teardown(&tmp);
+  }
+  return objects;
 }
 
 bool hz3_tcache_check(const hz3_tcache_t *tc, hz3_check_report_t *report) {

@@ -102,5 +102,36 @@ uint32_t hz3_tcache_reclaim(hz3_tcache_t *tc);
 /* Bytes the bins hold now (walks every bin: slow path, tests, stats). */
 uint64_t hz3_tcache_cached_bytes(const hz3_tcache_t *tc);
 
+/* ---- orphan caches: a short-lived thread's cache, handed whole to the next new thread ----
+ * A thread that exits parks its bins (objects, lengths and grown max lengths) with its shard
+ * in a free slot; the next thread set up adopts them and the shard, so neither start nor exit
+ * costs a trip to central per class.  What waits is bounded: a parked cache is first cut to
+ * HZ3_ORPHAN_MAX_BYTES, at most HZ3_ORPHAN_SLOTS wait, and trim sends them all home. */
+#define HZ3_ORPHAN_SLOTS 4
+#define HZ3_ORPHAN_MAX_BYTES (128u << 10)
+
+typedef struct hz3_tcache_orphan {
+  uint32_t used;
+  uint32_t shard;
+  uint64_t budget_used_bytes;
+  hz3_bin_t bins[HZ3_NUM_BINS];
+} hz3_tcache_orphan_t;
+
+typedef struct hz3_tcache_orphans {
+  hz3_lock_t lock;
+  uint32_t parked; /* slots in use (read without the lock as a hint) */
+  hz3_tcache_orphan_t slots[HZ3_ORPHAN_SLOTS];
+} hz3_tcache_orphans_t;
+
+void hz3_tcache_orphans_init(hz3_tcache_orphans_t *o);
+/* Thread exit: parks tc's bins (the stash goes home first) and marks tc dead, as teardown
+ * would; false if every slot is taken (the caller then tears tc down as usual). */
+bool hz3_tcache_orphan_park(hz3_tcache_orphans_t *o, hz3_tcache_t *tc);
+/* Thread set-up: sets the fresh tc up with a parked cache and its shard; false if none waits. */
+bool hz3_tcache_orphan_adopt(hz3_tcache_orphans_t *o, hz3_tcache_t *tc,
+                             const hz3_tcache_env_t *env);
+/* Sends every parked cache home to central (trim); returns the objects sent. */
+uint64_t hz3_tcache_orphans_flush(hz3_tcache_orphans_t *o, const hz3_tcache_env_t *env);
+
 /* ---- check ---- */
 bool hz3_tcache_check(const hz3_tcache_t *tc, hz3_check_report_t *report);
