@@ -44,11 +44,18 @@ uint64_t hz3_epoch_run(hz3_epoch_t *e, hz3_tcache_t *tc) {
   return pages;
 }
 
+void hz3_epoch_owner_left(hz3_epoch_t *e, uint32_t shard) {
+  hz3_central_lock_shard(e->central, shard);
+  hz3_purge_owner_left(e->purge, hz3_central_segments(e->central, shard));
+  hz3_central_unlock_shard(e->central, shard);
+}
+
 void hz3_epoch_thread_exit(hz3_epoch_t *e, hz3_tcache_t *tc) {
   bool was_active = tc->state == HZ3_TCACHE_ACTIVE;
   hz3_tcache_teardown(tc);
   if (!was_active) return;
   HZ3_STAT_ADD(e->stats, thread_exits, 1);
+  hz3_epoch_owner_left(e, tc->shard);
   const hz3_purge_cfg_t *cfg = &e->purge->cfg;
   if (!cfg->s61) return;
   hz3_central_drain_inbox(e->central, tc->shard);

@@ -38,8 +38,12 @@ void hz3_epoch_init(hz3_epoch_t *e, hz3_central_t *central, hz3_purge_t *purge,
 /* One budgeted epoch for the calling thread's tcache tc (which may be fresh or dead: then only
  * its shard's purge runs, shard 0 for a fresh one).  Returns pages purged (0 if skipped). */
 uint64_t hz3_epoch_run(hz3_epoch_t *e, hz3_tcache_t *tc);
-/* Thread exit: tc's contents go home (teardown), then S61 purges its shard within limits. */
+/* Thread exit: tc's contents go home (teardown), then the retain policy releases what the
+ * shard's departing owner left (fragments too), then S61 purges its shard within limits. */
 void hz3_epoch_thread_exit(hz3_epoch_t *e, hz3_tcache_t *tc);
+/* Thread exit with the cache parked for the next thread (an orphan): only the release of
+ * what the departing owner left in its shard. */
+void hz3_epoch_owner_left(hz3_epoch_t *e, uint32_t shard);
 /* malloc_trim: tc flushed, then every shard's inbox drained and every resident-unused page of
  * every shard and of the spare segments purged, without budget.  Returns pages purged. */
 uint64_t hz3_epoch_trim(hz3_epoch_t *e, hz3_tcache_t *tc);

@@ -21,6 +21,7 @@ static void thread_exit(void *arg) {
   /* The cache waits whole for the next new thread (which takes its shard too), or goes home. */
   if (HZ3_ORPHAN_CACHES && hz3_tcache_orphan_park(&hz3_g.orphans, &hz3_t_tcache)) {
     __atomic_fetch_sub(&hz3_g.shard_threads[shard], 1, __ATOMIC_RELAXED);
+    hz3_epoch_owner_left(&hz3_g.epoch, shard);
     return;
   }
   hz3_epoch_thread_exit(&hz3_g.epoch, &hz3_t_tcache);

@@ -202,6 +202,12 @@ static void purge_whole_set(hz3_purge_t *pg, hz3_segment_set_t *set, budget_t *b
   if (set->unused_pages == 0) pg->queues[set->owner].count = 0;
 }
 
+void hz3_purge_owner_left(hz3_purge_t *pg, hz3_segment_set_t *set) {
+  if (pg->cfg.retain_max_pages == 0) return;
+  if (hz3_segment_unused_pages(pg->pool) <= pg->cfg.retain_max_pages) return;
+  release_pass(pg, set, pg->cfg.retain_max_pages / 2, 0, UINT64_MAX);
+}
+
 uint64_t hz3_purge_set_all(hz3_purge_t *pg, hz3_segment_set_t *set, uint64_t max_pages,
                            uint32_t max_calls) {
   budget_t b = budget(max_pages, max_calls);
