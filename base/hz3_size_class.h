@@ -32,10 +32,14 @@ extern const uint8_t hz3_class_index_table[HZ3_CLASS_INDEX_COUNT];
  * (4 KiB of table): a flat table costs no branch on the fast path, unlike a two-granule one. */
 static HZ3_ALWAYS_INLINE size_t hz3_class_index(size_t n) { return (n + 15) >> 4; }
 
-/* The class of a request of n bytes, n <= HZ3_MEDIUM_MAX (0 maps to the 16 B class). */
-static HZ3_ALWAYS_INLINE uint32_t hz3_size_to_class(size_t n) {
+/* The tcache bin (class + 1) of a request of n bytes, n <= HZ3_MEDIUM_MAX: what the table
+ * holds, so that the malloc fast path indexes its bin without an add. */
+static HZ3_ALWAYS_INLINE uint32_t hz3_size_to_bin(size_t n) {
   return hz3_class_index_table[hz3_class_index(n)];
 }
+
+/* The class of a request of n bytes, n <= HZ3_MEDIUM_MAX (0 maps to the 16 B class). */
+static HZ3_ALWAYS_INLINE uint32_t hz3_size_to_class(size_t n) { return hz3_size_to_bin(n) - 1; }
 
 /* Bytes of one object of class c. */
 static HZ3_ALWAYS_INLINE size_t hz3_class_to_size(uint32_t c) { return hz3_class_size_table[c]; }

@@ -136,6 +136,11 @@ static uint32_t drain_locked(hz3_central_t *c, hz3_central_shard_t *sh) {
 
 uint32_t hz3_central_alloc_batch(hz3_central_t *c, uint32_t shard, uint32_t cls, uint32_t want,
                                  void **head) {
+  return hz3_central_alloc_batch_linked(c, shard, cls, want, 0, head);
+}
+
+uint32_t hz3_central_alloc_batch_linked(hz3_central_t *c, uint32_t shard, uint32_t cls,
+                                        uint32_t want, uintptr_t key, void **head) {
   hz3_central_shard_t *sh = &c->shards[shard];
   size_t size = hz3_class_to_size(cls);
   void *first = NULL, *last = NULL;
@@ -162,7 +167,7 @@ uint32_t hz3_central_alloc_batch(hz3_central_t *c, uint32_t shard, uint32_t cls,
           busy_upto = p1 + 1;
         }
         void *p = (void *)(start + (size_t)(w * 64 + b) * size);
-        if (last) obj_set_next(last, p);
+        if (last) obj_set_next(last, (void *)((uintptr_t)p ^ key));
         else first = p;
         last = p;
         n++;
@@ -173,7 +178,7 @@ uint32_t hz3_central_alloc_batch(hz3_central_t *c, uint32_t shard, uint32_t cls,
     if (run->nfree == 0) list_remove(&sh->partial[cls], run);
   }
   hz3_lock_release(&sh->lock);
-  if (last) obj_set_next(last, NULL);
+  if (last) obj_set_next(last, (void *)key); /* NULL, keyed */
   *head = first;
   HZ3_STAT_ADD(c->stats, central_refills, 1);
   if (n == 0) errno = ENOMEM;

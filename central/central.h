@@ -42,6 +42,9 @@ void hz3_central_init(hz3_central_t *c, hz3_segment_pool_t *pool, hz3_stats_t *s
  * word; *head gets the list.  Returns how many (0 with errno = ENOMEM when out of memory). */
 uint32_t hz3_central_alloc_batch(hz3_central_t *c, uint32_t shard, uint32_t cls, uint32_t want,
                                  void **head);
+/* The same, each link stored XORed with key (a tcache bin's encoding; NULL ends as key). */
+uint32_t hz3_central_alloc_batch_linked(hz3_central_t *c, uint32_t shard, uint32_t cls,
+                                        uint32_t want, uintptr_t key, void **head);
 /* Frees a list of objects of any class owned by shard (class read from the page tags). */
 void hz3_central_free_list(hz3_central_t *c, uint32_t shard, void *head);
 /* Lock-free: pushes the list head..tail (objects owned by shard) onto its inbox. */

@@ -3,11 +3,15 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "preload/hz3.h"
 #include "preload/hz3_preload.h"
 
 hz3_process_t hz3_g;
+uintptr_t hz3_link_key;
 __thread hz3_tcache_t hz3_t_tcache HZ3_TLS_IE;
 
 static hz3_lock_t g_init_lock = HZ3_LOCK_INIT;
@@ -82,6 +86,21 @@ static void dump_stats_at_exit(void) {
   if (HZ3_STATS && __atomic_load_n(&hz3_g.ready, __ATOMIC_ACQUIRE)) hz3_stats_print(2);
 }
 
+/* The per-process key of the bins' links: getrandom(2) (no allocation; glibc's own AT_RANDOM
+ * bytes, mixed, if the kernel has none to give), with the top bit set so that a pointer
+ * written into a freed object decodes to a non-canonical address. */
+static uintptr_t link_key(void) {
+  uint64_t r = 0;
+  int saved = errno;
+  if (syscall(SYS_getrandom, &r, sizeof r, 1 /* GRND_NONBLOCK */) != (long)sizeof r) {
+    const unsigned char *rnd = (const unsigned char *)getauxval(AT_RANDOM);
+    if (rnd != NULL) memcpy(&r, rnd, sizeof r);
+    r ^= (uint64_t)(uintptr_t)&hz3_g * 0x9E3779B97F4A7C15ull; /* ASLR at least */
+  }
+  errno = saved;
+  return (uintptr_t)(r | (1ull << 63));
+}
+
 int hz3_process_ensure(void) {
   if (HZ3_LIKELY(__atomic_load_n(&hz3_g.ready, __ATOMIC_ACQUIRE))) return 0;
   hz3_lock_acquire(&g_init_lock);
@@ -106,6 +125,7 @@ int hz3_process_ensure(void) {
   hz3_purge_init(&hz3_g.purge, &hz3_g.pool, &hz3_g.stats, &purge_cfg);
   hz3_epoch_init(&hz3_g.epoch, &hz3_g.central, &hz3_g.purge, &hz3_g.stats);
   hz3_g.env = hz3_tcache_env_default(&hz3_g.central, &hz3_g.pool, epoch_tick);
+  hz3_g.env.link_key = hz3_link_key = link_key();
   hz3_tcache_orphans_init(&hz3_g.orphans);
   hz3_g.arena_base = hz3_g.pool.arena_base;
   hz3_g.tags = hz3_g.pool.tags;

@@ -20,6 +20,10 @@ extern void *__libc_realloc(void *p, size_t n);
 
 #define HZ3_API HZ3_EXPORT
 
+/* The key bins' links are stored with (tcache_fast.h), from its own global so that the fast
+ * path XORs with a memory operand: one instruction a side. */
+#define LINK_KEY (&hz3_link_key)
+
 /* The full tag of the page holding p (p inside the arena); slow paths only: the free fast
  * path reads the one-byte page bin instead. */
 static inline hz3_tag_t page_tag(const void *p) {
@@ -35,8 +39,12 @@ static HZ3_NOINLINE void *malloc_small_slow(uint32_t cls) {
   }
   hz3_thread_ensure();
   /* The thread may have been set up just now: the bin is then filled by this refill. */
-  void *p = hz3_tcache_pop(&hz3_t_tcache, cls);
+  void *p = hz3_tcache_pop_bin(&hz3_t_tcache, cls + 1, LINK_KEY);
   return p ? p : hz3_tcache_refill(&hz3_t_tcache, cls); /* NULL: errno = ENOMEM */
+}
+
+static HZ3_NOINLINE void *malloc_small_slow_n(size_t n) {
+  return malloc_small_slow(hz3_size_to_class(n));
 }
 
 static HZ3_NOINLINE void *malloc_large(size_t n, size_t align, bool zeroed) {
@@ -55,7 +63,7 @@ static HZ3_NOINLINE void free_small_slow(void *p) {
   hz3_tag_t tag = page_tag(p);
   if (HZ3_UNLIKELY(tag == 0)) invalid_free(p);
   hz3_thread_ensure(); /* a thread whose first call is free */
-  if (hz3_tcache_push(&hz3_t_tcache, p, HZ3_TAG_BIN(tag))) return;
+  if (hz3_tcache_push_bin(&hz3_t_tcache, p, HZ3_TAG_BIN(tag), LINK_KEY)) return;
   hz3_tcache_free_slow(&hz3_t_tcache, p, tag);
 }
 
@@ -138,10 +146,9 @@ static bool in_arena(const void *p) {
 
 static HZ3_ALWAYS_INLINE void *hz3_malloc_inline(size_t n) {
   if (HZ3_LIKELY(n <= HZ3_MEDIUM_MAX)) {
-    uint32_t cls = hz3_size_to_class(n);
-    void *p = hz3_tcache_pop(&hz3_t_tcache, cls);
+    void *p = hz3_tcache_pop_bin(&hz3_t_tcache, hz3_size_to_bin(n), LINK_KEY);
     if (HZ3_LIKELY(p != NULL)) return p;
-    return malloc_small_slow(cls);
+    return malloc_small_slow_n(n); /* by size: the hit path keeps no class for it */
   }
   return malloc_large(n, 0, false);
 }
@@ -150,7 +157,7 @@ static HZ3_ALWAYS_INLINE void hz3_free_inline(void *p) {
   uintptr_t off = (uintptr_t)p - hz3_g.arena_base;
   if (HZ3_LIKELY(off < hz3_g.arena_bytes)) {
     uint32_t bin = hz3_g.page_bins[off >> HZ3_PAGE_SHIFT];
-    if (HZ3_LIKELY(hz3_tcache_push(&hz3_t_tcache, p, bin))) return;
+    if (HZ3_LIKELY(hz3_tcache_push_bin(&hz3_t_tcache, p, bin, LINK_KEY))) return;
     free_small_slow(p);
     return;
   }
@@ -162,9 +169,22 @@ static HZ3_ALWAYS_INLINE void hz3_free_inline(void *p) {
  * link and free marker) apart from the trailer. */
 static size_t check_need(size_t n) { return HZ3_MAX(n, 16u) + HZ3_CHECK_TRAILER; }
 
+/* The check build looks at the bin's next object after every pop: a link written after free
+ * is reported here, with a message, before anything uses it. */
+static void check_bin_head(size_t need) {
+  uint32_t bin = hz3_size_to_bin(need);
+  void *next = hz3_t_tcache.bins[bin].head;
+  if (next != NULL && (!in_arena(next) || page_tag(next) == 0 || HZ3_TAG_BIN(page_tag(next)) != bin))
+    hz3_fatal("malloc(): corrupted free list: the next free object of %zu bytes would be %p "
+              "(a freed object was written to after free, or overrun by its neighbour)",
+              hz3_class_to_size(bin - 1), next);
+}
+
 static HZ3_NOINLINE void *check_malloc(size_t n) {
   if (n > HZ3_MEDIUM_MAX - 2 * HZ3_CHECK_TRAILER) return malloc_large(n, 0, false);
-  return check_arm(hz3_malloc_inline(check_need(n)), n);
+  void *p = hz3_malloc_inline(check_need(n));
+  if (p != NULL) check_bin_head(check_need(n));
+  return check_arm(p, n);
 }
 
 static HZ3_NOINLINE void check_free(void *p) {
@@ -228,7 +248,7 @@ static void *aligned_alloc_pow2(size_t align, size_t n) {
   if (need <= HZ3_MEDIUM_MAX && align <= HZ3_PAGE_SIZE) {
     int cls = hz3_class_for_aligned(need, align);
     if (cls >= 0) {
-      void *p = hz3_tcache_pop(&hz3_t_tcache, (uint32_t)cls);
+      void *p = hz3_tcache_pop_bin(&hz3_t_tcache, (uint32_t)cls + 1, LINK_KEY);
       if (p == NULL) p = malloc_small_slow((uint32_t)cls);
       return HZ3_CHECK ? check_arm(p, n) : p;
     }

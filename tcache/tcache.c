@@ -5,6 +5,29 @@
 #include <errno.h>
 #include <string.h>
 
+/* Links of bin lists are stored XORed with the env's key (tcache_fast.h). */
+static inline void *link_get(const hz3_tcache_t *tc, const void *p) {
+  return (void *)(*(const uintptr_t *)p ^ tc->env->link_key);
+}
+static inline void link_set(const hz3_tcache_t *tc, void *p, void *next) {
+  *(uintptr_t *)p = (uintptr_t)next ^ tc->env->link_key;
+}
+
+void hz3_tcache_double_free(void *p) {
+  hz3_fatal("free(): double free of %p (it is already the newest free object of its size in "
+            "this thread's cache)", p);
+}
+
+/* A decoded link must be NULL or an object of this arena in a run: anything else means the
+ * freed object was written to after free (a use-after-free or an overflow into it). */
+static void check_link(const hz3_tcache_t *tc, const void *p, const void *next) {
+  if (next == NULL) return;
+  const hz3_segment_pool_t *pool = tc->env->pool;
+  if (HZ3_UNLIKELY(!hz3_segment_pool_contains(pool, next) || hz3_segment_tag(pool, next) == 0))
+    hz3_fatal("malloc: corrupted free list: the free object %p links to %p, not a free object "
+              "(written to after free, or overrun by its neighbour)", p, next);
+}
+
 /* A bin may grow to this many bytes' worth of objects, and at least 4 and at most 2048
  * objects: small classes get long bins, 64 KiB objects short ones; a thread cycling batches
  * of 1 600 objects of one size keeps them all.  Bins start small (HZ3_BIN_START_LEN objects,
@@ -37,6 +60,7 @@ hz3_tcache_env_t hz3_tcache_env_default(hz3_central_t *central, hz3_segment_pool
       .refill_batch = 0,
       .bin_max = 0,
       .stash_batch = 32,
+      .link_key = 0, /* preload sets a random one */
       .max_bytes = HZ3_TCACHE_MAX_BYTES,
       .s58 = HZ3_S58_TCACHE_DECAY,
       .s58_initial_max_len = HZ3_S58_INITIAL_MAX_LEN,
@@ -80,9 +104,9 @@ void hz3_tcache_setup(hz3_tcache_t *tc, const hz3_tcache_env_t *env, uint32_t sh
 
 static void release_list(hz3_tcache_t *tc, void *head);
 
-/* Cuts b down to its newest `keep` objects and returns the older ones (the caller sends them
- * home); NULL if there is nothing beyond keep. */
-static void *bin_cut(hz3_bin_t *b, uint32_t keep) {
+/* Cuts b down to its newest `keep` objects and returns the older ones, still linked with the
+ * key (release_list decodes them); NULL if there is nothing beyond keep. */
+static void *bin_cut(const hz3_tcache_t *tc, hz3_bin_t *b, uint32_t keep) {
   if (b->len <= keep) return NULL;
   void *rest;
   if (keep == 0) {
@@ -90,9 +114,14 @@ static void *bin_cut(hz3_bin_t *b, uint32_t keep) {
     b->head = NULL;
   } else {
     void *cut = b->head;
-    for (uint32_t i = 1; i < keep; i++) cut = *(void **)cut;
-    rest = *(void **)cut;
-    *(void **)cut = NULL;
+    for (uint32_t i = 1; i < keep; i++) {
+      void *next = link_get(tc, cut);
+      check_link(tc, cut, next);
+      cut = next;
+    }
+    rest = link_get(tc, cut);
+    check_link(tc, cut, rest);
+    link_set(tc, cut, NULL);
   }
   b->len = keep;
   return rest;
@@ -104,7 +133,7 @@ static void set_bin_max(hz3_tcache_t *tc, uint32_t i, uint32_t max) {
   tc->budget_used_bytes = tc->budget_used_bytes - (uint64_t)b->max * bin_obj_bytes(i) +
                           (uint64_t)max * bin_obj_bytes(i);
   b->max = max;
-  void *rest = bin_cut(b, max);
+  void *rest = bin_cut(tc, b, max);
   if (rest) release_list(tc, rest);
 }
 
@@ -158,10 +187,10 @@ void *hz3_tcache_refill(hz3_tcache_t *tc, uint32_t cls) {
   HZ3_ASSERT(b->head == NULL && b->len == 0); /* only an empty bin is refilled */
   tc->drain_streak = 0;
   grow_bin(tc, cls + 1); /* ran empty: the thread works this class, let it hold more */
-  uint32_t n = hz3_central_alloc_batch(env->central, tc->shard, cls, refill_count(env, b, cls),
-                                       &head);
+  uint32_t n = hz3_central_alloc_batch_linked(env->central, tc->shard, cls,
+                                              refill_count(env, b, cls), env->link_key, &head);
   if (n == 0) return NULL; /* errno = ENOMEM from central */
-  b->head = *(void **)head;
+  b->head = link_get(tc, head);
   b->len += n - 1;
   return head;
 }
@@ -181,13 +210,14 @@ static void stash_push(hz3_tcache_t *tc, uint32_t owner, void *p) {
   }
 }
 
-/* Sends a list of objects home: this shard's to central in one locked call, the others' to
- * the stash (and from there, in batches, to their owners' inboxes). */
+/* Sends a list of objects cut from a bin (links keyed) home: this shard's to central in one
+ * locked call, the others' to the stash (and from there, in batches, to their owners). */
 static void release_list(hz3_tcache_t *tc, void *head) {
   const hz3_tcache_env_t *env = tc->env;
   void *mine = NULL;
   while (head != NULL) {
-    void *next = *(void **)head;
+    void *next = link_get(tc, head);
+    check_link(tc, head, next);
     uint32_t owner = HZ3_TAG_OWNER(hz3_segment_tag(env->pool, head));
     if (owner == tc->shard) {
       *(void **)head = mine;
@@ -203,7 +233,7 @@ static void release_list(hz3_tcache_t *tc, void *head) {
 
 /* The bin is full: keep the newest half, send the older half home. */
 static void flush_bin(hz3_tcache_t *tc, hz3_bin_t *b) {
-  void *rest = bin_cut(b, b->max / 2);
+  void *rest = bin_cut(tc, b, b->max / 2);
   if (rest) release_list(tc, rest);
 }
 
@@ -221,7 +251,8 @@ void hz3_tcache_free_slow(hz3_tcache_t *tc, void *p, hz3_tag_t tag) {
   tick(tc);
   uint32_t i = HZ3_TAG_BIN(tag);
   hz3_bin_t *b = &tc->bins[i];
-  *(void **)p = b->head;
+  if (HZ3_UNLIKELY(p == b->head)) hz3_tcache_double_free(p);
+  link_set(tc, p, b->head);
   b->head = p;
   b->len++;
   if (b->len > b->max) {
@@ -309,7 +340,7 @@ static void shrink_to(hz3_tcache_t *tc, uint64_t bytes) {
     hz3_bin_t *b = &tc->bins[fullest];
     uint32_t keep = b->len / 2;
     held -= (uint64_t)(b->len - keep) * bin_obj_bytes(fullest);
-    release_list(tc, bin_cut(b, keep));
+    release_list(tc, bin_cut(tc, b, keep));
   }
 }
 
@@ -386,7 +417,9 @@ bool hz3_tcache_check(const hz3_tcache_t *tc, hz3_check_report_t *report) {
   for (uint32_t i = 1; i < HZ3_NUM_BINS; i++) {
     const hz3_bin_t *b = &tc->bins[i];
     uint32_t n = 0;
-    for (void *p = b->head; p != NULL && n <= b->len; p = *(void **)p, n++) {
+    for (void *p = b->head; p != NULL && n <= b->len; p = link_get(tc, p), n++) {
+      if (!hz3_segment_pool_contains(pool, p))
+        return hz3_check_fail(report, "bin %u: link to %p, outside the arena", i, p);
       hz3_tag_t tag = hz3_segment_tag(pool, p);
       if (HZ3_TAG_BIN(tag) != i)
         return hz3_check_fail(report, "bin %u: object %p tagged for bin %u", i, p, HZ3_TAG_BIN(tag));

@@ -5,6 +5,7 @@
  *   length cap; the remote stash (objects of other shards on their way home, sent in batches);
  *   the thread's shard.
  * Invariants: bin c + 1 holds class c (bin 0 stays empty with max 0, the target of zero tags);
+ *   every link of a bin list is stored XORed with env->link_key (the list ends in NULL ^ key);
  *   a bin's len counts its list and len <= max; a bin may hold objects of any shard (a free
  *   pushes without asking the owner: tcmalloc's choice; they are sorted out on flush, own ones
  *   to central, others through the stash to their owner's inbox); stashed objects belong to
@@ -68,6 +69,8 @@ typedef struct hz3_tcache_env {
   uint32_t refill_batch;    /* objects fetched per refill (upper bound; 0: by size only) */
   uint32_t bin_max;         /* cap of a bin's length (0: by size only) */
   uint32_t stash_batch;     /* stashed remote objects that trigger a send */
+  uintptr_t link_key;       /* bins' links are stored XORed with it (0: plain; preload: a
+                               per-process random value with the top bit set) */
   uint64_t max_bytes;       /* most bytes a tcache holds once it has been freeing without
                                allocating for HZ3_DRAIN_STREAK overflows (0: count caps only) */
   bool s58;                 /* S58 decay: bins that keep overflowing shrink at reclaim */
@@ -86,6 +89,8 @@ void hz3_tcache_setup(hz3_tcache_t *tc, const hz3_tcache_env_t *env, uint32_t sh
 void hz3_tcache_teardown(hz3_tcache_t *tc);
 
 /* ---- slow paths (noinline; the fast path's exits) ---- */
+/* free() of the object already at the head of its bin: one line on stderr, abort. */
+HZ3_NORETURN HZ3_COLD void hz3_tcache_double_free(void *p);
 void *hz3_tcache_refill(hz3_tcache_t *tc, uint32_t cls);
 /* Frees p (page tag tag) when its bin is full or the tcache is fresh or dead. */
 void hz3_tcache_free_slow(hz3_tcache_t *tc, void *p, hz3_tag_t tag);

@@ -364,4 +364,26 @@ TEST_F(TcacheTest, BinsStartSmallAndGrowWithUseWithinABound) {
   Check();
 }
 
+TEST_F(TcacheTest, BinLinksAreKeyedAndTheImmediateDoubleFreeAborts) {
+  env_.link_key = (uintptr_t{1} << 63) | 0x5A5A1234ull;
+  hz3_tcache_setup(&tc_, &env_, 0);
+  void* a = Malloc(64);
+  void* b = Malloc(64);
+  Free(a);
+  Free(b);  // the bin: b -> a -> ...
+  uintptr_t stored;
+  memcpy(&stored, b, sizeof stored);
+  EXPECT_NE(stored, reinterpret_cast<uintptr_t>(a));                 // not a plain pointer
+  EXPECT_EQ(stored ^ env_.link_key, reinterpret_cast<uintptr_t>(a));  // but a keyed one
+  Check();
+  EXPECT_DEATH(Free(b), "double free");
+  // A pointer written into a freed object: the next walk of the list stops with a message.
+  static char target[64];
+  void* chosen = target;
+  memcpy(b, &chosen, sizeof chosen);
+  EXPECT_DEATH(hz3_tcache_flush_all(&tc_), "corrupted free list");
+  void* fixed = reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(a) ^ env_.link_key);
+  memcpy(b, &fixed, sizeof fixed);  // repaired, so that teardown can return the bin
+}
+
 }  // namespace

@@ -1,8 +1,9 @@
 /* check_test: misuse is reported with one clear line on stderr and an abort, never silent
  * corruption.  Each case runs in a child process.  A pointer in hz3's arena that no run holds
- * is caught in every build; double free, interior pointers and writes past the end are caught
- * by the check build (--define check=1, part of --config=all_on), and the test asks the .so
- * which build it is. */
+ * is caught in every build, and so are the immediate double free and a pointer written into a
+ * freed object (it never comes back from malloc); interior pointers and writes past the end
+ * are caught by the check build (--define check=1, part of --config=all_on), and the test asks
+ * the .so which build it is. */
 #include <malloc.h>
 #include <signal.h>
 #include <stdint.h>
@@ -71,13 +72,66 @@ static void overrun_trailer(void) {
   free(p);
 }
 
+static char g_target[64]; /* the address an attacker would like malloc to return */
+
+/* A use-after-free write of a chosen pointer into a freed object, then mallocs of its size:
+ * hz3 must never hand out the chosen address.  The link is stored XORed with a secret key, so
+ * the write decodes to a non-canonical address: the check build reports the corrupted list,
+ * the others fault inside malloc.  Exits 3 if the chosen address came back. */
+static void poisoned_link(void) {
+  void *keep = malloc(64), *p = malloc(64);
+  void *q = malloc(64);
+  free(q);
+  free(p); /* the bin: p -> q */
+  void *chosen = g_target;
+  memcpy(p, &chosen, sizeof chosen); /* the use-after-free write */
+  for (int i = 0; i < 4; i++) {
+    void *r = malloc(64);
+    if (r == (void *)g_target) _exit(3);
+  }
+  free(keep);
+  _exit(4); /* survived without handing it out: not expected either */
+}
+
+/* Runs fn in a child; the child must die by a signal (the check build: abort with `expect`),
+ * never exit with a code (3: the chosen address came back). */
+static void expect_refused(const char *name, void (*fn)(void), const char *expect, int check) {
+  int fds[2];
+  CHECK(pipe(fds) == 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], 2);
+    close(fds[0]);
+    fn();
+    _exit(0);
+  }
+  close(fds[1]);
+  char out[1024];
+  ssize_t n = read(fds[0], out, sizeof out - 1);
+  close(fds[0]);
+  out[n > 0 ? n : 0] = '\0';
+  int status = 0;
+  waitpid(pid, &status, 0);
+  int ok = WIFSIGNALED(status) &&
+           (check ? WTERMSIG(status) == SIGABRT && strstr(out, expect) != NULL
+                  : WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGABRT);
+  if (!ok)
+    fprintf(stderr, "%s: status %d (exit %d, signal %d), stderr: %s\n", name, status,
+            WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+            WIFSIGNALED(status) ? WTERMSIG(status) : -1, out);
+  CHECK(ok);
+}
+
 int main(void) {
   require_hz3_loaded();
   long check = hz3_knob("check");
   CHECK(check == 0 || check == 1);
   expect_abort("free of an unused arena page", free_unused_arena_page, "invalid pointer");
+  /* Hardening in every build: the immediate double free, and links an attacker can't steer. */
+  expect_abort("double free", double_free, "double free");
+  expect_refused("use-after-free write of a chosen pointer", poisoned_link,
+                 "corrupted free list", check == 1);
   if (check == 1) {
-    expect_abort("double free", double_free, "double free");
     expect_abort("interior pointer", interior_free, "inside an object");
     expect_abort("write past the end", overrun, "heap overrun");
     expect_abort("write into the trailer", overrun_trailer, "heap overrun");
@@ -89,8 +143,8 @@ int main(void) {
     CHECK(p[29] == 7);
     free(p);
   } else {
-    fprintf(stderr, "check=0 build: double free, interior pointer and overrun cases need "
-                    "--define check=1 (run under --config=all_on)\n");
+    fprintf(stderr, "check=0 build: interior pointer and overrun cases need --define check=1 "
+                    "(run under --config=all_on)\n");
   }
   return checks_summary("check_test");
 }
