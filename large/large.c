@@ -143,6 +143,7 @@ bool hz3_large_free(hz3_large_t *lg, void *p) {
   }
   hz3_large_entry_t gone = *e;
   erase(lg, e);
+  lg->freed[lg->freed_next++ % HZ3_LARGE_FREED_RING] = gone.ptr;
   lg->mapped_bytes -= gone.bytes;
   /* Keep it for reuse within the bound, which fell with it: older entries make room or go
    * (unmapped outside the lock), so the cache empties as the program's large objects do. */
@@ -213,6 +214,22 @@ void *hz3_large_resize(hz3_large_t *lg, void *p, size_t n) {
   lg->mapped_bytes = lg->mapped_bytes - old.bytes + bytes;
   hz3_lock_release(&lg->lock);
   return q;
+}
+
+hz3_large_kind_t hz3_large_classify(hz3_large_t *lg, const void *p, uintptr_t *start) {
+  uintptr_t a = (uintptr_t)p;
+  hz3_large_kind_t kind = HZ3_LARGE_NOT_OURS;
+  hz3_lock_acquire(&lg->lock);
+  for (size_t i = 0; i < lg->capacity && kind == HZ3_LARGE_NOT_OURS; i++) {
+    const hz3_large_entry_t *e = &lg->table[i];
+    if (e->ptr != 0 && a > e->ptr && a < e->ptr + e->bytes) kind = HZ3_LARGE_INTERIOR, *start = e->ptr;
+  }
+  for (int i = 0; i < HZ3_LARGE_CACHE_ENTRIES && kind == HZ3_LARGE_NOT_OURS; i++)
+    if (lg->cache[i].ptr == a) kind = HZ3_LARGE_FREED, *start = a;
+  for (int i = 0; i < HZ3_LARGE_FREED_RING && kind == HZ3_LARGE_NOT_OURS; i++)
+    if (lg->freed[i] == a && find(lg, a) == NULL) kind = HZ3_LARGE_FREED, *start = a;
+  hz3_lock_release(&lg->lock);
+  return kind;
 }
 
 size_t hz3_large_flush_cache(hz3_large_t *lg) {

@@ -28,6 +28,9 @@
 #define HZ3_LARGE_CACHE_FLOOR ((size_t)4 << 20)
 #define HZ3_LARGE_CACHE_SHARE 4 /* cache <= live bytes / this */
 
+/* How many recently freed large pointers are remembered, to name a double free. */
+#define HZ3_LARGE_FREED_RING 32
+
 typedef struct hz3_large_entry {
   uintptr_t ptr; /* 0: empty slot */
   size_t bytes;
@@ -43,6 +46,8 @@ typedef struct hz3_large {
   hz3_large_entry_t cache[HZ3_LARGE_CACHE_ENTRIES];
   size_t cache_bytes;
   size_t mapped_bytes; /* registered, i.e. in use */
+  uintptr_t freed[HZ3_LARGE_FREED_RING]; /* starts of the last mappings freed (double frees) */
+  uint32_t freed_next;
 } hz3_large_t;
 
 /* ---- lifecycle ---- */
@@ -68,6 +73,15 @@ void *hz3_large_resize(hz3_large_t *lg, void *p, size_t n);
 /* The most bytes the cache may hold with the live large objects of now (lock held or not:
  * a hint). */
 size_t hz3_large_cache_bound(const hz3_large_t *lg);
+
+/* What p is to the large box, for a pointer it did not find registered (slow paths: a bad
+ * free, malloc_usable_size of a foreign pointer). */
+typedef enum {
+  HZ3_LARGE_NOT_OURS = 0,  /* never a large pointer of hz3's, as far as it can tell */
+  HZ3_LARGE_INTERIOR = 1,  /* inside a live large block, not its start (*start: the block) */
+  HZ3_LARGE_FREED = 2,     /* the start of a large block freed already */
+} hz3_large_kind_t;
+hz3_large_kind_t hz3_large_classify(hz3_large_t *lg, const void *p, uintptr_t *start);
 
 /* ---- maintenance ---- */
 /* Unmaps every cached mapping; returns the bytes given back. */

@@ -3,7 +3,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/auxv.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -101,6 +103,24 @@ static uintptr_t link_key(void) {
   return (uintptr_t)(r | (1ull << 63));
 }
 
+/* Bytes of address space this process may still map under RLIMIT_AS (ulimit -v), read
+ * without allocating; SIZE_MAX when unlimited. */
+static size_t address_space_left(void) {
+  struct rlimit lim;
+  if (getrlimit(RLIMIT_AS, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) return SIZE_MAX;
+  char buf[64];
+  size_t used = 0;
+  int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
+      used = used * 10 + (size_t)(buf[i] - '0');
+    used *= (size_t)sysconf(_SC_PAGESIZE);
+  }
+  return lim.rlim_cur > used ? (size_t)(lim.rlim_cur - used) : 0;
+}
+
 int hz3_process_ensure(void) {
   if (HZ3_LIKELY(__atomic_load_n(&hz3_g.ready, __ATOMIC_ACQUIRE))) return 0;
   hz3_lock_acquire(&g_init_lock);
@@ -108,13 +128,20 @@ int hz3_process_ensure(void) {
     hz3_lock_release(&g_init_lock);
     return 0;
   }
+  int saved_errno = errno; /* a success leaves errno as it found it */
   const hz3_os_ops_t *os = hz3_os_default();
   hz3_stats_reset(&hz3_g.stats);
-  /* Address space may be limited (ulimit -v, valgrind): halve the arena until it fits. */
-  int err = ENOMEM;
-  for (size_t arena = (size_t)HZ3_ARENA_GIB << 30; err != 0 && arena >= ((size_t)256 << 20);
-       arena /= 2)
-    err = hz3_segment_pool_init(&hz3_g.pool, os, &hz3_g.stats, arena);
+  /* Address space may be limited (ulimit -v, valgrind): then the arena takes at most half of
+   * what is left (large blocks, thread stacks and libraries need the rest), halving until it
+   * fits, down to two segments. */
+  size_t arena = (size_t)HZ3_ARENA_GIB << 30;
+  int err = hz3_segment_pool_init(&hz3_g.pool, os, &hz3_g.stats, arena);
+  if (err != 0) {
+    size_t left = address_space_left() / 2;
+    while (arena > left && arena > 2 * HZ3_SEG_SIZE) arena /= 2;
+    for (; err != 0 && arena >= 2 * HZ3_SEG_SIZE; arena /= 2)
+      err = hz3_segment_pool_init(&hz3_g.pool, os, &hz3_g.stats, arena);
+  }
   if (err != 0) {
     hz3_lock_release(&g_init_lock);
     return err;
@@ -130,14 +157,17 @@ int hz3_process_ensure(void) {
   hz3_g.arena_base = hz3_g.pool.arena_base;
   hz3_g.tags = hz3_g.pool.tags;
   hz3_g.page_bins = hz3_g.pool.page_bins;
+  /* The thread-exit key exists before any thread can set up a cache (glibc's
+   * pthread_key_create does not allocate), so every thread's cache goes home at its exit. */
+  if (pthread_key_create(&g_thread_key, thread_exit) == 0) g_key_ready = 1;
   __atomic_store_n(&hz3_g.arena_bytes, hz3_g.pool.arena_bytes, __ATOMIC_RELEASE);
   __atomic_store_n(&hz3_g.ready, 1, __ATOMIC_RELEASE);
   hz3_lock_release(&g_init_lock);
-  /* The core works from here on, so whatever these may allocate is served normally.  Neither
-   * creates a thread or reads the environment. */
-  if (pthread_key_create(&g_thread_key, thread_exit) == 0) g_key_ready = 1;
+  /* The core works from here on, so whatever this may allocate is served normally.  It
+   * creates no thread and reads no environment. */
   pthread_atfork(fork_prepare, fork_parent, fork_child);
   if (HZ3_STATS) atexit(dump_stats_at_exit);
+  errno = saved_errno;
   return 0;
 }
 

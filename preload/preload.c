@@ -55,6 +55,24 @@ static HZ3_NOINLINE void *malloc_large(size_t n, size_t align, bool zeroed) {
   return hz3_large_alloc(&hz3_g.large, n, align, zeroed);
 }
 
+/* A pointer neither the arena's nor a registered large block's: if hz3 can tell it was one of
+ * its own (inside a large block, a large block freed already, or just past the arena, whose
+ * header glibc would read from the arena), say so and abort; else it is glibc's. */
+static HZ3_NOINLINE void not_hz3s_or_die(const void *p, const char *what) {
+  uintptr_t start = 0;
+  switch (hz3_large_classify(&hz3_g.large, p, &start)) {
+    case HZ3_LARGE_INTERIOR:
+      hz3_fatal("%s: invalid pointer %p (inside the large block %p, not its start)", what, p,
+                (void *)start);
+    case HZ3_LARGE_FREED:
+      hz3_fatal("%s: double free of the large block %p", what, p);
+    case HZ3_LARGE_NOT_OURS:
+      break;
+  }
+  if ((uintptr_t)p - 2 * sizeof(size_t) - hz3_g.arena_base < hz3_g.arena_bytes)
+    hz3_fatal("%s: invalid pointer %p (at the end of hz3's arena, in no block)", what, p);
+}
+
 static HZ3_NOINLINE HZ3_COLD void invalid_free(void *p) {
   hz3_fatal("free(): invalid pointer %p (inside hz3's arena but in no live run: freed twice?)", p);
 }
@@ -70,7 +88,10 @@ static HZ3_NOINLINE void free_small_slow(void *p) {
 /* NULL, large, or not hz3's. */
 static HZ3_NOINLINE void free_other(void *p) {
   if (p == NULL) return;
-  if (__atomic_load_n(&hz3_g.ready, __ATOMIC_ACQUIRE) && hz3_large_free(&hz3_g.large, p)) return;
+  if (__atomic_load_n(&hz3_g.ready, __ATOMIC_ACQUIRE)) {
+    if (hz3_large_free(&hz3_g.large, p)) return;
+    not_hz3s_or_die(p, "free()");
+  }
   __libc_free(p);
 }
 
@@ -167,7 +188,9 @@ static HZ3_ALWAYS_INLINE void hz3_free_inline(void *p) {
 /* malloc with the check build's trailer (HZ3_CHECK only). */
 /* Bytes to allocate for a checked request of n: the object keeps its first 16 bytes (free-list
  * link and free marker) apart from the trailer. */
-static size_t check_need(size_t n) { return HZ3_MAX(n, 16u) + HZ3_CHECK_TRAILER; }
+static size_t check_need(size_t n) {
+  return n > SIZE_MAX - 2 * HZ3_CHECK_TRAILER ? SIZE_MAX : HZ3_MAX(n, 16u) + HZ3_CHECK_TRAILER;
+}
 
 /* The check build looks at the bin's next object after every pop: a link written after free
  * is reported here, with a message, before anything uses it. */
@@ -216,11 +239,23 @@ static size_t usable_size(const void *p) {
   if (hz3_g.ready) {
     size_t n = hz3_large_usable_size(&hz3_g.large, p);
     if (n) return n;
+    uintptr_t start;
+    if (hz3_large_classify(&hz3_g.large, p, &start) != HZ3_LARGE_NOT_OURS) return 0;
+    if ((uintptr_t)p - 2 * sizeof(size_t) - hz3_g.arena_base < hz3_g.arena_bytes) return 0;
   }
-  /* glibc's chunk layout: the size word sits just before the pointer; bit 1 = mmapped. */
+  /* A pointer into this thread's stack is nobody's block (glibc would read its neighbours as
+   * a chunk header and might fault). */
+  char here;
+  if ((uintptr_t)p - (uintptr_t)&here + ((size_t)8 << 20) < ((size_t)16 << 20)) return 0;
+  /* glibc's answer for its own chunks (malloc_usable_size in glibc 2.36): the size word sits
+   * just before the pointer (bit 1: mmapped); a chunk not in use (the next chunk's
+   * PREV_INUSE bit clear), or no chunk at all, gives 0. */
   size_t word = ((const size_t *)p)[-1];
   size_t chunk = word & ~(size_t)7;
-  return (word & 2) ? chunk - 2 * sizeof(size_t) : chunk - sizeof(size_t);
+  if (word & 2) return chunk > 2 * sizeof(size_t) ? chunk - 2 * sizeof(size_t) : 0;
+  if (chunk < 4 * sizeof(size_t) || chunk > ((size_t)1 << 40)) return 0; /* no chunk there */
+  size_t next_size = *(const size_t *)((const char *)p - 2 * sizeof(size_t) + chunk + sizeof(size_t));
+  return (next_size & 1) ? chunk - sizeof(size_t) : 0;
 }
 
 HZ3_API size_t malloc_usable_size(void *p) { return usable_size(p); }

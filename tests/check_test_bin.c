@@ -72,6 +72,17 @@ static void overrun_trailer(void) {
   free(p);
 }
 
+static void large_interior_free(void) {
+  char *p = malloc(1 << 20);
+  free(p + 4096);
+}
+
+static void large_double_free(void) {
+  char *p = malloc(1 << 20);
+  free(p);
+  free(p);
+}
+
 static char g_target[64]; /* the address an attacker would like malloc to return */
 
 /* A use-after-free write of a chosen pointer into a freed object, then mallocs of its size:
@@ -131,6 +142,16 @@ int main(void) {
   expect_abort("double free", double_free, "double free");
   expect_refused("use-after-free write of a chosen pointer", poisoned_link,
                  "corrupted free list", check == 1);
+  expect_abort("free inside a large block", large_interior_free, "inside the large block");
+  expect_abort("large block freed twice", large_double_free, "double free of the large block");
+  /* malloc_usable_size of what hz3 never returned answers as glibc does: 0. */
+  long on_stack = 0;
+  CHECK_EQ_LL(malloc_usable_size(&on_stack), 0);
+  CHECK_EQ_LL(malloc_usable_size(g_target + 16), 0);
+  char *big = malloc(1 << 20);
+  CHECK_EQ_LL(malloc_usable_size(big + 4096), 0); /* inside a large block: not a block */
+  CHECK(malloc_usable_size(big) >= (1u << 20));
+  free(big);
   if (check == 1) {
     expect_abort("interior pointer", interior_free, "inside an object");
     expect_abort("write past the end", overrun, "heap overrun");
