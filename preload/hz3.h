@@ -10,12 +10,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The version of this header; hz3_version() gives the library's. */
+#define HZ3_VERSION_MAJOR 0
+#define HZ3_VERSION_MINOR 2
+#define HZ3_VERSION_PATCH 0
+#define HZ3_VERSION_STRING "0.2.0"
+
 /* hz3_stats_t: one uint64_t counter per HZ3_STAT_FIELDS row, after size and version. */
 #include "base/hz3_stats_struct.h" /* install.sh inlines this file here */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* The library's version as MAJOR * 10000 + MINOR * 100 + PATCH (compare with the macros). */
+int hz3_version(void);
 
 /* Copies hz3's counters into *out (at most size bytes: pass sizeof(hz3_stats_t), and an
  * older caller's smaller struct still works); returns the bytes written.  out->size tells the

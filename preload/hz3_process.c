@@ -198,6 +198,10 @@ static void stats_now(hz3_stats_t *snap) {
   snap->unused_resident_pages = hz3_segment_unused_pages(&hz3_g.pool);
 }
 
+HZ3_EXPORT int hz3_version(void) {
+  return HZ3_VERSION_MAJOR * 10000 + HZ3_VERSION_MINOR * 100 + HZ3_VERSION_PATCH;
+}
+
 HZ3_EXPORT size_t hz3_stats_get(hz3_stats_t *out, size_t size) {
   hz3_stats_t snap;
   stats_now(&snap);

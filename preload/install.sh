@@ -16,7 +16,6 @@ PREFIX=/usr/local
 PROFILE=default
 FROM=""
 UNINSTALL=0
-VERSION=0.1.0
 for arg in "$@"; do
   case $arg in
     --prefix=*) PREFIX=${arg#--prefix=} ;;
@@ -47,6 +46,9 @@ if [ -z "$FROM" ]; then
   trap 'rm -rf "$FROM"' EXIT
   cp bazel-bin/preload/libhz3.so bazel-bin/preload/libhz3.a bazel-bin/preload/installed/hz3.h "$FROM/"
 fi
+# The version is the header's (HZ3_VERSION_STRING).
+VERSION=$(sed -n 's/^#define HZ3_VERSION_STRING "\(.*\)"$/\1/p' "$FROM/hz3.h")
+[ -n "$VERSION" ] || { echo "install.sh: no HZ3_VERSION_STRING in $FROM/hz3.h" >&2; exit 1; }
 for f in libhz3.so libhz3.a hz3.h; do
   [ -f "$FROM/$f" ] || { echo "install.sh: $FROM/$f missing" >&2; exit 1; }
 done

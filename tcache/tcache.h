@@ -21,6 +21,7 @@
 
 #include "base/base.h"
 #include "central/central.h"
+#include "segment/segment.h"
 
 typedef struct hz3_bin {
   void *head;

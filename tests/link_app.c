@@ -18,6 +18,11 @@ int main(void) {
   }
   void *big = malloc(10 << 20);
   hz3_stats_get(&after, sizeof after);
+  int version = HZ3_VERSION_MAJOR * 10000 + HZ3_VERSION_MINOR * 100 + HZ3_VERSION_PATCH;
+  if (hz3_version() != version) {
+    printf("hz3_version() %d, header %s\n", hz3_version(), HZ3_VERSION_STRING);
+    return 1;
+  }
   int ok = after.size == sizeof after && after.version == HZ3_STATS_VERSION &&
            after.segments_in_use > before.segments_in_use &&
            after.large_live_bytes >= before.large_live_bytes + (10 << 20);

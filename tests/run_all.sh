@@ -75,6 +75,24 @@ for cfg in $CONFIGS; do
   pass=$((pass + this_pass))
   fail=$((fail + this_fail))
 done
+# Checks of the repository itself, one result each: boxes reach each other only along the
+# arrows their BUILD files draw; a misspelt --define stops the build.
+echo "=== repository checks"
+check() { # name, command...: passes when the command does
+  local name=$1; shift
+  if "$@" >/tmp/hz3_check.$$ 2>&1; then echo "check $name: PASSED"; pass=$((pass + 1))
+  else echo "check $name: FAILED"; tail -5 /tmp/hz3_check.$$; fail=$((fail + 1)); failed_names+=("check $name"); fi
+  rm -f /tmp/hz3_check.$$
+}
+unknown_knob_fails() {
+  ! bazel build --noshow_progress --define=no_such_knob=1 //config:config_files >/tmp/hz3_knob.$$ 2>&1 &&
+    grep -q "unknown knob --define no_such_knob=1" /tmp/hz3_knob.$$
+  local rc=$?
+  rm -f /tmp/hz3_knob.$$
+  return $rc
+}
+check layering python3 tests/tools/layering_check.py
+check unknown-knob unknown_knob_fails
 # Model-based fuzzing (libFuzzer, clang): a bounded run of each target, one result each.
 echo "=== fuzzers (tests/fuzz/run_fuzzers.sh ${HZ3_FUZZ_SECONDS:-20})"
 while IFS= read -r line; do
