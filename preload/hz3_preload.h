@@ -50,5 +50,7 @@ extern __thread hz3_tcache_t hz3_t_tcache HZ3_TLS_IE;
 
 /* Sets the process up if it is not; returns 0 or ENOMEM. */
 int hz3_process_ensure(void);
+/* mallopt(M_TRIM_THRESHOLD): the retain cap in bytes, from now on. */
+void hz3_process_set_retain_bytes(size_t bytes);
 /* Sets the calling thread's tcache up if it is fresh (after hz3_process_ensure). */
 void hz3_thread_ensure(void);

@@ -84,8 +84,71 @@ static void fork_child(void) {
   hz3_lock_reset(&g_init_lock);
 }
 
+/* ---- run-time options: amounts and observability, read once here at set-up ----
+ * Each overrides the default of the compile-time knob of the same name for one run; none
+ * switches a mechanism on or off, and no box reads the environment. */
+typedef struct {
+  const char *name;  /* environment variable */
+  uint64_t value;    /* the knob's default until the option says otherwise */
+  uint64_t max;
+  bool given;
+} hz3_option_t;
+
+enum { OPT_RETAIN_MAX_PAGES, OPT_TCACHE_MAX_BYTES, OPT_VERBOSE, OPT_STATS_AT_EXIT, OPT_COUNT };
+static hz3_option_t g_options[OPT_COUNT] = {
+    [OPT_RETAIN_MAX_PAGES] = {"HZ3_RETAIN_MAX_PAGES", HZ3_RETAIN_MAX_PAGES, 16777216, false},
+    [OPT_TCACHE_MAX_BYTES] = {"HZ3_TCACHE_MAX_BYTES", HZ3_TCACHE_MAX_BYTES, 1073741824, false},
+    [OPT_VERBOSE] = {"HZ3_VERBOSE", 0, 1, false},
+    [OPT_STATS_AT_EXIT] = {"HZ3_STATS_AT_EXIT", HZ3_STATS, 1, false},
+};
+
+/* getenv and a decimal parse: no allocation. A bad value is named on stderr and ignored. */
+static void read_options(void) {
+  for (int i = 0; i < OPT_COUNT; i++) {
+    hz3_option_t *o = &g_options[i];
+    const char *v = getenv(o->name);
+    if (v == NULL || *v == '\0') continue;
+    uint64_t x = 0;
+    const char *c = v;
+    while (*c >= '0' && *c <= '9' && x <= o->max) x = x * 10 + (uint64_t)(*c++ - '0');
+    if (*c != '\0' || x > o->max) {
+      hz3_dprintf(2, "hz3: ignoring %s=%s (want a number from 0 to %llu)\n", o->name, v,
+                  (unsigned long long)o->max);
+      continue;
+    }
+    o->value = x;
+    o->given = true;
+  }
+}
+
+static void print_loaded_line(void) {
+  char opts[256];
+  size_t used = 0;
+  opts[0] = '\0';
+  for (int i = 0; i < OPT_COUNT; i++) {
+    if (!g_options[i].given || used >= sizeof opts) continue;
+    used += hz3_format(opts + used, sizeof opts - used, "%s%s=%llu", used ? " " : "",
+                                 g_options[i].name, (unsigned long long)g_options[i].value);
+  }
+  hz3_dprintf(2,
+              "hz3 %s loaded: profile %s (retain_max_pages %llu, tcache_max_bytes %llu, s57 %d "
+              "s58 %d s60 %d s61 %d, check %d, stats %d), options: %s\n",
+              HZ3_VERSION_STRING,
+              HZ3_RETAIN_MAX_PAGES == 0 && HZ3_TCACHE_MAX_BYTES == 0 ? "seed (memory return off)"
+                                                                     : "default (memory return on)",
+              (unsigned long long)g_options[OPT_RETAIN_MAX_PAGES].value,
+              (unsigned long long)g_options[OPT_TCACHE_MAX_BYTES].value, HZ3_S57_PARTIAL_PURGE,
+              HZ3_S58_TCACHE_DECAY, HZ3_S60_PURGE_RANGE_QUEUE, HZ3_S61_DTOR_HARD_PURGE, HZ3_CHECK,
+              HZ3_STATS, used ? opts : "none");
+}
+
 static void dump_stats_at_exit(void) {
-  if (HZ3_STATS && __atomic_load_n(&hz3_g.ready, __ATOMIC_ACQUIRE)) hz3_stats_print(2);
+  if (__atomic_load_n(&hz3_g.ready, __ATOMIC_ACQUIRE)) hz3_stats_print(2);
+}
+
+/* mallopt(M_TRIM_THRESHOLD, bytes): the retain cap, in bytes. */
+void hz3_process_set_retain_bytes(size_t bytes) {
+  hz3_purge_set_retain_max_pages(&hz3_g.purge, (uint32_t)HZ3_MIN(bytes >> HZ3_PAGE_SHIFT, 16777216u));
 }
 
 /* The per-process key of the bins' links: getrandom(2) (no allocation; glibc's own AT_RANDOM
@@ -148,10 +211,13 @@ int hz3_process_ensure(void) {
   }
   hz3_central_init(&hz3_g.central, &hz3_g.pool, &hz3_g.stats);
   hz3_large_init(&hz3_g.large, os, &hz3_g.stats);
+  read_options();
   hz3_purge_cfg_t purge_cfg = hz3_purge_cfg_default();
+  purge_cfg.retain_max_pages = (uint32_t)g_options[OPT_RETAIN_MAX_PAGES].value;
   hz3_purge_init(&hz3_g.purge, &hz3_g.pool, &hz3_g.stats, &purge_cfg);
   hz3_epoch_init(&hz3_g.epoch, &hz3_g.central, &hz3_g.purge, &hz3_g.stats);
   hz3_g.env = hz3_tcache_env_default(&hz3_g.central, &hz3_g.pool, epoch_tick);
+  hz3_g.env.max_bytes = g_options[OPT_TCACHE_MAX_BYTES].value;
   hz3_g.env.link_key = hz3_link_key = link_key();
   hz3_tcache_orphans_init(&hz3_g.orphans);
   hz3_g.arena_base = hz3_g.pool.arena_base;
@@ -166,7 +232,8 @@ int hz3_process_ensure(void) {
   /* The core works from here on, so whatever this may allocate is served normally.  It
    * creates no thread and reads no environment. */
   pthread_atfork(fork_prepare, fork_parent, fork_child);
-  if (HZ3_STATS) atexit(dump_stats_at_exit);
+  if (g_options[OPT_STATS_AT_EXIT].value) atexit(dump_stats_at_exit);
+  if (g_options[OPT_VERBOSE].value) print_loaded_line();
   errno = saved_errno;
   return 0;
 }

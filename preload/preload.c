@@ -405,10 +405,13 @@ HZ3_API int malloc_trim(size_t pad) {
 }
 
 HZ3_API int mallopt(int param, int value) {
-  (void)value;
-  /* glibc's parameters (M_MXFAST 1 .. M_KEEP 4, M_TRIM_THRESHOLD -1 .. M_ARENA_MAX -8) are
-   * accepted and have no effect: hz3's behaviour is set at build time. */
-  return (param >= -8 && param <= 4 && param != 0) ? 1 : 0;
+  /* M_TRIM_THRESHOLD means here what it means in glibc: how much free memory may stay
+   * resident before it goes back (hz3's retain cap).  glibc's other parameters have no
+   * meaning for hz3: 0, as for a parameter glibc does not know. */
+  if (param != M_TRIM_THRESHOLD || value < 0) return 0;
+  if (hz3_process_ensure() != 0) return 0;
+  hz3_process_set_retain_bytes((size_t)value);
+  return 1;
 }
 
 HZ3_API void malloc_stats(void) {

@@ -113,15 +113,25 @@ static void release_pass(hz3_purge_t *pg, hz3_segment_set_t *set, uint64_t targe
   budget_done(pg, &b);
 }
 
+/* The retain cap now (mallopt(M_TRIM_THRESHOLD) may change it while threads run). */
+static inline uint64_t retain_cap(const hz3_purge_t *pg) {
+  return __atomic_load_n(&pg->cfg.retain_max_pages, __ATOMIC_RELAXED);
+}
+
+void hz3_purge_set_retain_max_pages(hz3_purge_t *pg, uint32_t pages) {
+  __atomic_store_n(&pg->cfg.retain_max_pages, pages, __ATOMIC_RELAXED);
+}
+
 /* The pool's unused hook: pages [first, first + npages) of seg (in set) just became unused. */
 static void on_unused(void *ctx, hz3_segment_pool_t *pool, hz3_segment_set_t *set,
                       hz3_segment_t *seg, uint32_t first, uint32_t npages) {
   hz3_purge_t *pg = ctx;
   (void)seg;
   if (pg->cfg.s60) queue_push(&pg->queues[set->owner], pg->cfg.queue_size, seg, first, npages);
-  if (pg->cfg.retain_max_pages == 0) return;
+  uint64_t cap = retain_cap(pg);
+  if (cap == 0) return;
   pg->fresh_pages[set->owner] += npages;
-  if (hz3_segment_unused_pages(pool) <= pg->cfg.retain_max_pages) return;
+  if (hz3_segment_unused_pages(pool) <= cap) return;
   /* Above the cap.  A pass looks at this set again only once enough new pages became unused
    * here for a long range to have formed, or a spare segment waits, or fragments pile up. */
   if (pg->fresh_pages[set->owner] < HZ3_RELEASE_RESCAN_PAGES &&
@@ -130,7 +140,7 @@ static void on_unused(void *ctx, hz3_segment_pool_t *pool, hz3_segment_set_t *se
     return;
   pg->fresh_pages[set->owner] = 0;
   if (set->runs_taken == pg->runs_seen[set->owner]) {
-    release_pass(pg, set, pg->cfg.retain_max_pages / 2, pg->cfg.release_fragment_pages,
+    release_pass(pg, set, cap / 2, pg->cfg.release_fragment_pages,
                  UINT64_MAX);
     return;
   }
@@ -141,7 +151,7 @@ static void on_unused(void *ctx, hz3_segment_pool_t *pool, hz3_segment_set_t *se
   uint64_t mine = set->unused_pages + spare, keep = pg->cfg.release_active_pages;
   if (mine <= keep) return;
   uint64_t pool_unused = hz3_segment_unused_pages(pool), excess = mine - keep / 2;
-  uint64_t target = HZ3_MAX(pg->cfg.retain_max_pages / 2, pool_unused - HZ3_MIN(pool_unused, excess));
+  uint64_t target = HZ3_MAX(cap / 2, pool_unused - HZ3_MIN(pool_unused, excess));
   release_pass(pg, set, target, HZ3_MAX((uint64_t)pg->cfg.release_fragment_pages, keep), excess);
 }
 
@@ -152,8 +162,8 @@ void hz3_purge_init(hz3_purge_t *pg, hz3_segment_pool_t *pool, hz3_stats_t *stat
   if (pg->cfg.queue_size > HZ3_S60_QUEUE_SIZE) pg->cfg.queue_size = HZ3_S60_QUEUE_SIZE;
   pg->pool = pool;
   pg->stats = stats;
-  if (pg->cfg.s60 || pg->cfg.retain_max_pages != 0)
-    hz3_segment_pool_set_unused_hook(pool, on_unused, pg);
+  /* Always: the retain cap may be set at run time (mallopt) in a build that starts without. */
+  hz3_segment_pool_set_unused_hook(pool, on_unused, pg);
 }
 
 typedef struct {
@@ -203,9 +213,9 @@ static void purge_whole_set(hz3_purge_t *pg, hz3_segment_set_t *set, budget_t *b
 }
 
 void hz3_purge_owner_left(hz3_purge_t *pg, hz3_segment_set_t *set) {
-  if (pg->cfg.retain_max_pages == 0) return;
-  if (hz3_segment_unused_pages(pg->pool) <= pg->cfg.retain_max_pages) return;
-  release_pass(pg, set, pg->cfg.retain_max_pages / 2, 0, UINT64_MAX);
+  uint64_t cap = retain_cap(pg);
+  if (cap == 0 || hz3_segment_unused_pages(pg->pool) <= cap) return;
+  release_pass(pg, set, cap / 2, 0, UINT64_MAX);
 }
 
 uint64_t hz3_purge_set_all(hz3_purge_t *pg, hz3_segment_set_t *set, uint64_t max_pages,

@@ -80,6 +80,9 @@ hz3_purge_cfg_t hz3_purge_cfg_default(void);
 void hz3_purge_init(hz3_purge_t *pg, hz3_segment_pool_t *pool, hz3_stats_t *stats,
                     const hz3_purge_cfg_t *cfg);
 
+/* Sets the retain cap while threads run (mallopt(M_TRIM_THRESHOLD)); 0 turns the cap off. */
+void hz3_purge_set_retain_max_pages(hz3_purge_t *pg, uint32_t pages);
+
 /* ---- policies (caller holds the set owner's lock) ---- */
 /* S57-B2 over set at epoch `epoch`; returns pages purged. */
 uint32_t hz3_purge_tick(hz3_purge_t *pg, hz3_segment_set_t *set, uint32_t epoch);
