@@ -10,7 +10,7 @@
 # Full-size runs: bench/compare.sh all (see bench/RESULTS.md for the recorded figures).
 set -u
 case ${1:-} in
-  -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   "") ;;
   *) echo "demo: no arguments (see --help)" >&2; exit 2 ;;
 esac

@@ -6,7 +6,7 @@
 #   preload/install.sh [--prefix=DIR] --uninstall             remove what was installed
 #   preload/install.sh [--prefix=DIR] --from=DIR               install prebuilt files from DIR
 #                                                               (libhz3.so, libhz3.a, hz3.h)
-# Installs: lib/libhz3.so.0.1.0 (soname libhz3.so.0) with the links libhz3.so.0 and
+# Installs: lib/libhz3.so.<version> (soname libhz3.so.0) with the links libhz3.so.0 and
 # libhz3.so, lib/libhz3.a, include/hz3.h, lib/pkgconfig/hz3.pc, and a manifest in
 # share/hz3/ that --uninstall reads.  Default prefix /usr/local, default profile default
 # (the plain build, which gives memory back).
