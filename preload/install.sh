@@ -7,7 +7,8 @@
 #   preload/install.sh [--prefix=DIR] --from=DIR               install prebuilt files from DIR
 #                                                               (libhz3.so, libhz3.a, hz3.h)
 # Installs: lib/libhz3.so.<version> (soname libhz3.so.0) with the links libhz3.so.0 and
-# libhz3.so, lib/libhz3.a, include/hz3.h, lib/pkgconfig/hz3.pc, and a manifest in
+# libhz3.so, lib/libhz3.a, include/hz3.h, lib/pkgconfig/hz3.pc, lib/cmake/hz3/ (for
+# find_package(hz3): hz3::hz3, hz3::static), and a manifest in
 # share/hz3/ that --uninstall reads.  Default prefix /usr/local, default profile default
 # (the plain build, which gives memory back).
 # Then: cc app.c $(pkg-config --cflags --libs hz3)   or   LD_PRELOAD=<prefix>/lib/libhz3.so
@@ -33,7 +34,7 @@ if [ $UNINSTALL = 1 ]; then
   [ -f "$MANIFEST" ] || { echo "install.sh: nothing installed under $PREFIX ($MANIFEST missing)" >&2; exit 1; }
   while IFS= read -r f; do rm -f "$PREFIX/$f"; done <"$MANIFEST"
   rm -f "$MANIFEST"
-  rmdir "$PREFIX/share/hz3" 2>/dev/null || true
+  rmdir "$PREFIX/share/hz3" "$PREFIX/lib/cmake/hz3" 2>/dev/null || true
   echo "hz3 uninstalled from $PREFIX"
   exit 0
 fi
@@ -71,8 +72,36 @@ Libs: -L\${libdir} -Wl,-rpath,\${libdir} -lhz3
 Libs.private: -lpthread
 Cflags: -I\${includedir}
 PC
+# CMake: find_package(hz3) gives hz3::hz3 (the shared library) and hz3::static.
+mkdir -p "$PREFIX/lib/cmake/hz3"
+cat >"$PREFIX/lib/cmake/hz3/hz3Config.cmake" <<'CMAKE'
+# hz3: find_package(hz3) -> targets hz3::hz3 (libhz3.so) and hz3::static (libhz3.a).
+get_filename_component(_hz3_prefix "${CMAKE_CURRENT_LIST_DIR}/../../.." ABSOLUTE)
+if(NOT TARGET hz3::hz3)
+  add_library(hz3::hz3 SHARED IMPORTED)
+  set_target_properties(hz3::hz3 PROPERTIES
+    IMPORTED_LOCATION "${_hz3_prefix}/lib/libhz3.so"
+    IMPORTED_SONAME "libhz3.so.0"
+    INTERFACE_INCLUDE_DIRECTORIES "${_hz3_prefix}/include")
+  add_library(hz3::static STATIC IMPORTED)
+  set_target_properties(hz3::static PROPERTIES
+    IMPORTED_LOCATION "${_hz3_prefix}/lib/libhz3.a"
+    INTERFACE_INCLUDE_DIRECTORIES "${_hz3_prefix}/include"
+    INTERFACE_LINK_LIBRARIES "pthread")
+endif()
+set(hz3_FOUND TRUE)
+CMAKE
+cat >"$PREFIX/lib/cmake/hz3/hz3ConfigVersion.cmake" <<CMAKE
+set(PACKAGE_VERSION "$VERSION")
+if(PACKAGE_FIND_VERSION VERSION_GREATER PACKAGE_VERSION)
+  set(PACKAGE_VERSION_COMPATIBLE FALSE)
+else()
+  set(PACKAGE_VERSION_COMPATIBLE TRUE)
+endif()
+CMAKE
 printf '%s\n' "lib/libhz3.so.$VERSION" lib/libhz3.so.0 lib/libhz3.so lib/libhz3.a include/hz3.h \
-  lib/pkgconfig/hz3.pc >"$MANIFEST"
+  lib/pkgconfig/hz3.pc lib/cmake/hz3/hz3Config.cmake lib/cmake/hz3/hz3ConfigVersion.cmake \
+  >"$MANIFEST"
 if [ "$(id -u)" = 0 ] && [ "$PREFIX" = /usr/local ] && command -v ldconfig >/dev/null; then ldconfig; fi
 echo "hz3 ($PROFILE) installed under $PREFIX"
 echo "  link:    cc app.c \$(PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig pkg-config --cflags --libs hz3)"

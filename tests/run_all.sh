@@ -13,7 +13,7 @@ ROOT=$PWD
 need_pkgs=()
 for pkg in bazel-bootstrap libgtest-dev libgmock-dev libabsl-dev clang python3 sqlite3 git \
            libmimalloc-dev libgoogle-perftools-dev libjemalloc-dev valgrind gnuplot-nox \
-           redis-server redis-tools; do
+           redis-server redis-tools cmake pkg-config; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$pkg")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
