@@ -221,7 +221,10 @@ HZ3_API void *malloc(size_t n) {
 }
 
 HZ3_API void free(void *p) {
-  if (HZ3_CHECK) return check_free(p);
+  if (HZ3_CHECK) {
+    check_free(p);
+    return;
+  }
   hz3_free_inline(p);
 }
 
