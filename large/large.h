@@ -26,7 +26,7 @@
  * itself as they are freed. */
 #define HZ3_LARGE_CACHE_ENTRIES 16
 #define HZ3_LARGE_CACHE_FLOOR ((size_t)4 << 20)
-#define HZ3_LARGE_CACHE_SHARE 4 /* cache <= live bytes / this */
+#define HZ3_LARGE_CACHE_SHARE 2 /* cache <= live bytes / this */
 
 /* How many recently freed large pointers are remembered, to name a double free. */
 #define HZ3_LARGE_FREED_RING 32

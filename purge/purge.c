@@ -215,6 +215,9 @@ static void purge_whole_set(hz3_purge_t *pg, hz3_segment_set_t *set, budget_t *b
 void hz3_purge_owner_left(hz3_purge_t *pg, hz3_segment_set_t *set) {
   uint64_t cap = retain_cap(pg);
   if (cap == 0 || hz3_segment_unused_pages(pg->pool) <= cap) return;
+  /* A shard still taking runs is cycling memory that its next thread (which adopts the
+   * shard) will take again: leave it to the usual passes. */
+  if (set->runs_taken != pg->runs_seen[set->owner]) return;
   release_pass(pg, set, cap / 2, 0, UINT64_MAX);
 }
 

@@ -92,8 +92,9 @@ uint32_t hz3_purge_queue_drain(hz3_purge_t *pg, hz3_segment_set_t *set);
 uint64_t hz3_purge_set_all(hz3_purge_t *pg, hz3_segment_set_t *set, uint64_t max_pages,
                            uint32_t max_calls);
 /* The retain policy when set's owner thread leaves (exit; its cache may wait for the next
- * thread): nobody will reuse the set's fragments soon, so they go too, above the retain cap,
- * within the pass budget.  Nothing when the retain cap is off. */
+ * thread): if the set took no run since its last release (the thread was winding down),
+ * nobody will reuse its fragments soon, so they go too, above the retain cap, within the pass
+ * budget.  Nothing when the retain cap is off or the set is still cycling memory. */
 void hz3_purge_owner_left(hz3_purge_t *pg, hz3_segment_set_t *set);
 /* S61: what set no longer uses, then the spare segments (where a thread's wholly freed
  * segments went when its cache came home), at most max_pages in max_calls in all. */
