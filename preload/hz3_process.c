@@ -27,6 +27,7 @@ static void thread_exit(void *arg) {
   /* The cache waits whole for the next new thread (which takes its shard too), or goes home. */
   if (HZ3_ORPHAN_CACHES && hz3_tcache_orphan_park(&hz3_g.orphans, &hz3_t_tcache)) {
     __atomic_fetch_sub(&hz3_g.shard_threads[shard], 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&hz3_g.last_vacated_shard, shard + 1, __ATOMIC_RELAXED);
     hz3_epoch_owner_left(&hz3_g.epoch, shard);
     return;
   }
@@ -241,13 +242,10 @@ int hz3_process_ensure(void) {
 void hz3_thread_ensure(void) {
   hz3_tcache_t *tc = &hz3_t_tcache;
   if (tc->state != HZ3_TCACHE_FRESH) return;
-  uint32_t shard;
-  if (HZ3_ORPHAN_CACHES && hz3_tcache_orphan_adopt(&hz3_g.orphans, tc, &hz3_g.env)) {
-    shard = tc->shard; /* an exited thread's cache, objects and all */
-  } else {
-    shard = choose_shard();
+  uint32_t shard = choose_shard();
+  /* An exited thread of this shard may have left its cache, objects and all. */
+  if (!HZ3_ORPHAN_CACHES || !hz3_tcache_orphan_adopt(&hz3_g.orphans, tc, &hz3_g.env, shard))
     hz3_tcache_setup(tc, &hz3_g.env, shard);
-  }
   __atomic_fetch_add(&hz3_g.shard_threads[shard], 1, __ATOMIC_RELAXED);
   /* Registers the exit hook; the value only has to be non-NULL. */
   if (g_key_ready) pthread_setspecific(g_thread_key, tc);

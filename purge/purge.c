@@ -145,13 +145,13 @@ static void on_unused(void *ctx, hz3_segment_pool_t *pool, hz3_segment_set_t *se
     return;
   }
   /* The owner took runs since the last release: it cycles memory (frees a round, then takes
-   * the next).  Keep what it will take again, up to release_active_pages of this set's and
-   * the spare segments', and above that give back only down to half of it. */
-  uint64_t spare = __atomic_load_n(&pool->spare_unused_pages, __ATOMIC_RELAXED);
-  uint64_t mine = set->unused_pages + spare, keep = pg->cfg.release_active_pages;
-  if (mine <= keep) return;
-  uint64_t pool_unused = hz3_segment_unused_pages(pool), excess = mine - keep / 2;
-  uint64_t target = HZ3_MAX(cap / 2, pool_unused - HZ3_MIN(pool_unused, excess));
+   * the next).  Keep what it will take again, up to release_active_pages in the whole process
+   * (not per shard: threads that move between shards must not multiply it), and above that
+   * give back only down to half of it. */
+  uint64_t pool_unused = hz3_segment_unused_pages(pool), keep = pg->cfg.release_active_pages;
+  if (pool_unused <= keep) return;
+  uint64_t excess = pool_unused - keep / 2;
+  uint64_t target = HZ3_MAX(cap / 2, keep / 2);
   release_pass(pg, set, target, HZ3_MAX((uint64_t)pg->cfg.release_fragment_pages, keep), excess);
 }
 

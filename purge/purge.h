@@ -46,7 +46,7 @@ typedef struct hz3_purge_cfg {
   uint32_t retain_budget_calls; /* madvise calls one retain purge may make */
   uint32_t release_range_pages;    /* above the cap, ranges this long go back first */
   uint32_t release_fragment_pages; /* shorter ranges wait until a set holds this many */
-  uint32_t release_active_pages;   /* unused pages a set whose owner is taking runs keeps */
+  uint32_t release_active_pages;   /* unused pages the process keeps while owners take runs */
 } hz3_purge_cfg_t;
 
 /* Pages that must become unused in a set before a release pass above the cap looks at it

@@ -369,12 +369,13 @@ bool hz3_tcache_orphan_park(hz3_tcache_orphans_t *o, hz3_tcache_t *tc) {
 }
 
 /* Takes a parked cache out of its slot into out (used = 1 on success). */
-static bool orphan_take(hz3_tcache_orphans_t *o, hz3_tcache_orphan_t *out) {
+static bool orphan_take(hz3_tcache_orphans_t *o, uint32_t shard, hz3_tcache_orphan_t *out) {
   out->used = 0;
   if (__atomic_load_n(&o->parked, __ATOMIC_RELAXED) == 0) return false;
   hz3_lock_acquire(&o->lock);
   for (uint32_t i = 0; i < HZ3_ORPHAN_SLOTS; i++) {
-    if (!o->slots[i].used) continue;
+    if (!o->slots[i].used || (shard != HZ3_ORPHAN_ANY_SHARD && o->slots[i].shard != shard))
+      continue;
     *out = o->slots[i];
     o->slots[i].used = 0;
     o->parked--;
@@ -385,10 +386,10 @@ static bool orphan_take(hz3_tcache_orphans_t *o, hz3_tcache_orphan_t *out) {
 }
 
 bool hz3_tcache_orphan_adopt(hz3_tcache_orphans_t *o, hz3_tcache_t *tc,
-                             const hz3_tcache_env_t *env) {
+                             const hz3_tcache_env_t *env, uint32_t shard) {
   HZ3_ASSERT(tc->state == HZ3_TCACHE_FRESH);
   hz3_tcache_orphan_t slot;
-  if (!orphan_take(o, &slot)) return false;
+  if (!orphan_take(o, shard, &slot)) return false;
   hz3_tcache_setup(tc, env, slot.shard);
   memcpy(tc->bins, slot.bins, sizeof tc->bins);
   tc->budget_used_bytes = slot.budget_used_bytes;
@@ -398,7 +399,7 @@ bool hz3_tcache_orphan_adopt(hz3_tcache_orphans_t *o, hz3_tcache_t *tc,
 uint64_t hz3_tcache_orphans_flush(hz3_tcache_orphans_t *o, const hz3_tcache_env_t *env) {
   uint64_t objects = 0;
   hz3_tcache_orphan_t slot;
-  while (orphan_take(o, &slot)) {
+  while (orphan_take(o, HZ3_ORPHAN_ANY_SHARD, &slot)) {
     hz3_tcache_t tmp; /* a cache for the slot's shard, only to send its objects home */
     hz3_tcache_setup(&tmp, env, slot.shard);
     memcpy(tmp.bins, slot.bins, sizeof tmp.bins);

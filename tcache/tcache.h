@@ -108,13 +108,16 @@ uint32_t hz3_tcache_reclaim(hz3_tcache_t *tc);
 /* Bytes the bins hold now (walks every bin: slow path, tests, stats). */
 uint64_t hz3_tcache_cached_bytes(const hz3_tcache_t *tc);
 
-/* ---- orphan caches: a short-lived thread's cache, handed whole to the next new thread ----
+/* ---- orphan caches (knob orphan_caches, off by default): a short-lived thread's cache,
+ * handed whole to the next new thread of its shard.  Measured: sequential thread churn gains
+ * little once bins start small, and where a successor starts before its predecessor exits
+ * (Larson) the parked objects pin runs all over their shard: 10x the RSS, 3x slower. ----
  * A thread that exits parks its bins (objects, lengths and grown max lengths) with its shard
  * in a free slot; the next thread set up adopts them and the shard, so neither start nor exit
  * costs a trip to central per class.  What waits is bounded: a parked cache is first cut to
  * HZ3_ORPHAN_MAX_BYTES, at most HZ3_ORPHAN_SLOTS wait, and trim sends them all home. */
 #define HZ3_ORPHAN_SLOTS 4
-#define HZ3_ORPHAN_MAX_BYTES (128u << 10)
+#define HZ3_ORPHAN_MAX_BYTES (32u << 10)
 
 typedef struct hz3_tcache_orphan {
   uint32_t used;
@@ -133,9 +136,12 @@ void hz3_tcache_orphans_init(hz3_tcache_orphans_t *o);
 /* Thread exit: parks tc's bins (the stash goes home first) and marks tc dead, as teardown
  * would; false if every slot is taken (the caller then tears tc down as usual). */
 bool hz3_tcache_orphan_park(hz3_tcache_orphans_t *o, hz3_tcache_t *tc);
-/* Thread set-up: sets the fresh tc up with a parked cache and its shard; false if none waits. */
+/* Thread set-up: sets the fresh tc up with a cache parked by a thread of shard (the shard the
+ * new thread was given; HZ3_ORPHAN_ANY_SHARD: any) and that shard; false if none waits.  A
+ * cache goes only to a thread of its own shard, so adopting never crowds a shard. */
+#define HZ3_ORPHAN_ANY_SHARD UINT32_MAX
 bool hz3_tcache_orphan_adopt(hz3_tcache_orphans_t *o, hz3_tcache_t *tc,
-                             const hz3_tcache_env_t *env);
+                             const hz3_tcache_env_t *env, uint32_t shard);
 /* Sends every parked cache home to central (trim); returns the objects sent. */
 uint64_t hz3_tcache_orphans_flush(hz3_tcache_orphans_t *o, const hz3_tcache_env_t *env);
 

@@ -258,7 +258,7 @@ TEST_F(TcacheTest, AnExitedThreadsCacheWaitsWholeForTheNextThread) {
   hz3_tcache_orphans_init(&orphans);
   hz3_tcache_setup(&tc_, &env_, 6);
   std::vector<void*> v;
-  for (int i = 0; i < 100; i++) v.push_back(Malloc(64 + (i % 8) * 100));
+  for (int i = 0; i < 100; i++) v.push_back(Malloc(64 + (i % 8) * 16));
   for (void* p : v) Free(p);
   uint64_t cached = hz3_tcache_cached_bytes(&tc_);
   ASSERT_GT(cached, 0u);
@@ -271,13 +271,14 @@ TEST_F(TcacheTest, AnExitedThreadsCacheWaitsWholeForTheNextThread) {
   // The next thread adopts it, shard and objects: its first mallocs need no refill.
   hz3_tcache_t next;
   memset(&next, 0, sizeof next);
-  ASSERT_TRUE(hz3_tcache_orphan_adopt(&orphans, &next, &env_));
+  EXPECT_FALSE(hz3_tcache_orphan_adopt(&orphans, &next, &env_, 5));  // another shard's thread
+  ASSERT_TRUE(hz3_tcache_orphan_adopt(&orphans, &next, &env_, 6));
   EXPECT_EQ(next.shard, 6u);
   EXPECT_EQ(orphans.parked, 0u);
   EXPECT_EQ(hz3_tcache_cached_bytes(&next), cached);
   std::set<void*> before(v.begin(), v.end());
   for (int i = 0; i < 100; i++) {
-    uint32_t cls = hz3_size_to_class(64 + (i % 8) * 100);
+    uint32_t cls = hz3_size_to_class(64 + (i % 8) * 16);
     void* p = hz3_tcache_pop(&next, cls);
     ASSERT_NE(p, nullptr) << i;
     EXPECT_TRUE(before.count(p)) << i;
@@ -296,7 +297,7 @@ TEST_F(TcacheTest, AnExitedThreadsCacheWaitsWholeForTheNextThread) {
   EXPECT_EQ(orphans.parked, 0u);
   hz3_tcache_t third;
   memset(&third, 0, sizeof third);
-  EXPECT_FALSE(hz3_tcache_orphan_adopt(&orphans, &third, &env_));
+  EXPECT_FALSE(hz3_tcache_orphan_adopt(&orphans, &third, &env_, HZ3_ORPHAN_ANY_SHARD));
 }
 
 TEST_F(TcacheTest, ParkedCachesAreFewAndSmall) {
