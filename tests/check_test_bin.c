@@ -4,6 +4,7 @@
  * freed object (it never comes back from malloc); interior pointers and writes past the end
  * are caught by the check build (--define check=1, part of --config=all_on), and the test asks
  * the .so which build it is. */
+#include <errno.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdint.h>
@@ -144,6 +145,16 @@ int main(void) {
                  "corrupted free list", check == 1);
   expect_abort("free inside a large block", large_interior_free, "inside the large block");
   expect_abort("large block freed twice", large_double_free, "double free of the large block");
+  /* Impossible sizes are NULL + ENOMEM in every build (the check build adds a trailer to
+   * each size: it must not wrap). */
+  errno = 0;
+  CHECK(valloc(SIZE_MAX) == NULL && errno == ENOMEM);
+  errno = 0;
+  CHECK(memalign(32, SIZE_MAX) == NULL && errno == ENOMEM);
+  errno = 0;
+  CHECK(memalign(4096, SIZE_MAX - 100) == NULL && errno == ENOMEM);
+  void *never = NULL;
+  CHECK(posix_memalign(&never, 64, SIZE_MAX) == ENOMEM && never == NULL);
   /* malloc_usable_size of what hz3 never returned answers as glibc does: 0. */
   long on_stack = 0;
   CHECK_EQ_LL(malloc_usable_size(&on_stack), 0);
