@@ -14,8 +14,8 @@
 #include "tests/preload_check.h"
 
 
-/* Runs fn in a child; the child must abort with `expect` in its stderr. */
-static void expect_abort(const char *name, void (*fn)(void), const char *expect) {
+/* Runs fn in a child with its stderr captured into out; returns the child's wait status. */
+static int run_child(void (*fn)(void), char *out, size_t cap) {
   int fds[2];
   CHECK(pipe(fds) == 0);
   pid_t pid = fork();
@@ -26,12 +26,18 @@ static void expect_abort(const char *name, void (*fn)(void), const char *expect)
     _exit(0); /* not caught: the parent reports it */
   }
   close(fds[1]);
-  char out[1024];
-  ssize_t n = read(fds[0], out, sizeof out - 1);
+  ssize_t n = read(fds[0], out, cap - 1);
   close(fds[0]);
   out[n > 0 ? n : 0] = '\0';
   int status = 0;
   waitpid(pid, &status, 0);
+  return status;
+}
+
+/* Runs fn in a child; the child must abort with `expect` in its stderr. */
+static void expect_abort(const char *name, void (*fn)(void), const char *expect) {
+  char out[1024];
+  int status = run_child(fn, out, sizeof out);
   int aborted = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
   int said = strstr(out, expect) != NULL && strstr(out, "hz3: fatal:") != NULL;
   if (!aborted || !said)
@@ -108,22 +114,8 @@ static void poisoned_link(void) {
 /* Runs fn in a child; the child must die by a signal (the check build: abort with `expect`),
  * never exit with a code (3: the chosen address came back). */
 static void expect_refused(const char *name, void (*fn)(void), const char *expect, int check) {
-  int fds[2];
-  CHECK(pipe(fds) == 0);
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(fds[1], 2);
-    close(fds[0]);
-    fn();
-    _exit(0);
-  }
-  close(fds[1]);
   char out[1024];
-  ssize_t n = read(fds[0], out, sizeof out - 1);
-  close(fds[0]);
-  out[n > 0 ? n : 0] = '\0';
-  int status = 0;
-  waitpid(pid, &status, 0);
+  int status = run_child(fn, out, sizeof out);
   int ok = WIFSIGNALED(status) &&
            (check ? WTERMSIG(status) == SIGABRT && strstr(out, expect) != NULL
                   : WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGABRT);
