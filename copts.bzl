@@ -8,6 +8,7 @@ HZ3_COPTS = [
     "-D_GNU_SOURCE",
     "-Wall",
     "-Wextra",
+    "-Wpedantic",
     "-Werror",
     "-Wno-unused-parameter",
     "-fvisibility=hidden",
@@ -31,5 +32,6 @@ HZ3_BENCH_COPTS = [
     "-D_GNU_SOURCE",
     "-Wall",
     "-Wextra",
+    "-Wpedantic",
     "-Werror",
 ]

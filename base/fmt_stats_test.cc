@@ -1,10 +1,9 @@
 // Formatting without malloc, the stats dump, check reports and the config dump.
+#include <gtest/gtest.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <string>
-
-#include <gtest/gtest.h>
 
 extern "C" {
 #include "base/base.h"

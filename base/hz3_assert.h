@@ -14,12 +14,12 @@ HZ3_NORETURN HZ3_COLD void hz3_fatal(const char *fmt, ...) HZ3_PRINTF(1, 2);
 
 HZ3_NORETURN HZ3_COLD void hz3_assert_fail(const char *cond, const char *file, int line);
 
-#define HZ3_ASSERT(c)                                                                     \
-  do {                                                                                    \
-    if (HZ3_DEBUG >= 1 && HZ3_UNLIKELY(!(c))) hz3_assert_fail(#c, __FILE__, __LINE__);    \
+#define HZ3_ASSERT(c)                                                                  \
+  do {                                                                                 \
+    if (HZ3_DEBUG >= 1 && HZ3_UNLIKELY(!(c))) hz3_assert_fail(#c, __FILE__, __LINE__); \
   } while (0)
 
-#define HZ3_ASSERT_SLOW(c)                                                                \
-  do {                                                                                    \
-    if (HZ3_DEBUG >= 2 && HZ3_UNLIKELY(!(c))) hz3_assert_fail(#c, __FILE__, __LINE__);    \
+#define HZ3_ASSERT_SLOW(c)                                                             \
+  do {                                                                                 \
+    if (HZ3_DEBUG >= 2 && HZ3_UNLIKELY(!(c))) hz3_assert_fail(#c, __FILE__, __LINE__); \
   } while (0)

@@ -54,9 +54,12 @@ size_t hz3_vformat(char *buf, size_t cap, const char *fmt, va_list ap) {
     int left = 0;
     char pad = ' ';
     for (;; f++) {
-      if (*f == '-') left = 1;
-      else if (*f == '0') pad = '0';
-      else break;
+      if (*f == '-')
+        left = 1;
+      else if (*f == '0')
+        pad = '0';
+      else
+        break;
     }
     size_t width = 0;
     while (*f >= '0' && *f <= '9') width = width * 10 + (size_t)(*f++ - '0');
@@ -72,10 +75,12 @@ size_t hz3_vformat(char *buf, size_t cap, const char *fmt, va_list ap) {
         put_padded(&o, s, strlen(s), width, left, ' ');
         continue;
       }
-      case 'c': tmp[n++] = (char)va_arg(ap, int); break;
+      case 'c':
+        tmp[n++] = (char)va_arg(ap, int);
+        break;
       case 'd':
       case 'i': {
-        long long v = size_t_arg    ? (long long)va_arg(ap, size_t)
+        long long v = size_t_arg   ? (long long)va_arg(ap, size_t)
                       : longs >= 2 ? va_arg(ap, long long)
                       : longs == 1 ? va_arg(ap, long)
                                    : va_arg(ap, int);
@@ -89,7 +94,7 @@ size_t hz3_vformat(char *buf, size_t cap, const char *fmt, va_list ap) {
       }
       case 'u':
       case 'x': {
-        unsigned long long v = size_t_arg    ? va_arg(ap, size_t)
+        unsigned long long v = size_t_arg   ? va_arg(ap, size_t)
                                : longs >= 2 ? va_arg(ap, unsigned long long)
                                : longs == 1 ? va_arg(ap, unsigned long)
                                             : va_arg(ap, unsigned);
@@ -101,8 +106,12 @@ size_t hz3_vformat(char *buf, size_t cap, const char *fmt, va_list ap) {
         tmp[n++] = 'x';
         n += unsigned_digits(tmp + n, (uintptr_t)va_arg(ap, void *), 16);
         break;
-      case '%': tmp[n++] = '%'; break;
-      case '\0': f--; continue; /* a lone '%' at the end */
+      case '%':
+        tmp[n++] = '%';
+        break;
+      case '\0':
+        f--;
+        continue; /* a lone '%' at the end */
       default:
         tmp[n++] = '%';
         tmp[n++] = *f;

@@ -10,7 +10,8 @@ typedef struct hz3_lock {
   pthread_mutex_t mutex;
 } hz3_lock_t;
 
-#define HZ3_LOCK_INIT {PTHREAD_MUTEX_INITIALIZER}
+#define HZ3_LOCK_INIT \
+  { PTHREAD_MUTEX_INITIALIZER }
 
 static inline void hz3_lock_init(hz3_lock_t *l) { pthread_mutex_init(&l->mutex, NULL); }
 static inline void hz3_lock_acquire(hz3_lock_t *l) { pthread_mutex_lock(&l->mutex); }

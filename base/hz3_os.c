@@ -73,7 +73,8 @@ static int dontneed_each(const hz3_os_range_t *r, uint32_t n) {
 static int os_dontneed_many(void *ctx, const hz3_os_range_t *ranges, uint32_t n) {
   (void)ctx;
   if (n == 0) return 0;
-  if (n == 1 || __atomic_load_n(&g_batch_state, __ATOMIC_RELAXED) < 0) return dontneed_each(ranges, n);
+  if (n == 1 || __atomic_load_n(&g_batch_state, __ATOMIC_RELAXED) < 0)
+    return dontneed_each(ranges, n);
   _Static_assert(sizeof(hz3_os_range_t) == sizeof(struct iovec), "ranges are iovecs");
   size_t want = 0;
   for (uint32_t i = 0; i < n; i++) want += ranges[i].bytes;

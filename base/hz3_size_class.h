@@ -4,7 +4,8 @@
  * object count come from the same generated table (base/gen_size_classes.py).
  *
  * size -> class is one byte load from a flat table indexed by 16 B granule, without branch,
- * loop or division; class 0 also serves malloc(0).  Sizes above HZ3_MEDIUM_MAX are "large" and have no class.
+ * loop or division; class 0 also serves malloc(0).  Sizes above HZ3_MEDIUM_MAX are "large" and have
+ * no class.
  */
 #pragma once
 

@@ -1,7 +1,6 @@
 #include "base/hz3_stats.h"
 
 #include <stdbool.h>
-
 #include <string.h>
 
 #include "base/hz3_fmt.h"
@@ -32,10 +31,10 @@ static bool collected(const char *name, const char *doc) {
 void hz3_stats_write(const hz3_stats_t *s, int fd) {
   hz3_dprintf(fd, "hz3 stats (version %u)%s\n", s->version,
               HZ3_STATS ? "" : "; '-': not counted in this build (--define stats=1 counts it)");
-#define LINE(name, unit, doc)                                                                  \
-  if (collected(#name, doc))                                                                   \
+#define LINE(name, unit, doc)                                                                      \
+  if (collected(#name, doc))                                                                       \
     hz3_dprintf(fd, "  %-24s %12llu %-9s # %s\n", #name, (unsigned long long)s->name, #unit, doc); \
-  else                                                                                         \
+  else                                                                                             \
     hz3_dprintf(fd, "  %-24s %12s %-9s # %s\n", #name, "-", #unit, doc);
   HZ3_STAT_FIELDS(LINE)
 #undef LINE

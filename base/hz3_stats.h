@@ -9,21 +9,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/hz3_stats_struct.h"
 #include "config/config.h"
 
-#include "base/hz3_stats_struct.h"
-
 /* Adds n to a counter when stats are compiled in.  s may be NULL (no stats wanted). */
-#define HZ3_STAT_ADD(s, field, n)                                                          \
-  do {                                                                                     \
+#define HZ3_STAT_ADD(s, field, n)                                                         \
+  do {                                                                                    \
     if (HZ3_STATS && (s) != NULL) __atomic_fetch_add(&(s)->field, (n), __ATOMIC_RELAXED); \
   } while (0)
 
 /* Same, for counters that a knob other than `stats` asks for (e.g. s57_stats). */
-#define HZ3_STAT_ADD_IF(enabled, s, field, n)                                               \
-  do {                                                                                      \
-    if ((HZ3_STATS || (enabled)) && (s) != NULL)                                            \
-      __atomic_fetch_add(&(s)->field, (n), __ATOMIC_RELAXED);                               \
+#define HZ3_STAT_ADD_IF(enabled, s, field, n)                 \
+  do {                                                        \
+    if ((HZ3_STATS || (enabled)) && (s) != NULL)              \
+      __atomic_fetch_add(&(s)->field, (n), __ATOMIC_RELAXED); \
   } while (0)
 
 /* Zeroes s and stamps its size and version. */

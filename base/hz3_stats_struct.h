@@ -9,27 +9,27 @@
 
 /* X(name, unit, doc).  Counters move only in a stats=1 build (s57_stats and s58_stats also
  * move theirs); the gauges at the end are read from the allocator's state in every build. */
-#define HZ3_STAT_FIELDS(X)                                                            \
-  X(segments_reserved, segments, "2 MiB segments taken from the reservation")         \
-  X(runs_allocated, runs, "page runs handed out by segments")                         \
-  X(runs_freed, runs, "page runs given back to their segment")                        \
-  X(central_refills, calls, "tcache refills served by central")                       \
-  X(central_flushes, calls, "tcache flushes into central")                            \
-  X(remote_frees, objects, "objects freed by a thread of another shard")              \
-  X(large_allocs, allocs, "allocations above 64 KiB (own mapping)")                   \
-  X(large_frees, frees, "large allocations freed")                                    \
-  X(large_cache_hits, allocs, "large allocations served from the cache")              \
-  X(epoch_count, count, "hz3_epoch_force runs")                                       \
-  X(s58_reclaimed_objects, objects, "objects S58 moved from tcaches to central")      \
-  X(s58_shrinks, count, "tcache bin max-length shrinks")                              \
+#define HZ3_STAT_FIELDS(X)                                                                 \
+  X(segments_reserved, segments, "2 MiB segments taken from the reservation")              \
+  X(runs_allocated, runs, "page runs handed out by segments")                              \
+  X(runs_freed, runs, "page runs given back to their segment")                             \
+  X(central_refills, calls, "tcache refills served by central")                            \
+  X(central_flushes, calls, "tcache flushes into central")                                 \
+  X(remote_frees, objects, "objects freed by a thread of another shard")                   \
+  X(large_allocs, allocs, "allocations above 64 KiB (own mapping)")                        \
+  X(large_frees, frees, "large allocations freed")                                         \
+  X(large_cache_hits, allocs, "large allocations served from the cache")                   \
+  X(epoch_count, count, "hz3_epoch_force runs")                                            \
+  X(s58_reclaimed_objects, objects, "objects S58 moved from tcaches to central")           \
+  X(s58_shrinks, count, "tcache bin max-length shrinks")                                   \
   X(purge_madvise_calls, calls, "madvise calls (one process_madvise per batch of ranges)") \
-  X(purge_ranges, ranges, "page ranges returned to the OS")                          \
-  X(segments_released, segments, "wholly free segments returned whole (gone cold)")    \
-  X(purge_pages, pages, "pages returned to the OS")                                   \
-  X(purge_scanned_segments, segments, "segments S57 scanned for free ranges")         \
-  X(thread_exits, count, "threads whose caches were returned at exit")               \
-  X(segments_in_use, segments, "gauge: segments holding runs (read, not counted)")   \
-  X(large_live_bytes, bytes, "gauge: bytes mapped for live large objects")            \
+  X(purge_ranges, ranges, "page ranges returned to the OS")                                \
+  X(segments_released, segments, "wholly free segments returned whole (gone cold)")        \
+  X(purge_pages, pages, "pages returned to the OS")                                        \
+  X(purge_scanned_segments, segments, "segments S57 scanned for free ranges")              \
+  X(thread_exits, count, "threads whose caches were returned at exit")                     \
+  X(segments_in_use, segments, "gauge: segments holding runs (read, not counted)")         \
+  X(large_live_bytes, bytes, "gauge: bytes mapped for live large objects")                 \
   X(unused_resident_pages, pages, "gauge: free or idle pages still resident")
 
 #define HZ3_STATS_VERSION 2u

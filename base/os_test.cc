@@ -1,9 +1,8 @@
 // The real OS layer and the fake one behave alike: reserve is inaccessible until committed,
 // dontneed zeroes, errors are returned. The fake also counts and can fail on demand.
 #include <errno.h>
-#include <string.h>
-
 #include <gtest/gtest.h>
+#include <string.h>
 
 #include "tests/fakes/fake_os.h"
 

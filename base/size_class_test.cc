@@ -18,9 +18,9 @@ uint32_t SlowClassOf(size_t n) {
 TEST(SizeClassTest, NamedBoundaries) {
   struct Case {
     size_t n, size;
-  } cases[] = {{0, 16},       {1, 16},       {15, 16},      {16, 16},      {17, 32},
-               {2047, 2048},  {2048, 2048},  {2049, 2304},  {4095, 4096},  {4096, 4096},
-               {4097, 4608},  {65536, 65536}};
+  } cases[] = {{0, 16},      {1, 16},      {15, 16},     {16, 16},
+               {17, 32},     {2047, 2048}, {2048, 2048}, {2049, 2304},
+               {4095, 4096}, {4096, 4096}, {4097, 4608}, {65536, 65536}};
   for (const Case& c : cases) {
     EXPECT_EQ(hz3_class_to_size(hz3_size_to_class(c.n)), c.size) << "n=" << c.n;
   }
@@ -31,7 +31,8 @@ TEST(SizeClassTest, NamedBoundaries) {
 
 TEST(SizeClassTest, SmallClassesAre16ByteSteps) {
   EXPECT_EQ(HZ3_NUM_SMALL_CLASSES, 128);
-  for (uint32_t c = 0; c < HZ3_NUM_SMALL_CLASSES; c++) EXPECT_EQ(hz3_class_to_size(c), 16u * (c + 1));
+  for (uint32_t c = 0; c < HZ3_NUM_SMALL_CLASSES; c++)
+    EXPECT_EQ(hz3_class_to_size(c), 16u * (c + 1));
 }
 
 TEST(SizeClassTest, EverySizeGetsTheSmallestFittingClass) {
@@ -88,7 +89,7 @@ TEST(SizeClassTest, AlignedClassLookup) {
   EXPECT_EQ(hz3_class_to_size(hz3_class_for_aligned(100, 4096)), 4096u);
   EXPECT_EQ(hz3_class_to_size(hz3_class_for_aligned(4097, 4096)), 8192u);
   EXPECT_EQ(hz3_class_to_size(hz3_class_for_aligned(33, 16)), 48u);
-  EXPECT_EQ(hz3_class_for_aligned(100, 8192), -1);          // beyond a page: large path
+  EXPECT_EQ(hz3_class_for_aligned(100, 8192), -1);  // beyond a page: large path
   EXPECT_EQ(hz3_class_for_aligned(HZ3_MEDIUM_MAX + 1, 16), -1);
   for (size_t align = 16; align <= HZ3_PAGE_SIZE; align *= 2) {
     for (size_t n = 1; n <= HZ3_MEDIUM_MAX; n += 97) {

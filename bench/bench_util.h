@@ -65,10 +65,10 @@ static inline long bench_minor_faults(void) {
   return ru.ru_minflt;
 }
 
-#define BENCH_CHECK_ALLOC(p, n)                                                   \
-  do {                                                                            \
-    if ((p) == NULL) {                                                            \
-      fprintf(stderr, "error: allocation of %zu bytes failed\n", (size_t)(n));    \
-      exit(3);                                                                    \
-    }                                                                             \
+#define BENCH_CHECK_ALLOC(p, n)                                                \
+  do {                                                                         \
+    if ((p) == NULL) {                                                         \
+      fprintf(stderr, "error: allocation of %zu bytes failed\n", (size_t)(n)); \
+      exit(3);                                                                 \
+    }                                                                          \
   } while (0)

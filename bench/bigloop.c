@@ -38,9 +38,10 @@ int main(int argc, char **argv) {
   double dt = bench_now_s() - t0;
   long peak = bench_rss_kb();
   for (size_t i = 0; i < live; i++) free(blocks[i]);
-  printf("bigloop steps=%llu live=%zu size=%zu..%zu MiB: %.6f M ops/s (%.2f ms per step), "
-         "rss %ld KiB live, %ld KiB after freeing all\n",
-         steps, live, lo, hi, (double)steps / dt / 1e6, dt * 1e3 / (double)steps, peak,
-         bench_rss_kb());
+  printf(
+      "bigloop steps=%llu live=%zu size=%zu..%zu MiB: %.6f M ops/s (%.2f ms per step), "
+      "rss %ld KiB live, %ld KiB after freeing all\n",
+      steps, live, lo, hi, (double)steps / dt / 1e6, dt * 1e3 / (double)steps, peak,
+      bench_rss_kb());
   return 0;
 }

@@ -57,7 +57,8 @@ static long survivor_pages_kb(worker_t *workers) {
     for (size_t i = 0; i < workers[t].nsurvivors; i++) {
       uintptr_t p = (uintptr_t)workers[t].survivors[i];
       size_t size = workers[t].sizes[i];
-      for (uintptr_t pg = p >> 12; pg <= (p + size - 1) >> 12 && n < total * 2; pg++) pages[n++] = pg;
+      for (uintptr_t pg = p >> 12; pg <= (p + size - 1) >> 12 && n < total * 2; pg++)
+        pages[n++] = pg;
     }
   }
   qsort(pages, n, sizeof(uint64_t), cmp_u64);
@@ -122,9 +123,12 @@ int main(int argc, char **argv) {
     next = 8;
   }
   for (; next < argc; next++) {
-    if (strcmp(argv[next], "parked") == 0) g_parked = 1;
-    else if (strcmp(argv[next], "cross") == 0) g_cross = 1;
-    else if (strcmp(argv[next], "exit") != 0) usage();
+    if (strcmp(argv[next], "parked") == 0)
+      g_parked = 1;
+    else if (strcmp(argv[next], "cross") == 0)
+      g_cross = 1;
+    else if (strcmp(argv[next], "exit") != 0)
+      usage();
   }
   if (g_objs == 0 || g_threads == 0 || g_cycles == 0 || g_keep_pct > 100 || g_lo == 0 ||
       g_hi < g_lo) {
@@ -158,7 +162,8 @@ int main(int argc, char **argv) {
   fflush(stdout);
   g_t0 = bench_now_s();
   if (g_parked)
-    for (unsigned t = 0; t < g_threads; t++) pthread_create(&tids[t], NULL, worker_main, &workers[t]);
+    for (unsigned t = 0; t < g_threads; t++)
+      pthread_create(&tids[t], NULL, worker_main, &workers[t]);
   for (unsigned c = 1; c <= g_cycles; c++) {
     if (!g_parked)
       for (unsigned t = 0; t < g_threads; t++)
@@ -182,9 +187,10 @@ int main(int argc, char **argv) {
     fflush(stdout);
     usleep((useconds_t)(g_idle_s * 1e6));
     long idle_end = bench_rss_kb();
-    printf("cycle=%u peak_kb=%ld after_free_kb=%ld idle_end_kb=%ld burst_ms=%.1f free_ms=%.1f "
-           "minflt=%ld survivor_pages_kb=%ld\n",
-           c, peak, after, idle_end, burst_ms, free_ms, flt, survivor_pages_kb(workers));
+    printf(
+        "cycle=%u peak_kb=%ld after_free_kb=%ld idle_end_kb=%ld burst_ms=%.1f free_ms=%.1f "
+        "minflt=%ld survivor_pages_kb=%ld\n",
+        c, peak, after, idle_end, burst_ms, free_ms, flt, survivor_pages_kb(workers));
     fflush(stdout);
   }
   printf("phase cycle=%u name=end t_ms=%.0f\n", g_cycles, ms_since_start());

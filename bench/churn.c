@@ -55,7 +55,8 @@ int main(int argc, char **argv) {
   }
   double dt = bench_now_s() - t0;
   free(tids);
-  printf("churn threads=%llu alive=%llu objs=%zu: %.1f us per thread, %.6f M threads/s, rss %ld KiB\n",
-         total, alive, g_objs, dt * 1e6 / (double)total, (double)total / dt / 1e6, bench_rss_kb());
+  printf(
+      "churn threads=%llu alive=%llu objs=%zu: %.1f us per thread, %.6f M threads/s, rss %ld KiB\n",
+      total, alive, g_objs, dt * 1e6 / (double)total, (double)total / dt / 1e6, bench_rss_kb());
   return 0;
 }

@@ -45,8 +45,9 @@ static void *worker(void *arg) {
 
 int main(int argc, char **argv) {
   if (argc < 3 || argc > 7) {
-    fprintf(stderr, "usage: larson THREADS SECONDS [SLOTS] [LO HI] \n"
-                    "  defaults: 1000 slots per thread, 16..512 bytes\n");
+    fprintf(stderr,
+            "usage: larson THREADS SECONDS [SLOTS] [LO HI] \n"
+            "  defaults: 1000 slots per thread, 16..512 bytes\n");
     return 2;
   }
   unsigned threads = (unsigned)bench_parse_u64("THREADS", argv[1]);
@@ -82,7 +83,8 @@ int main(int argc, char **argv) {
     prev = total;
     usleep(200000);
     total = 0;
-    for (unsigned t = 0; t < threads; t++) total += __atomic_load_n(&lanes[t].ops, __ATOMIC_RELAXED);
+    for (unsigned t = 0; t < threads; t++)
+      total += __atomic_load_n(&lanes[t].ops, __ATOMIC_RELAXED);
   }
   double dt = bench_now_s() - t0 - 0.2;
   printf("larson threads=%u slots=%zu size=%zu..%zu: %.2f M ops/s\n", threads, g_slots, g_lo, g_hi,

@@ -18,8 +18,10 @@ static int read_status(pid_t pid, long *rss, long *vms) {
   char line[256];
   *rss = *vms = -1;
   while (fgets(line, sizeof line, f)) {
-    if (strncmp(line, "VmRSS:", 6) == 0) *rss = strtol(line + 6, NULL, 10);
-    else if (strncmp(line, "VmSize:", 7) == 0) *vms = strtol(line + 7, NULL, 10);
+    if (strncmp(line, "VmRSS:", 6) == 0)
+      *rss = strtol(line + 6, NULL, 10);
+    else if (strncmp(line, "VmSize:", 7) == 0)
+      *vms = strtol(line + 7, NULL, 10);
   }
   fclose(f);
   return *rss >= 0 ? 0 : -1;
@@ -34,17 +36,21 @@ static void read_rollup(pid_t pid, long *pss, long *uss) {
   char line[256];
   long pc = 0, pd = 0;
   while (fgets(line, sizeof line, f)) {
-    if (strncmp(line, "Pss:", 4) == 0) *pss = strtol(line + 4, NULL, 10);
-    else if (strncmp(line, "Private_Clean:", 14) == 0) pc = strtol(line + 14, NULL, 10);
-    else if (strncmp(line, "Private_Dirty:", 14) == 0) pd = strtol(line + 14, NULL, 10);
+    if (strncmp(line, "Pss:", 4) == 0)
+      *pss = strtol(line + 4, NULL, 10);
+    else if (strncmp(line, "Private_Clean:", 14) == 0)
+      pc = strtol(line + 14, NULL, 10);
+    else if (strncmp(line, "Private_Dirty:", 14) == 0)
+      pd = strtol(line + 14, NULL, 10);
   }
   fclose(f);
   *uss = pc + pd;
 }
 
 static void usage(void) {
-  fprintf(stderr, "usage: rss_sampler [-o FILE] [-i MS] -- COMMAND [ARGS...]\n"
-                  "       rss_sampler [-o FILE] [-i MS] -p PID\n");
+  fprintf(stderr,
+          "usage: rss_sampler [-o FILE] [-i MS] -- COMMAND [ARGS...]\n"
+          "       rss_sampler [-o FILE] [-i MS] -p PID\n");
   exit(2);
 }
 
@@ -54,7 +60,8 @@ int main(int argc, char **argv) {
   pid_t pid = 0;
   int cmd = -1;
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) out_path = argv[++i];
+    if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
+      out_path = argv[++i];
     else if (strcmp(argv[i], "-i") == 0 && i + 1 < argc)
       interval_ms = (long)bench_parse_u64("-i", argv[++i]);
     else if (strcmp(argv[i], "-p") == 0 && i + 1 < argc)
@@ -62,7 +69,8 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[i], "--") == 0 && i + 1 < argc) {
       cmd = i + 1;
       break;
-    } else usage();
+    } else
+      usage();
   }
   if ((pid == 0) == (cmd < 0) || interval_ms <= 0) usage();
   FILE *out = stdout;
@@ -99,8 +107,10 @@ int main(int argc, char **argv) {
     if (read_status(pid, &rss, &vms) != 0) break; /* gone */
     if (tick % 20 == 0) read_rollup(pid, &pss, &uss);
     long t = (long)((bench_now_s() - t0) * 1000.0);
-    if (pss >= 0) fprintf(out, "%ld,%ld,%ld,%ld,%ld\n", t, rss, vms, pss, uss);
-    else fprintf(out, "%ld,%ld,%ld,,\n", t, rss, vms);
+    if (pss >= 0)
+      fprintf(out, "%ld,%ld,%ld,%ld,%ld\n", t, rss, vms, pss, uss);
+    else
+      fprintf(out, "%ld,%ld,%ld,,\n", t, rss, vms);
     fflush(out);
     usleep((useconds_t)(interval_ms * 1000));
   }

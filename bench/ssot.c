@@ -16,9 +16,12 @@ int main(int argc, char **argv) {
   if (argc < 2) usage();
   size_t lo, hi;
   int next;
-  if (strcmp(argv[1], "small") == 0) lo = 16, hi = 2048, next = 2;
-  else if (strcmp(argv[1], "medium") == 0) lo = 4096, hi = 32768, next = 2;
-  else if (strcmp(argv[1], "mixed") == 0) lo = 16, hi = 32768, next = 2;
+  if (strcmp(argv[1], "small") == 0)
+    lo = 16, hi = 2048, next = 2;
+  else if (strcmp(argv[1], "medium") == 0)
+    lo = 4096, hi = 32768, next = 2;
+  else if (strcmp(argv[1], "mixed") == 0)
+    lo = 16, hi = 32768, next = 2;
   else {
     if (argc < 3) usage();
     lo = bench_parse_u64("LO", argv[1]);

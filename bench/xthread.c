@@ -49,8 +49,9 @@ static void *consumer(void *arg) {
 
 int main(int argc, char **argv) {
   if (argc != 3 && argc != 5) {
-    fprintf(stderr, "usage: xthread THREADS OBJS_PER_PAIR [LO HI]   (THREADS even, >= 2;"
-                    " default 16..256 bytes)\n");
+    fprintf(stderr,
+            "usage: xthread THREADS OBJS_PER_PAIR [LO HI]   (THREADS even, >= 2;"
+            " default 16..256 bytes)\n");
     return 2;
   }
   unsigned threads = (unsigned)bench_parse_u64("THREADS", argv[1]);
@@ -74,8 +75,8 @@ int main(int argc, char **argv) {
   }
   for (unsigned i = 0; i < threads; i++) pthread_join(tids[i], NULL);
   double dt = bench_now_s() - t0;
-  printf("xthread threads=%u objs=%llu size=%zu..%zu: %.2f M objs/s\n", threads, objs * pairs,
-         g_lo, g_hi, (double)(objs * pairs) / dt / 1e6);
+  printf("xthread threads=%u objs=%llu size=%zu..%zu: %.2f M objs/s\n", threads, objs * pairs, g_lo,
+         g_hi, (double)(objs * pairs) / dt / 1e6);
   free(prs);
   free(tids);
   return 0;

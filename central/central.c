@@ -27,8 +27,10 @@ static void list_push(hz3_run_t **head, hz3_run_t *run) {
 }
 
 static void list_remove(hz3_run_t **head, hz3_run_t *run) {
-  if (run->prev) run->prev->next = run->next;
-  else *head = run->next;
+  if (run->prev)
+    run->prev->next = run->next;
+  else
+    *head = run->next;
   if (run->next) run->next->prev = run->prev;
   run->next = run->prev = NULL;
   run->on_list = 0;
@@ -36,8 +38,8 @@ static void list_remove(hz3_run_t **head, hz3_run_t *run) {
 
 /* A fresh run of cls with every object free, on the partial list; NULL + ENOMEM. */
 static hz3_run_t *new_run(hz3_central_t *c, hz3_central_shard_t *sh, uint32_t cls) {
-  hz3_run_t *run = hz3_segment_alloc_run(c->pool, &sh->segments, hz3_class_run_pages(cls), cls,
-                                         sh->epoch);
+  hz3_run_t *run =
+      hz3_segment_alloc_run(c->pool, &sh->segments, hz3_class_run_pages(cls), cls, sh->epoch);
   if (run == NULL) return NULL;
   uint32_t objs = hz3_class_run_objs(cls);
   for (uint32_t w = 0; w < HZ3_RUN_MAP_WORDS; w++) {
@@ -60,8 +62,7 @@ static bool objs_all_free(const hz3_run_t *run, uint32_t lo, uint32_t hi) {
 }
 
 /* Pages of the run's segment that object idx overlaps: [*p0, *p1]. */
-static void obj_pages(const hz3_run_t *run, uint32_t idx, size_t size, uint32_t *p0,
-                      uint32_t *p1) {
+static void obj_pages(const hz3_run_t *run, uint32_t idx, size_t size, uint32_t *p0, uint32_t *p1) {
   uint32_t run_page = run->first_page % HZ3_SEG_PAGES;
   size_t off = (size_t)idx * size;
   *p0 = run_page + (uint32_t)(off >> HZ3_PAGE_SHIFT);
@@ -167,8 +168,10 @@ uint32_t hz3_central_alloc_batch_linked(hz3_central_t *c, uint32_t shard, uint32
           busy_upto = p1 + 1;
         }
         void *p = (void *)(start + (size_t)(w * 64 + b) * size);
-        if (last) obj_set_next(last, (void *)((uintptr_t)p ^ key));
-        else first = p;
+        if (last)
+          obj_set_next(last, (void *)((uintptr_t)p ^ key));
+        else
+          first = p;
         last = p;
         n++;
         run->nfree--;

@@ -1,14 +1,13 @@
 // central: batches from runs, runs back to segments when all their objects are free, remote
 // inboxes from other threads, ENOMEM, all checked with hz3_central_check on the fake OS.
 #include <errno.h>
+#include <gtest/gtest.h>
 #include <string.h>
 
 #include <random>
 #include <set>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "tests/fakes/fake_os.h"
 

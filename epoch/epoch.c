@@ -74,8 +74,8 @@ uint64_t hz3_epoch_trim(hz3_epoch_t *e, hz3_tcache_t *tc) {
     hz3_central_drain_inbox(e->central, s);
     hz3_central_lock_shard(e->central, s);
     hz3_central_set_epoch(e->central, s, epoch);
-    pages += hz3_purge_set_all(e->purge, hz3_central_segments(e->central, s), UINT64_MAX,
-                               UINT32_MAX);
+    pages +=
+        hz3_purge_set_all(e->purge, hz3_central_segments(e->central, s), UINT64_MAX, UINT32_MAX);
     hz3_central_unlock_shard(e->central, s);
   }
   return pages + hz3_purge_spare(e->purge);

@@ -31,8 +31,7 @@ typedef struct hz3_epoch {
 } hz3_epoch_t;
 
 /* ---- lifecycle ---- */
-void hz3_epoch_init(hz3_epoch_t *e, hz3_central_t *central, hz3_purge_t *purge,
-                    hz3_stats_t *stats);
+void hz3_epoch_init(hz3_epoch_t *e, hz3_central_t *central, hz3_purge_t *purge, hz3_stats_t *stats);
 
 /* ---- the boundary ---- */
 /* One budgeted epoch for the calling thread's tcache tc (which may be fresh or dead: then only

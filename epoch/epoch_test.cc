@@ -1,10 +1,9 @@
 // epoch: the order of maintenance over the real boxes on the fake OS: S58 reclaim feeds purge,
 // thread exit (S61), trim over every shard and the spare segments, one epoch at a time.
+#include <gtest/gtest.h>
 #include <string.h>
 
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "tests/fakes/fake_os.h"
 
@@ -84,8 +83,10 @@ class EpochTest : public ::testing::Test {
       memset(v.back(), 0x33, size);
     }
     for (int i = 0; i < n; i++) {
-      if (keep_every && i % keep_every == 0) kept_.push_back({tc, v[i]});
-      else Free(tc, v[i]);
+      if (keep_every && i % keep_every == 0)
+        kept_.push_back({tc, v[i]});
+      else
+        Free(tc, v[i]);
     }
   }
   void FreeKept() {

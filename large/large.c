@@ -47,8 +47,7 @@ static int ensure_room(hz3_large_t *lg) {
   for (size_t i = 0; i < lg->capacity; i++)
     if (lg->table[i].ptr != 0) insert_into(table, cap, lg->table[i]);
   if (lg->table)
-    lg->os->release(lg->os->ctx, lg->table,
-                    page_round(lg->capacity * sizeof(hz3_large_entry_t)));
+    lg->os->release(lg->os->ctx, lg->table, page_round(lg->capacity * sizeof(hz3_large_entry_t)));
   lg->table = table;
   lg->capacity = cap;
   return 0;
@@ -222,7 +221,8 @@ hz3_large_kind_t hz3_large_classify(hz3_large_t *lg, const void *p, uintptr_t *s
   hz3_lock_acquire(&lg->lock);
   for (size_t i = 0; i < lg->capacity && kind == HZ3_LARGE_NOT_OURS; i++) {
     const hz3_large_entry_t *e = &lg->table[i];
-    if (e->ptr != 0 && a > e->ptr && a < e->ptr + e->bytes) kind = HZ3_LARGE_INTERIOR, *start = e->ptr;
+    if (e->ptr != 0 && a > e->ptr && a < e->ptr + e->bytes)
+      kind = HZ3_LARGE_INTERIOR, *start = e->ptr;
   }
   for (int i = 0; i < HZ3_LARGE_CACHE_ENTRIES && kind == HZ3_LARGE_NOT_OURS; i++)
     if (lg->cache[i].ptr == a) kind = HZ3_LARGE_FREED, *start = a;
@@ -280,9 +280,11 @@ bool hz3_large_check(hz3_large_t *lg, hz3_check_report_t *report) {
   }
   for (int i = 0; i < HZ3_LARGE_CACHE_ENTRIES; i++)
     if (lg->cache[i].ptr != 0) cbytes += lg->cache[i].bytes;
-  if (ok && n != lg->count) ok = hz3_check_fail(report, "large: %zu entries, count %zu", n, lg->count);
+  if (ok && n != lg->count)
+    ok = hz3_check_fail(report, "large: %zu entries, count %zu", n, lg->count);
   if (ok && bytes != lg->mapped_bytes)
-    ok = hz3_check_fail(report, "large: %zu bytes registered, mapped_bytes %zu", bytes, lg->mapped_bytes);
+    ok = hz3_check_fail(report, "large: %zu bytes registered, mapped_bytes %zu", bytes,
+                        lg->mapped_bytes);
   if (ok && cbytes != lg->cache_bytes)
     ok = hz3_check_fail(report, "large cache: %zu bytes, says %zu", cbytes, lg->cache_bytes);
   hz3_lock_release(&lg->lock);

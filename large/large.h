@@ -45,7 +45,7 @@ typedef struct hz3_large {
   size_t capacity, count;
   hz3_large_entry_t cache[HZ3_LARGE_CACHE_ENTRIES];
   size_t cache_bytes;
-  size_t mapped_bytes; /* registered, i.e. in use */
+  size_t mapped_bytes;                   /* registered, i.e. in use */
   uintptr_t freed[HZ3_LARGE_FREED_RING]; /* starts of the last mappings freed (double frees) */
   uint32_t freed_next;
 } hz3_large_t;
@@ -77,9 +77,9 @@ size_t hz3_large_cache_bound(const hz3_large_t *lg);
 /* What p is to the large box, for a pointer it did not find registered (slow paths: a bad
  * free, malloc_usable_size of a foreign pointer). */
 typedef enum {
-  HZ3_LARGE_NOT_OURS = 0,  /* never a large pointer of hz3's, as far as it can tell */
-  HZ3_LARGE_INTERIOR = 1,  /* inside a live large block, not its start (*start: the block) */
-  HZ3_LARGE_FREED = 2,     /* the start of a large block freed already */
+  HZ3_LARGE_NOT_OURS = 0, /* never a large pointer of hz3's, as far as it can tell */
+  HZ3_LARGE_INTERIOR = 1, /* inside a live large block, not its start (*start: the block) */
+  HZ3_LARGE_FREED = 2,    /* the start of a large block freed already */
 } hz3_large_kind_t;
 hz3_large_kind_t hz3_large_classify(hz3_large_t *lg, const void *p, uintptr_t *start);
 

@@ -1,11 +1,10 @@
 // large: own mappings, registry, bounded cache, alignment, resize, on the fake OS.
 #include <errno.h>
+#include <gtest/gtest.h>
 #include <string.h>
 
 #include <random>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "tests/fakes/fake_os.h"
 

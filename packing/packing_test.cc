@@ -1,7 +1,7 @@
 // packing: the iterator visits a set's segments by free pages, most first, read-only.
-#include <vector>
-
 #include <gtest/gtest.h>
+
+#include <vector>
 
 #include "tests/fakes/fake_os.h"
 
@@ -36,7 +36,8 @@ TEST(PackingTest, MostFreeFirstAndThreshold) {
       runs[s].push_back(hz3_segment_alloc_run(&pool, &set, hz3_class_run_pages(cls), cls, 0));
   ASSERT_EQ(set.nsegments, 3u);
   hz3_segment_t* seg_of[3];
-  for (int s = 0; s < 3; s++) seg_of[s] = hz3_segment_of(&pool, hz3_segment_run_start(&pool, runs[s][0]));
+  for (int s = 0; s < 3; s++)
+    seg_of[s] = hz3_segment_of(&pool, hz3_segment_run_start(&pool, runs[s][0]));
   uint32_t free_runs[3] = {2, 12, 6};
   for (int s = 0; s < 3; s++)
     for (uint32_t i = 0; i < free_runs[s]; i++) hz3_segment_free_run(&pool, &set, runs[s][i], 0);
@@ -53,7 +54,8 @@ TEST(PackingTest, MostFreeFirstAndThreshold) {
   hz3_check_report_t r;
   EXPECT_TRUE(hz3_segment_check(&pool, &r)) << r.message;
   for (int s = 0; s < 3; s++)
-    for (uint32_t i = free_runs[s]; i < per_seg; i++) hz3_segment_free_run(&pool, &set, runs[s][i], 0);
+    for (uint32_t i = free_runs[s]; i < per_seg; i++)
+      hz3_segment_free_run(&pool, &set, runs[s][i], 0);
   EXPECT_EQ(set.head, nullptr);
   hz3_segment_pool_destroy(&pool);
 }

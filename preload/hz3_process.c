@@ -1,9 +1,9 @@
 /* preload/hz3_process.c: the process-wide instances, set-up, thread exit, fork, exit dump. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/auxv.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -89,8 +89,8 @@ static void fork_child(void) {
  * Each overrides the default of the compile-time knob of the same name for one run; none
  * switches a mechanism on or off, and no box reads the environment. */
 typedef struct {
-  const char *name;  /* environment variable */
-  uint64_t value;    /* the knob's default until the option says otherwise */
+  const char *name; /* environment variable */
+  uint64_t value;   /* the knob's default until the option says otherwise */
   uint64_t max;
   bool given;
 } hz3_option_t;
@@ -129,7 +129,7 @@ static void print_loaded_line(void) {
   for (int i = 0; i < OPT_COUNT; i++) {
     if (!g_options[i].given || used >= sizeof opts) continue;
     used += hz3_format(opts + used, sizeof opts - used, "%s%s=%llu", used ? " " : "",
-                                 g_options[i].name, (unsigned long long)g_options[i].value);
+                       g_options[i].name, (unsigned long long)g_options[i].value);
   }
   hz3_dprintf(2,
               "hz3 %s loaded: profile %s (retain_max_pages %llu, tcache_max_bytes %llu, s57 %d "
@@ -149,7 +149,8 @@ static void dump_stats_at_exit(void) {
 
 /* mallopt(M_TRIM_THRESHOLD, bytes): the retain cap, in bytes. */
 void hz3_process_set_retain_bytes(size_t bytes) {
-  hz3_purge_set_retain_max_pages(&hz3_g.purge, (uint32_t)HZ3_MIN(bytes >> HZ3_PAGE_SHIFT, 16777216u));
+  hz3_purge_set_retain_max_pages(&hz3_g.purge,
+                                 (uint32_t)HZ3_MIN(bytes >> HZ3_PAGE_SHIFT, 16777216u));
 }
 
 /* The per-process key of the bins' links: getrandom(2) (no allocation; glibc's own AT_RANDOM

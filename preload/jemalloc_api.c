@@ -129,11 +129,16 @@ JE_API int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, si
   if (strncmp(name, "stats.", 6) == 0) {
     memory_bytes(&active, &resident, &mapped);
     size_t v;
-    if (strcmp(name, "stats.allocated") == 0 || strcmp(name, "stats.active") == 0) v = active;
-    else if (strcmp(name, "stats.resident") == 0) v = resident;
-    else if (strcmp(name, "stats.mapped") == 0) v = mapped;
-    else if (strcmp(name, "stats.retained") == 0 || strcmp(name, "stats.metadata") == 0) v = 0;
-    else return ENOENT;
+    if (strcmp(name, "stats.allocated") == 0 || strcmp(name, "stats.active") == 0)
+      v = active;
+    else if (strcmp(name, "stats.resident") == 0)
+      v = resident;
+    else if (strcmp(name, "stats.mapped") == 0)
+      v = mapped;
+    else if (strcmp(name, "stats.retained") == 0 || strcmp(name, "stats.metadata") == 0)
+      v = 0;
+    else
+      return ENOENT;
     return read_value(oldp, oldlenp, &v, sizeof v);
   }
   if (strcmp(name, "thread.tcache.flush") == 0) {
@@ -167,8 +172,8 @@ JE_API int mallctlnametomib(const char *name, size_t *mibp, size_t *miblenp) {
   return ENOENT;
 }
 
-JE_API int mallctlbymib(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
-                        void *newp, size_t newlen) {
+JE_API int mallctlbymib(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
+                        size_t newlen) {
   (void)mib, (void)miblen, (void)oldp, (void)oldlenp, (void)newp, (void)newlen;
   return ENOENT;
 }
@@ -188,9 +193,8 @@ JE_API void malloc_stats_print(void (*write_cb)(void *, const char *), void *cbo
   hz3_format(line, sizeof line, "hz3 (jemalloc API subset): active %zu, resident %zu, mapped %zu\n",
              active, resident, mapped);
   write_cb(cbopaque, line);
-#define HZ3_STAT_LINE(name, unit, doc)                                                    \
-  hz3_format(line, sizeof line, "  %-24s %12llu %s\n", #name, (unsigned long long)s.name, \
-             #unit);                                                                      \
+#define HZ3_STAT_LINE(name, unit, doc)                                                            \
+  hz3_format(line, sizeof line, "  %-24s %12llu %s\n", #name, (unsigned long long)s.name, #unit); \
   write_cb(cbopaque, line);
   HZ3_STAT_FIELDS(HZ3_STAT_LINE)
 #undef HZ3_STAT_LINE

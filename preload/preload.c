@@ -159,9 +159,7 @@ static size_t check_disarm(void *p, const char *what, int marking_free) {
   return n;
 }
 
-static bool in_arena(const void *p) {
-  return (uintptr_t)p - hz3_g.arena_base < hz3_g.arena_bytes;
-}
+static bool in_arena(const void *p) { return (uintptr_t)p - hz3_g.arena_base < hz3_g.arena_bytes; }
 
 /* ---- malloc / free ---- */
 
@@ -197,10 +195,12 @@ static size_t check_need(size_t n) {
 static void check_bin_head(size_t need) {
   uint32_t bin = hz3_size_to_bin(need);
   void *next = hz3_t_tcache.bins[bin].head;
-  if (next != NULL && (!in_arena(next) || page_tag(next) == 0 || HZ3_TAG_BIN(page_tag(next)) != bin))
-    hz3_fatal("malloc(): corrupted free list: the next free object of %zu bytes would be %p "
-              "(a freed object was written to after free, or overrun by its neighbour)",
-              hz3_class_to_size(bin - 1), next);
+  if (next != NULL &&
+      (!in_arena(next) || page_tag(next) == 0 || HZ3_TAG_BIN(page_tag(next)) != bin))
+    hz3_fatal(
+        "malloc(): corrupted free list: the next free object of %zu bytes would be %p "
+        "(a freed object was written to after free, or overrun by its neighbour)",
+        hz3_class_to_size(bin - 1), next);
 }
 
 static HZ3_NOINLINE void *check_malloc(size_t n) {
@@ -257,7 +257,8 @@ static size_t usable_size(const void *p) {
   size_t chunk = word & ~(size_t)7;
   if (word & 2) return chunk > 2 * sizeof(size_t) ? chunk - 2 * sizeof(size_t) : 0;
   if (chunk < 4 * sizeof(size_t) || chunk > ((size_t)1 << 40)) return 0; /* no chunk there */
-  size_t next_size = *(const size_t *)((const char *)p - 2 * sizeof(size_t) + chunk + sizeof(size_t));
+  size_t next_size =
+      *(const size_t *)((const char *)p - 2 * sizeof(size_t) + chunk + sizeof(size_t));
   return (next_size & 1) ? chunk - sizeof(size_t) : 0;
 }
 
@@ -427,12 +428,12 @@ static struct mallinfo2 collect_mallinfo(void) {
   memset(&mi, 0, sizeof mi);
   if (!hz3_g.ready) return mi;
   size_t segs = hz3_g.pool.used_segments, spare = hz3_g.pool.nspare;
-  mi.arena = segs * HZ3_SEG_SIZE;          /* bytes of segments handed out */
-  mi.fordblks = spare * HZ3_SEG_SIZE;      /* of which wholly free */
-  mi.uordblks = mi.arena - mi.fordblks;    /* segments holding runs */
-  mi.hblks = hz3_g.large.count;            /* large objects */
+  mi.arena = segs * HZ3_SEG_SIZE;       /* bytes of segments handed out */
+  mi.fordblks = spare * HZ3_SEG_SIZE;   /* of which wholly free */
+  mi.uordblks = mi.arena - mi.fordblks; /* segments holding runs */
+  mi.hblks = hz3_g.large.count;         /* large objects */
   mi.hblkhd = hz3_g.large.mapped_bytes;
-  mi.keepcost = hz3_g.large.cache_bytes;   /* mappings kept for reuse */
+  mi.keepcost = hz3_g.large.cache_bytes; /* mappings kept for reuse */
   return mi;
 }
 
@@ -512,8 +513,14 @@ void hz3_delete_array_aligned_nothrow(void *p, size_t al, const void *tag)
 
 void *hz3_new(size_t n) { return cxx_new(n, 0, false); }
 void *hz3_new_array(size_t n) { return cxx_new(n, 0, false); }
-void *hz3_new_nothrow(size_t n, const void *tag) { (void)tag; return cxx_new(n, 0, true); }
-void *hz3_new_array_nothrow(size_t n, const void *tag) { (void)tag; return cxx_new(n, 0, true); }
+void *hz3_new_nothrow(size_t n, const void *tag) {
+  (void)tag;
+  return cxx_new(n, 0, true);
+}
+void *hz3_new_array_nothrow(size_t n, const void *tag) {
+  (void)tag;
+  return cxx_new(n, 0, true);
+}
 void *hz3_new_aligned(size_t n, size_t al) { return cxx_new(n, al, false); }
 void *hz3_new_array_aligned(size_t n, size_t al) { return cxx_new(n, al, false); }
 void *hz3_new_aligned_nothrow(size_t n, size_t al, const void *tag) {
@@ -528,14 +535,38 @@ void *hz3_new_array_aligned_nothrow(size_t n, size_t al, const void *tag) {
  * are not needed to free. */
 void hz3_delete(void *p) { free(p); }
 void hz3_delete_array(void *p) { free(p); }
-void hz3_delete_sized(void *p, size_t n) { (void)n; free(p); }
-void hz3_delete_array_sized(void *p, size_t n) { (void)n; free(p); }
-void hz3_delete_nothrow(void *p, const void *tag) { (void)tag; free(p); }
-void hz3_delete_array_nothrow(void *p, const void *tag) { (void)tag; free(p); }
-void hz3_delete_aligned(void *p, size_t al) { (void)al; free(p); }
-void hz3_delete_array_aligned(void *p, size_t al) { (void)al; free(p); }
-void hz3_delete_sized_aligned(void *p, size_t n, size_t al) { (void)n, (void)al; free(p); }
-void hz3_delete_array_sized_aligned(void *p, size_t n, size_t al) { (void)n, (void)al; free(p); }
+void hz3_delete_sized(void *p, size_t n) {
+  (void)n;
+  free(p);
+}
+void hz3_delete_array_sized(void *p, size_t n) {
+  (void)n;
+  free(p);
+}
+void hz3_delete_nothrow(void *p, const void *tag) {
+  (void)tag;
+  free(p);
+}
+void hz3_delete_array_nothrow(void *p, const void *tag) {
+  (void)tag;
+  free(p);
+}
+void hz3_delete_aligned(void *p, size_t al) {
+  (void)al;
+  free(p);
+}
+void hz3_delete_array_aligned(void *p, size_t al) {
+  (void)al;
+  free(p);
+}
+void hz3_delete_sized_aligned(void *p, size_t n, size_t al) {
+  (void)n, (void)al;
+  free(p);
+}
+void hz3_delete_array_sized_aligned(void *p, size_t n, size_t al) {
+  (void)n, (void)al;
+  free(p);
+}
 void hz3_delete_aligned_nothrow(void *p, size_t al, const void *tag) {
   (void)al, (void)tag;
   free(p);

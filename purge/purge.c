@@ -140,8 +140,7 @@ static void on_unused(void *ctx, hz3_segment_pool_t *pool, hz3_segment_set_t *se
     return;
   pg->fresh_pages[set->owner] = 0;
   if (set->runs_taken == pg->runs_seen[set->owner]) {
-    release_pass(pg, set, cap / 2, pg->cfg.release_fragment_pages,
-                 UINT64_MAX);
+    release_pass(pg, set, cap / 2, pg->cfg.release_fragment_pages, UINT64_MAX);
     return;
   }
   /* The owner took runs since the last release: it cycles memory (frees a round, then takes

@@ -42,8 +42,8 @@ typedef struct hz3_purge_cfg {
   uint32_t queue_size;      /* S60: entries per shard (<= HZ3_S60_QUEUE_SIZE) */
   uint32_t queue_budget_calls, queue_budget_pages; /* S60: per drain */
   uint32_t hard_max_pages, hard_max_calls;         /* S61: per thread exit */
-  uint32_t retain_max_pages;    /* retain cap; 0 = off */
-  uint32_t retain_budget_calls; /* madvise calls one retain purge may make */
+  uint32_t retain_max_pages;                       /* retain cap; 0 = off */
+  uint32_t retain_budget_calls;                    /* madvise calls one retain purge may make */
   uint32_t release_range_pages;    /* above the cap, ranges this long go back first */
   uint32_t release_fragment_pages; /* shorter ranges wait until a set holds this many */
   uint32_t release_active_pages;   /* unused pages the process keeps while owners take runs */

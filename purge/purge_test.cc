@@ -1,11 +1,10 @@
 // purge: each policy in isolation on the fake OS: budgets held, decay respected, queue ranges
 // purged without scanning, the retain cap, hard purge, spare segments; nothing in use purged.
+#include <gtest/gtest.h>
 #include <string.h>
 
 #include <random>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "tests/fakes/fake_os.h"
 
@@ -77,7 +76,7 @@ TEST_F(PurgeTest, S57TickHoldsItsPageBudget) {
   cfg_.budget_pages = 10;
   Init();
   uint32_t cls = hz3_size_to_class(8192);  // 16-page runs
-  MakeUnused(cls, 4);                       // 64 unused pages
+  MakeUnused(cls, 4);                      // 64 unused pages
   EXPECT_EQ(hz3_segment_unused_pages(&pool_), 64u);
   size_t before = os_.dontneed_calls();
   EXPECT_EQ(hz3_purge_tick(pg_, &set_, 5), 10u);
@@ -95,10 +94,10 @@ TEST_F(PurgeTest, S57RespectsDecayAndMinimumRange) {
   cfg_.decay_epochs = 3;
   cfg_.min_range_pages = 4;
   Init();
-  MakeUnused(hz3_size_to_class(64), 5, /*epoch=*/10);  // five 1-page holes
+  MakeUnused(hz3_size_to_class(64), 5, /*epoch=*/10);    // five 1-page holes
   MakeUnused(hz3_size_to_class(8192), 1, /*epoch=*/10);  // one 16-page hole
-  EXPECT_EQ(hz3_purge_tick(pg_, &set_, 12), 0u);   // touched 2 epochs ago: not decayed
-  EXPECT_EQ(hz3_purge_tick(pg_, &set_, 13), 16u);  // decayed; only the range >= 4 pages
+  EXPECT_EQ(hz3_purge_tick(pg_, &set_, 12), 0u);         // touched 2 epochs ago: not decayed
+  EXPECT_EQ(hz3_purge_tick(pg_, &set_, 13), 16u);        // decayed; only the range >= 4 pages
   EXPECT_EQ(hz3_segment_unused_pages(&pool_), 5u);
   for (const FakeOs::Range& r : os_.dontneed_ranges()) EXPECT_GE(r.bytes, 4 * HZ3_PAGE_SIZE);
 }
@@ -280,7 +279,7 @@ TEST_F(PurgeTest, HardPurgeTakesEverythingWithinItsLimits) {
 TEST_F(PurgeTest, HardPurgeAlsoTakesSpareSegments) {
   Init();
   uint32_t cls = hz3_size_to_class(64);
-  MakeUnused(cls, 3);  // three holes in a segment of this set
+  MakeUnused(cls, 3);       // three holes in a segment of this set
   hz3_segment_set_t other;  // another thread's segment, wholly freed: spare, one resident page
   hz3_segment_set_init(&other, 5);
   hz3_run_t* a = hz3_segment_alloc_run(&pool_, &other, 1, cls, 0);

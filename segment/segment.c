@@ -8,7 +8,9 @@
 #define HZ3_SEG_RUNS_BYTES (HZ3_SEG_PAGES * sizeof(hz3_run_t))
 _Static_assert(HZ3_SEG_RUNS_BYTES % 4096 == 0, "run descriptors fill whole pages");
 
-static size_t page_round(size_t bytes) { return (bytes + HZ3_PAGE_SIZE - 1) & ~(HZ3_PAGE_SIZE - 1); }
+static size_t page_round(size_t bytes) {
+  return (bytes + HZ3_PAGE_SIZE - 1) & ~(HZ3_PAGE_SIZE - 1);
+}
 
 static hz3_segment_t *meta_at(const hz3_segment_pool_t *pool, uint32_t index) {
   return &pool->metas[index];
@@ -26,8 +28,10 @@ static void bits_fill(uint64_t *bits, uint32_t first, uint32_t n, int value) {
     uint32_t w = first >> 6, b = first & 63;
     uint32_t take = HZ3_MIN(64 - b, n);
     uint64_t mask = (take == 64 ? ~0ull : ((1ull << take) - 1)) << b;
-    if (value) bits[w] |= mask;
-    else bits[w] &= ~mask;
+    if (value)
+      bits[w] |= mask;
+    else
+      bits[w] &= ~mask;
     first += take;
     n -= take;
   }
@@ -47,13 +51,16 @@ static void unused_add(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_seg
                        int64_t delta) {
   if (delta == 0) return;
   seg->unused_pages = (uint32_t)((int64_t)seg->unused_pages + delta);
-  if (set) set->unused_pages += (uint64_t)delta;
-  else __atomic_fetch_add(&pool->spare_unused_pages, (uint64_t)delta, __ATOMIC_RELAXED);
+  if (set)
+    set->unused_pages += (uint64_t)delta;
+  else
+    __atomic_fetch_add(&pool->spare_unused_pages, (uint64_t)delta, __ATOMIC_RELAXED);
   __atomic_fetch_add(&pool->unused_pages, (uint64_t)delta, __ATOMIC_RELAXED);
 }
 
 static uint64_t unused_word(const hz3_segment_t *seg, uint32_t w) {
-  return (seg->free_bits[w] & ~seg->purged_bits[w]) | (seg->idle_bits[w] & ~seg->idle_purged_bits[w]);
+  return (seg->free_bits[w] & ~seg->purged_bits[w]) |
+         (seg->idle_bits[w] & ~seg->idle_purged_bits[w]);
 }
 
 /* First page of the lowest run of n free pages, or -1. */
@@ -131,8 +138,7 @@ void hz3_segment_pool_destroy(hz3_segment_pool_t *pool) {
   os->release(os->ctx, pool->tags,
               page_round((pool->arena_bytes >> HZ3_PAGE_SHIFT) * sizeof(hz3_tag_t)));
   os->release(os->ctx, pool->page_bins, page_round(pool->arena_bytes >> HZ3_PAGE_SHIFT));
-  os->release(os->ctx, pool->metas,
-              page_round((size_t)pool->max_segments * sizeof(hz3_segment_t)));
+  os->release(os->ctx, pool->metas, page_round((size_t)pool->max_segments * sizeof(hz3_segment_t)));
   os->release(os->ctx, pool->runs, (size_t)pool->max_segments * HZ3_SEG_RUNS_BYTES);
   memset(pool, 0, sizeof *pool);
 }
@@ -182,7 +188,8 @@ static hz3_segment_t *pool_take_segment(hz3_segment_pool_t *pool) {
   /* The page-bin bytes of this segment (segments share that page too). */
   uintptr_t pb_lo = (uintptr_t)&pool->page_bins[(size_t)index * HZ3_SEG_PAGES];
   uintptr_t pb_page = pb_lo & ~(uintptr_t)(HZ3_PAGE_SIZE - 1);
-  if (err == 0) err = os->commit(os->ctx, (void *)pb_page, page_round(pb_lo + HZ3_SEG_PAGES - pb_page));
+  if (err == 0)
+    err = os->commit(os->ctx, (void *)pb_page, page_round(pb_lo + HZ3_SEG_PAGES - pb_page));
   /* The header's pages (headers share pages; committing one twice is harmless). */
   uintptr_t hdr = (uintptr_t)meta_at(pool, index);
   uintptr_t hdr_page = hdr & ~(uintptr_t)(HZ3_PAGE_SIZE - 1);
@@ -219,8 +226,10 @@ static void set_link(hz3_segment_set_t *set, hz3_segment_t *seg) {
 }
 
 static void set_unlink(hz3_segment_set_t *set, hz3_segment_t *seg) {
-  if (seg->prev) seg->prev->next = seg->next;
-  else set->head = seg->next;
+  if (seg->prev)
+    seg->prev->next = seg->next;
+  else
+    set->head = seg->next;
   if (seg->next) seg->next->prev = seg->prev;
   if (set->hint == seg) set->hint = set->head;
   seg->next = seg->prev = NULL;
@@ -229,16 +238,16 @@ static void set_unlink(hz3_segment_set_t *set, hz3_segment_t *seg) {
   set->unused_pages -= seg->unused_pages;
 }
 
-/* A spare segment going cold (returns the madvise calls made): its run descriptors and page tags hold nothing, so their pages go
- * back too (1.6% of the arena, too much to keep for every segment a burst once used; the
- * header stays).  They read back as zero, which is what an unused descriptor and a free page's
- * tag are.  Caller holds the pool lock, which also keeps the buddy segment (sharing the tag
- * page) from being taken meanwhile. */
+/* A spare segment going cold (returns the madvise calls made): its run descriptors and page tags
+ * hold nothing, so their pages go back too (1.6% of the arena, too much to keep for every segment a
+ * burst once used; the header stays).  They read back as zero, which is what an unused descriptor
+ * and a free page's tag are.  Caller holds the pool lock, which also keeps the buddy segment
+ * (sharing the tag page) from being taken meanwhile. */
 static uint32_t release_meta(hz3_segment_pool_t *pool, hz3_segment_t *seg,
                              hz3_release_batch_t *batch);
 
-hz3_run_t *hz3_segment_alloc_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set,
-                                 uint32_t npages, uint32_t cls, uint32_t epoch) {
+hz3_run_t *hz3_segment_alloc_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, uint32_t npages,
+                                 uint32_t cls, uint32_t epoch) {
   HZ3_ASSERT(npages >= 1 && npages <= HZ3_SEG_PAGES);
   hz3_segment_t *seg = NULL;
   int first = -1;
@@ -414,9 +423,8 @@ uint32_t hz3_segment_next_unused(const hz3_segment_t *seg, uint32_t from, uint32
   return 0;
 }
 
-void hz3_segment_release_range(hz3_segment_pool_t *pool, hz3_segment_set_t *set,
-                               hz3_segment_t *seg, uint32_t first, uint32_t npages,
-                               hz3_release_batch_t *batch) {
+void hz3_segment_release_range(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_segment_t *seg,
+                               uint32_t first, uint32_t npages, hz3_release_batch_t *batch) {
   for (uint32_t w = first >> 6; w <= (first + npages - 1) >> 6; w++) {
     uint64_t m = range_mask(w, first, npages);
     HZ3_ASSERT((unused_word(seg, w) & m) == m); /* only resident-unused pages */
@@ -442,8 +450,8 @@ int hz3_segment_release_flush(hz3_segment_pool_t *pool, hz3_release_batch_t *bat
   return err;
 }
 
-int hz3_segment_purge_range(hz3_segment_pool_t *pool, hz3_segment_set_t *set,
-                            hz3_segment_t *seg, uint32_t first, uint32_t npages) {
+int hz3_segment_purge_range(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_segment_t *seg,
+                            uint32_t first, uint32_t npages) {
   hz3_release_batch_t batch = {0};
   hz3_segment_release_range(pool, set, seg, first, npages, &batch);
   return hz3_segment_release_flush(pool, &batch);
@@ -503,8 +511,8 @@ uint64_t hz3_segment_release_spare(hz3_segment_pool_t *pool, uint64_t max_pages,
   return pages;
 }
 
-uint64_t hz3_segment_purge_spare(hz3_segment_pool_t *pool, uint64_t max_pages,
-                                 uint32_t max_calls, uint32_t *calls) {
+uint64_t hz3_segment_purge_spare(hz3_segment_pool_t *pool, uint64_t max_pages, uint32_t max_calls,
+                                 uint32_t *calls) {
   hz3_release_batch_t batch = {0};
   uint64_t pages = hz3_segment_release_spare(pool, max_pages, max_calls, &batch);
   if (calls) *calls += batch.calls;
@@ -525,8 +533,8 @@ static bool check_segment(const hz3_segment_pool_t *pool, const hz3_segment_t *s
     unused_count += (uint32_t)__builtin_popcountll(unused_word(seg, w));
   }
   if (unused_count != seg->unused_pages)
-    return hz3_check_fail(r, "segment %u: unused_pages %u but %u resident-unused pages",
-                          seg->index, seg->unused_pages, unused_count);
+    return hz3_check_fail(r, "segment %u: unused_pages %u but %u resident-unused pages", seg->index,
+                          seg->unused_pages, unused_count);
   if (free_count != seg->free_pages)
     return hz3_check_fail(r, "segment %u: free_pages %u but %u free bits", seg->index,
                           seg->free_pages, free_count);
@@ -541,7 +549,8 @@ static bool check_segment(const hz3_segment_pool_t *pool, const hz3_segment_t *s
     slots_used += (uint32_t)__builtin_popcountll(seg->slot_used[w]);
   for (uint32_t pg = 0; pg < HZ3_SEG_PAGES;) {
     if (bit_get(seg->free_bits, pg)) {
-      if (tags[pg] != 0) return hz3_check_fail(r, "segment %u page %u: free but tagged", seg->index, pg);
+      if (tags[pg] != 0)
+        return hz3_check_fail(r, "segment %u page %u: free but tagged", seg->index, pg);
       pg++;
       continue;
     }
@@ -552,17 +561,17 @@ static bool check_segment(const hz3_segment_pool_t *pool, const hz3_segment_t *s
       return hz3_check_fail(r, "segment %u page %u: in use but starts no run", seg->index, pg);
     runs_found++;
     if (run->cls >= HZ3_NUM_CLASSES || run->npages != hz3_class_run_pages(run->cls))
-      return hz3_check_fail(r, "segment %u page %u: run class %u with %u pages", seg->index,
-                            pg, run->cls, run->npages);
+      return hz3_check_fail(r, "segment %u page %u: run class %u with %u pages", seg->index, pg,
+                            run->cls, run->npages);
     hz3_tag_t want = HZ3_MAKE_TAG(run->cls, run->owner, slot);
     for (uint32_t i = 0; i < run->npages; i++) {
       if (pg + i >= HZ3_SEG_PAGES || bit_get(seg->free_bits, pg + i) || tags[pg + i] != want)
-        return hz3_check_fail(r, "segment %u page %u: tag/bits disagree with run at %u",
-                              seg->index, pg + i, pg);
+        return hz3_check_fail(r, "segment %u page %u: tag/bits disagree with run at %u", seg->index,
+                              pg + i, pg);
     }
     if (run->owner != seg->owner)
-      return hz3_check_fail(r, "segment %u: run at %u owned by %u, segment by %u", seg->index,
-                            pg, run->owner, seg->owner);
+      return hz3_check_fail(r, "segment %u: run at %u owned by %u, segment by %u", seg->index, pg,
+                            run->owner, seg->owner);
     pg += run->npages;
   }
   if (runs_found != slots_used)
@@ -581,7 +590,8 @@ static bool check_spare_list(const hz3_segment_t *s, bool cold, uint32_t *seen, 
     if (s->free_pages != HZ3_SEG_PAGES || !s->spare)
       return hz3_check_fail(report, "spare segment %u has %u free pages", s->index, s->free_pages);
     if (s->cold != cold || (cold && s->unused_pages != 0))
-      return hz3_check_fail(report, "spare segment %u: cold=%u with %u resident pages on the %s list",
+      return hz3_check_fail(report,
+                            "spare segment %u: cold=%u with %u resident pages on the %s list",
                             s->index, s->cold, s->unused_pages, cold ? "cold" : "hot");
   }
   return true;

@@ -70,14 +70,14 @@ typedef struct hz3_segment {
   uint64_t idle_bits[HZ3_SEG_WORDS];        /* 1 = page of a run that holds no allocated object */
   uint64_t idle_purged_bits[HZ3_SEG_WORDS]; /* 1 = idle page returned to the OS */
   uint32_t free_pages;
-  uint32_t unused_pages; /* resident pages that are free or idle */
+  uint32_t unused_pages;     /* resident pages that are free or idle */
   uint32_t last_touch_epoch; /* epoch of the last alloc_run/free_run */
   uint32_t index;            /* position in the arena */
   uint8_t owner;
   uint8_t in_set; /* linked in its owner's set */
   uint8_t spare;  /* on one of the pool's spare lists (under the pool lock) */
   uint8_t cold;   /* spare, every page purged and its descriptors and tags given back */
-  struct hz3_segment *next, *prev; /* owner's set, or the pool's spare list */
+  struct hz3_segment *next, *prev;   /* owner's set, or the pool's spare list */
   uint64_t slot_used[HZ3_SEG_WORDS]; /* descriptor slots holding a live run */
   /* HZ3_SEG_PAGES descriptor slots, in their own pages apart from this header, so that a spare
    * segment can give them all back while its header stays. */
@@ -114,11 +114,11 @@ typedef struct hz3_segment_pool {
                                   without it as a hint: atomic) */
   uintptr_t arena_base;
   size_t arena_bytes;
-  hz3_tag_t *tags;        /* one per arena page */
-  uint8_t *page_bins;     /* HZ3_TAG_BIN of each page's tag, one byte: the free fast path's
-                             lookup, four times denser in cache than the tags */
-  hz3_segment_t *metas;   /* one header per segment, dense */
-  hz3_run_t *runs;        /* HZ3_SEG_PAGES descriptors per segment */
+  hz3_tag_t *tags;      /* one per arena page */
+  uint8_t *page_bins;   /* HZ3_TAG_BIN of each page's tag, one byte: the free fast path's
+                           lookup, four times denser in cache than the tags */
+  hz3_segment_t *metas; /* one header per segment, dense */
+  hz3_run_t *runs;      /* HZ3_SEG_PAGES descriptors per segment */
   uint32_t max_segments;
   uint32_t used_segments; /* segments ever handed out (bump pointer) */
   hz3_segment_t *spare;   /* wholly free segments with resident pages (hot): taken first */
@@ -144,8 +144,8 @@ void hz3_segment_pool_set_unused_hook(hz3_segment_pool_t *pool, hz3_segment_unus
 /* ---- runs (caller holds the set owner's lock) ---- */
 /* A run of npages for class cls, tagged for set->owner; takes a new segment from the pool when
  * the set has no room.  NULL with errno = ENOMEM when the arena or the OS is exhausted. */
-hz3_run_t *hz3_segment_alloc_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set,
-                                 uint32_t npages, uint32_t cls, uint32_t epoch);
+hz3_run_t *hz3_segment_alloc_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, uint32_t npages,
+                                 uint32_t cls, uint32_t epoch);
 /* Frees the run's pages and tags; a segment left wholly free goes back to the pool (its hot
  * spare list: its pages stay resident until a purge of the spare segments). */
 void hz3_segment_free_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_run_t *run,
@@ -205,22 +205,21 @@ typedef struct hz3_release_batch {
 
 /* Marks [first, first + npages) purged, which must all be resident-unused pages, and queues
  * their madvise(DONTNEED) in batch (sent at once when the batch is full). */
-void hz3_segment_release_range(hz3_segment_pool_t *pool, hz3_segment_set_t *set,
-                               hz3_segment_t *seg, uint32_t first, uint32_t npages,
-                               hz3_release_batch_t *batch);
+void hz3_segment_release_range(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_segment_t *seg,
+                               uint32_t first, uint32_t npages, hz3_release_batch_t *batch);
 /* Sends the batch's ranges to the OS; 0 or the OS's errno (the pages stay marked purged: they
  * are unused either way, and nothing relies on a purged page reading zero). */
 int hz3_segment_release_flush(hz3_segment_pool_t *pool, hz3_release_batch_t *batch);
 /* release_range + flush of one range. */
-int hz3_segment_purge_range(hz3_segment_pool_t *pool, hz3_segment_set_t *set,
-                            hz3_segment_t *seg, uint32_t first, uint32_t npages);
+int hz3_segment_purge_range(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_segment_t *seg,
+                            uint32_t first, uint32_t npages);
 /* Purges resident pages of the pool's hot spare (wholly free) segments, newest first, at most
  * max_pages in max_calls calls (*calls, if given, grows by the calls made); returns pages
  * purged.  A segment left with no resident page also gives back its run descriptors and tags
  * and moves to the cold list: a whole segment goes back in one call, plus its meta.  Takes
  * the pool lock. */
-uint64_t hz3_segment_purge_spare(hz3_segment_pool_t *pool, uint64_t max_pages,
-                                 uint32_t max_calls, uint32_t *calls);
+uint64_t hz3_segment_purge_spare(hz3_segment_pool_t *pool, uint64_t max_pages, uint32_t max_calls,
+                                 uint32_t *calls);
 /* The same, its ranges queued in the caller's batch (flushed before the pool lock drops). */
 uint64_t hz3_segment_release_spare(hz3_segment_pool_t *pool, uint64_t max_pages,
                                    uint32_t max_ranges, hz3_release_batch_t *batch);

@@ -1,11 +1,10 @@
 // segment: runs, tags, segment supply, purge meta, and running out of memory, on the fake OS.
 #include <errno.h>
+#include <gtest/gtest.h>
 #include <string.h>
 
 #include <random>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "tests/fakes/fake_os.h"
 
@@ -136,7 +135,7 @@ TEST_F(SegmentTest, SpareSegmentsGoColdWholeWithTheirMetaPages) {
     if (r.addr == reinterpret_cast<uintptr_t>(pool_.tags)) tags_purged = true;
   }
   EXPECT_TRUE(meta_purged);
-  EXPECT_TRUE(tags_purged);  // its buddy (segment 1) was never used
+  EXPECT_TRUE(tags_purged);             // its buddy (segment 1) was never used
   EXPECT_EQ(os_.dontneed_calls(), 3u);  // the page, the descriptors, the tags...
   EXPECT_EQ(os_.dontneed_syscalls(), HZ3_RELEASE_BATCHING ? 1u : 3u);  // ... in one batch
   EXPECT_EQ(calls, os_.dontneed_syscalls());
@@ -150,7 +149,8 @@ TEST_F(SegmentTest, SpareSegmentsGoColdWholeWithTheirMetaPages) {
 TEST_F(SegmentTest, HotSparesAreTakenBeforeColdOnes) {
   uint32_t cls = hz3_size_to_class(65536);  // 16-page runs: two segments need 64 runs
   std::vector<hz3_run_t*> runs;
-  for (uint32_t i = 0; i < 2 * HZ3_SEG_PAGES / hz3_class_run_pages(cls); i++) runs.push_back(Alloc(cls));
+  for (uint32_t i = 0; i < 2 * HZ3_SEG_PAGES / hz3_class_run_pages(cls); i++)
+    runs.push_back(Alloc(cls));
   ASSERT_EQ(pool_.used_segments, 2u);
   hz3_segment_t* first = hz3_segment_of(&pool_, hz3_segment_run_start(&pool_, runs[0]));
   for (hz3_run_t* r : runs) {

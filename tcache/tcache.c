@@ -14,8 +14,10 @@ static inline void link_set(const hz3_tcache_t *tc, void *p, void *next) {
 }
 
 void hz3_tcache_double_free(void *p) {
-  hz3_fatal("free(): double free of %p (it is already the newest free object of its size in "
-            "this thread's cache)", p);
+  hz3_fatal(
+      "free(): double free of %p (it is already the newest free object of its size in "
+      "this thread's cache)",
+      p);
 }
 
 /* A decoded link must be NULL or an object of this arena in a run: anything else means the
@@ -24,8 +26,10 @@ static void check_link(const hz3_tcache_t *tc, const void *p, const void *next) 
   if (next == NULL) return;
   const hz3_segment_pool_t *pool = tc->env->pool;
   if (HZ3_UNLIKELY(!hz3_segment_pool_contains(pool, next) || hz3_segment_tag(pool, next) == 0))
-    hz3_fatal("malloc: corrupted free list: the free object %p links to %p, not a free object "
-              "(written to after free, or overrun by its neighbour)", p, next);
+    hz3_fatal(
+        "malloc: corrupted free list: the free object %p links to %p, not a free object "
+        "(written to after free, or overrun by its neighbour)",
+        p, next);
 }
 
 /* A bin may grow to this many bytes' worth of objects, and at least 4 and at most 2048
@@ -243,8 +247,10 @@ void hz3_tcache_free_slow(hz3_tcache_t *tc, void *p, hz3_tag_t tag) {
   if (tc->state == HZ3_TCACHE_DEAD) {
     uint32_t owner = HZ3_TAG_OWNER(tag);
     *(void **)p = NULL;
-    if (owner == tc->shard) hz3_central_free_list(env->central, owner, p);
-    else hz3_central_free_remote(env->central, owner, p, p);
+    if (owner == tc->shard)
+      hz3_central_free_list(env->central, owner, p);
+    else
+      hz3_central_free_remote(env->central, owner, p, p);
     return;
   }
   HZ3_ASSERT(tc->state == HZ3_TCACHE_ACTIVE);
@@ -385,8 +391,8 @@ static bool orphan_take(hz3_tcache_orphans_t *o, uint32_t shard, hz3_tcache_orph
   return out->used != 0;
 }
 
-bool hz3_tcache_orphan_adopt(hz3_tcache_orphans_t *o, hz3_tcache_t *tc,
-                             const hz3_tcache_env_t *env, uint32_t shard) {
+bool hz3_tcache_orphan_adopt(hz3_tcache_orphans_t *o, hz3_tcache_t *tc, const hz3_tcache_env_t *env,
+                             uint32_t shard) {
   HZ3_ASSERT(tc->state == HZ3_TCACHE_FRESH);
   hz3_tcache_orphan_t slot;
   if (!orphan_take(o, shard, &slot)) return false;
@@ -423,10 +429,12 @@ bool hz3_tcache_check(const hz3_tcache_t *tc, hz3_check_report_t *report) {
         return hz3_check_fail(report, "bin %u: link to %p, outside the arena", i, p);
       hz3_tag_t tag = hz3_segment_tag(pool, p);
       if (HZ3_TAG_BIN(tag) != i)
-        return hz3_check_fail(report, "bin %u: object %p tagged for bin %u", i, p, HZ3_TAG_BIN(tag));
+        return hz3_check_fail(report, "bin %u: object %p tagged for bin %u", i, p,
+                              HZ3_TAG_BIN(tag));
     }
     if (n != b->len) return hz3_check_fail(report, "bin %u: len %u, list %u", i, b->len, n);
-    if (b->len > b->max) return hz3_check_fail(report, "bin %u: len %u > max %u", i, b->len, b->max);
+    if (b->len > b->max)
+      return hz3_check_fail(report, "bin %u: len %u > max %u", i, b->len, b->max);
   }
   uint64_t used = 0;
   for (uint32_t i = 1; i < HZ3_NUM_BINS; i++) used += (uint64_t)tc->bins[i].max * bin_obj_bytes(i);
@@ -440,9 +448,11 @@ bool hz3_tcache_check(const hz3_tcache_t *tc, hz3_check_report_t *report) {
       if (HZ3_TAG_OWNER(hz3_segment_tag(pool, p)) != s || s == tc->shard)
         return hz3_check_fail(report, "stash %u: object %p of another owner", s, p);
     }
-    if (n != tc->stash[s].n) return hz3_check_fail(report, "stash %u: n %u, list %u", s, tc->stash[s].n, n);
+    if (n != tc->stash[s].n)
+      return hz3_check_fail(report, "stash %u: n %u, list %u", s, tc->stash[s].n, n);
     stashed += n;
   }
-  if (stashed != tc->stashed) return hz3_check_fail(report, "stashed %u, lists %u", tc->stashed, stashed);
+  if (stashed != tc->stashed)
+    return hz3_check_fail(report, "stashed %u, lists %u", tc->stashed, stashed);
   return true;
 }

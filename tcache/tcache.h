@@ -140,8 +140,8 @@ bool hz3_tcache_orphan_park(hz3_tcache_orphans_t *o, hz3_tcache_t *tc);
  * new thread was given; HZ3_ORPHAN_ANY_SHARD: any) and that shard; false if none waits.  A
  * cache goes only to a thread of its own shard, so adopting never crowds a shard. */
 #define HZ3_ORPHAN_ANY_SHARD UINT32_MAX
-bool hz3_tcache_orphan_adopt(hz3_tcache_orphans_t *o, hz3_tcache_t *tc,
-                             const hz3_tcache_env_t *env, uint32_t shard);
+bool hz3_tcache_orphan_adopt(hz3_tcache_orphans_t *o, hz3_tcache_t *tc, const hz3_tcache_env_t *env,
+                             uint32_t shard);
 /* Sends every parked cache home to central (trim); returns the objects sent. */
 uint64_t hz3_tcache_orphans_flush(hz3_tcache_orphans_t *o, const hz3_tcache_env_t *env);
 

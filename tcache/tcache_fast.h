@@ -30,7 +30,7 @@ static HZ3_ALWAYS_INLINE uintptr_t hz3_link_encode(const void *head, const uintp
 /* Pops an object from bin `bin` (class + 1), or NULL when the bin is empty (or the thread is
  * not set up).  key: where the env's link_key is (a global in preload). */
 static HZ3_ALWAYS_INLINE void *hz3_tcache_pop_bin(hz3_tcache_t *tc, uint32_t bin,
-                                                 const uintptr_t *key) {
+                                                  const uintptr_t *key) {
   hz3_bin_t *b = &tc->bins[bin];
   void *p = b->head;
   if (HZ3_UNLIKELY(p == NULL)) return NULL;
@@ -43,7 +43,7 @@ static HZ3_ALWAYS_INLINE void *hz3_tcache_pop_bin(hz3_tcache_t *tc, uint32_t bin
  * otherwise (full bin; thread not set up or torn down: max 0; not in a run: bin 0, max 0).
  * The owner is not asked: objects of other shards ride in the bin and go home on flush. */
 static HZ3_ALWAYS_INLINE bool hz3_tcache_push_bin(hz3_tcache_t *tc, void *p, uint32_t bin,
-                                                 const uintptr_t *key) {
+                                                  const uintptr_t *key) {
   hz3_bin_t *b = &tc->bins[bin];
   if (HZ3_UNLIKELY(b->len >= b->max)) return false;
   void *head = b->head;

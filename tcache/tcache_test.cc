@@ -1,11 +1,10 @@
 // tcache: the fast path's exits, refill, flush of a full bin, the remote stash, the epoch tick,
 // teardown and use after teardown, on central + segment over the fake OS.
+#include <gtest/gtest.h>
 #include <string.h>
 
 #include <set>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "tests/fakes/fake_os.h"
 
@@ -93,7 +92,7 @@ TEST_F(TcacheTest, FullBinFlushesHalfToCentral) {
   hz3_bin_t* bin = &tc_.bins[cls + 1];
   std::vector<void*> v;
   for (uint32_t i = 0; i < 3000; i++) v.push_back(Malloc(4096));  // refills grow the bin
-  uint32_t max = bin->max;  // frees do not grow it
+  uint32_t max = bin->max;                                        // frees do not grow it
   EXPECT_GT(max, 4u);
   uint32_t flushes = 0;
   for (void* p : v) {
@@ -123,7 +122,8 @@ TEST_F(TcacheTest, OtherShardsObjectsRideInBinsAndGoHomeInBatches) {
     v.push_back(p ? p : hz3_tcache_refill(&other, cls));
   }
   // Freed by shard 2's thread: into its own bin, no owner check on the fast path.
-  for (uint32_t i = 0; i < max; i++) ASSERT_TRUE(hz3_tcache_push(&tc_, v[i], hz3_segment_page_bin(&pool_, v[i])));
+  for (uint32_t i = 0; i < max; i++)
+    ASSERT_TRUE(hz3_tcache_push(&tc_, v[i], hz3_segment_page_bin(&pool_, v[i])));
   EXPECT_EQ(tc_.stashed, 0u);
   Check();
   // The next one overflows the bin: the older half goes home, through the stash (batch 8).
@@ -224,13 +224,13 @@ TEST_F(TcacheTest, S58ShrinksBinsThatKeepOverflowing) {
   EXPECT_EQ(b->max, 32u);
   std::vector<void*> v;
   for (int i = 0; i < 5000; i++) v.push_back(Malloc(256));  // refills grow the bin meanwhile
-  for (void* p : v) Free(p);  // overflows several times
+  for (void* p : v) Free(p);                                // overflows several times
   EXPECT_GE(tc_.overflows[cls + 1], 3u);
   uint32_t len = b->len, max = b->max;
   uint32_t got = hz3_tcache_reclaim(&tc_);
-  EXPECT_LE(got, 10u);                    // the reclaim budget
+  EXPECT_LE(got, 10u);  // the reclaim budget
   EXPECT_EQ(b->len, len - got);
-  EXPECT_LT(b->max, max);                 // the bin shrank
+  EXPECT_LT(b->max, max);  // the bin shrank
   EXPECT_EQ(tc_.overflows[cls + 1], 0u);
   EXPECT_EQ(hz3_tcache_reclaim(&tc_), 0u);  // no new overflows: nothing more to do
   Check();
@@ -318,7 +318,8 @@ TEST_F(TcacheTest, ParkedCachesAreFewAndSmall) {
     }
     for (void* p : v) {
       hz3_tag_t tag = hz3_segment_tag(&pool_, p);
-      if (!hz3_tcache_push(&caches[t], p, HZ3_TAG_BIN(tag))) hz3_tcache_free_slow(&caches[t], p, tag);
+      if (!hz3_tcache_push(&caches[t], p, HZ3_TAG_BIN(tag)))
+        hz3_tcache_free_slow(&caches[t], p, tag);
     }
     ASSERT_GT(hz3_tcache_cached_bytes(&caches[t]), uint64_t{HZ3_ORPHAN_MAX_BYTES});
     bool parked = hz3_tcache_orphan_park(&orphans, &caches[t]);
@@ -374,7 +375,7 @@ TEST_F(TcacheTest, BinLinksAreKeyedAndTheImmediateDoubleFreeAborts) {
   Free(b);  // the bin: b -> a -> ...
   uintptr_t stored;
   memcpy(&stored, b, sizeof stored);
-  EXPECT_NE(stored, reinterpret_cast<uintptr_t>(a));                 // not a plain pointer
+  EXPECT_NE(stored, reinterpret_cast<uintptr_t>(a));                  // not a plain pointer
   EXPECT_EQ(stored ^ env_.link_key, reinterpret_cast<uintptr_t>(a));  // but a keyed one
   Check();
   EXPECT_DEATH(Free(b), "double free");

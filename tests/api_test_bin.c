@@ -21,8 +21,8 @@ static void test_malloc_sizes(void) {
   free(p);
   free(q);
   free(NULL);
-  size_t sizes[] = {1, 15, 16, 17, 2047, 2048, 2049, 4095, 4096, 4097, 65535, 65536, 65537,
-                    1 << 20, (1 << 24) + 3};
+  size_t sizes[] = {1,    15,   16,    17,    2047,  2048,    2049,         4095,
+                    4096, 4097, 65535, 65536, 65537, 1 << 20, (1 << 24) + 3};
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
     unsigned char *m = malloc(sizes[i]);
     CHECK(m != NULL);
@@ -113,7 +113,7 @@ static void test_alignment(void) {
   }
   void *p = (void *)1;
   CHECK_EQ_LL(posix_memalign(&p, 24, 10), EINVAL); /* not a power of two */
-  CHECK(p == (void *)1);                         /* untouched on failure */
+  CHECK(p == (void *)1);                           /* untouched on failure */
   CHECK_EQ_LL(posix_memalign(&p, 0, 10), EINVAL);
   CHECK_EQ_LL(posix_memalign(&p, 64, SIZE_MAX - 100), ENOMEM);
   errno = 0;
@@ -168,10 +168,10 @@ static void test_jemalloc_api(void) {
     CHECK(!"libhz3.so exports the jemalloc API");
     return;
   }
-  CHECK_EQ_LL(nallocx(100, 0), 112);                 /* hz3's class, not jemalloc's */
+  CHECK_EQ_LL(nallocx(100, 0), 112); /* hz3's class, not jemalloc's */
   CHECK_EQ_LL(nallocx(4097, 0), 4608);
-  CHECK_EQ_LL(nallocx(100, 12), 4096);               /* MALLOCX_LG_ALIGN(12) */
-  char *p = mallocx(100, 0x40 | 6);                  /* zeroed, 64-aligned */
+  CHECK_EQ_LL(nallocx(100, 12), 4096); /* MALLOCX_LG_ALIGN(12) */
+  char *p = mallocx(100, 0x40 | 6);    /* zeroed, 64-aligned */
   CHECK(p != NULL && ((uintptr_t)p & 63) == 0 && all_zero((unsigned char *)p, 100));
   CHECK(sallocx(p, 0) == malloc_usable_size(p));
   memset(p, 3, 100);

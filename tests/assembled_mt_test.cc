@@ -3,6 +3,7 @@
 // the same fast and slow paths malloc/free use, without LD_PRELOAD, so that the tsan config
 // can watch the whole allocator for races (tsan cannot run under a preloaded malloc).
 // Objects move between threads; epochs, trims and thread exits run concurrently.
+#include <gtest/gtest.h>
 #include <string.h>
 
 #include <atomic>
@@ -10,8 +11,6 @@
 #include <random>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 extern "C" {
 #include "epoch/epoch.h"
@@ -85,8 +84,10 @@ TEST(AssembledMtTest, ThreadsEpochsAndTrimsTogether) {
           Free(old);
         }
       } else if (i % 1000 == 999) {
-        if (id % 2) hz3_epoch_trim(&g_epoch, &t_tc);
-        else hz3_epoch_run(&g_epoch, &t_tc);
+        if (id % 2)
+          hz3_epoch_trim(&g_epoch, &t_tc);
+        else
+          hz3_epoch_run(&g_epoch, &t_tc);
       }
     }
     for (auto [p, n] : mine) Free(p);

@@ -13,7 +13,6 @@
 
 #include "tests/preload_check.h"
 
-
 /* Runs fn in a child with its stderr captured into out; returns the child's wait status. */
 static int run_child(void (*fn)(void), char *out, size_t cap) {
   int fds[2];
@@ -40,8 +39,7 @@ static void expect_abort(const char *name, void (*fn)(void), const char *expect)
   int status = run_child(fn, out, sizeof out);
   int aborted = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
   int said = strstr(out, expect) != NULL && strstr(out, "hz3: fatal:") != NULL;
-  if (!aborted || !said)
-    fprintf(stderr, "%s: aborted=%d, stderr: %s\n", name, aborted, out);
+  if (!aborted || !said) fprintf(stderr, "%s: aborted=%d, stderr: %s\n", name, aborted, out);
   CHECK(aborted && said);
 }
 
@@ -116,9 +114,9 @@ static void poisoned_link(void) {
 static void expect_refused(const char *name, void (*fn)(void), const char *expect, int check) {
   char out[1024];
   int status = run_child(fn, out, sizeof out);
-  int ok = WIFSIGNALED(status) &&
-           (check ? WTERMSIG(status) == SIGABRT && strstr(out, expect) != NULL
-                  : WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGABRT);
+  int ok =
+      WIFSIGNALED(status) && (check ? WTERMSIG(status) == SIGABRT && strstr(out, expect) != NULL
+                                    : WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGABRT);
   if (!ok)
     fprintf(stderr, "%s: status %d (exit %d, signal %d), stderr: %s\n", name, status,
             WIFEXITED(status) ? WEXITSTATUS(status) : -1,
@@ -133,8 +131,8 @@ int main(void) {
   expect_abort("free of an unused arena page", free_unused_arena_page, "invalid pointer");
   /* Hardening in every build: the immediate double free, and links an attacker can't steer. */
   expect_abort("double free", double_free, "double free");
-  expect_refused("use-after-free write of a chosen pointer", poisoned_link,
-                 "corrupted free list", check == 1);
+  expect_refused("use-after-free write of a chosen pointer", poisoned_link, "corrupted free list",
+                 check == 1);
   expect_abort("free inside a large block", large_interior_free, "inside the large block");
   expect_abort("large block freed twice", large_double_free, "double free of the large block");
   /* Impossible sizes are NULL + ENOMEM in every build (the check build adds a trailer to
@@ -167,8 +165,9 @@ int main(void) {
     CHECK(p[29] == 7);
     free(p);
   } else {
-    fprintf(stderr, "check=0 build: interior pointer and overrun cases need --define check=1 "
-                    "(run under --config=all_on)\n");
+    fprintf(stderr,
+            "check=0 build: interior pointer and overrun cases need --define check=1 "
+            "(run under --config=all_on)\n");
   }
   return checks_summary("check_test");
 }

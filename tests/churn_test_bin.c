@@ -9,7 +9,6 @@
 
 #include "tests/preload_check.h"
 
-
 static void *churn(void *arg) {
   (void)arg;
   void *v[200];

@@ -12,13 +12,13 @@
 #include <vector>
 
 static int g_failed = 0, g_run = 0;
-#define CHECK(c)                                                              \
-  do {                                                                        \
-    g_run++;                                                                  \
-    if (!(c)) {                                                               \
-      g_failed++;                                                             \
+#define CHECK(c)                                                                 \
+  do {                                                                           \
+    g_run++;                                                                     \
+    if (!(c)) {                                                                  \
+      g_failed++;                                                                \
       std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-    }                                                                         \
+    }                                                                            \
   } while (0)
 
 static bool FromHz3(const char* symbol) {
@@ -43,10 +43,10 @@ int main() {
     std::fprintf(stderr, "FATAL: libhz3.so is not loaded\n");
     return 1;
   }
-  for (const char* s : {"_Znwm", "_Znam", "_ZnwmRKSt9nothrow_t", "_ZnamRKSt9nothrow_t",
-                        "_ZnwmSt11align_val_t", "_ZnamSt11align_val_t", "_ZdlPv", "_ZdaPv",
-                        "_ZdlPvm", "_ZdaPvm", "_ZdlPvSt11align_val_t", "_ZdaPvSt11align_val_t",
-                        "_ZdlPvmSt11align_val_t", "_ZdaPvmSt11align_val_t"}) {
+  for (const char* s :
+       {"_Znwm", "_Znam", "_ZnwmRKSt9nothrow_t", "_ZnamRKSt9nothrow_t", "_ZnwmSt11align_val_t",
+        "_ZnamSt11align_val_t", "_ZdlPv", "_ZdaPv", "_ZdlPvm", "_ZdaPvm", "_ZdlPvSt11align_val_t",
+        "_ZdaPvSt11align_val_t", "_ZdlPvmSt11align_val_t", "_ZdaPvmSt11align_val_t"}) {
     if (!FromHz3(s)) std::fprintf(stderr, "%s does not resolve into libhz3.so\n", s);
     CHECK(FromHz3(s));
   }

@@ -1,10 +1,9 @@
 /* link_app: a program that uses hz3 by linking it (no LD_PRELOAD).  Its allocations must show
  * in hz3's gauges: segments in use after small objects, live large bytes after a large one. */
+#include <hz3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <hz3.h>
 
 int main(void) {
   hz3_stats_t before, after;

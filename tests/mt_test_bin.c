@@ -26,7 +26,9 @@ static uint64_t rnd(uint64_t *s) {
   return *s;
 }
 
-static uint64_t cookie(const void *p, size_t n) { return ((uintptr_t)p * 0x9E3779B97F4A7C15ull) ^ n; }
+static uint64_t cookie(const void *p, size_t n) {
+  return ((uintptr_t)p * 0x9E3779B97F4A7C15ull) ^ n;
+}
 
 static void *alloc_cookie(size_t n) {
   unsigned char *p = malloc(n);
@@ -42,7 +44,8 @@ static void free_cookie(void *vp, size_t n) {
   uint64_t c = cookie(p, n), got = 0, tail = 0;
   memcpy(&got, p, n < 8 ? n : 8);
   if (n >= 16) memcpy(&tail, p + n - 8, 8);
-  if (memcmp(&got, &c, n < 8 ? n : 8) != 0 || (n >= 16 && tail != c)) __atomic_fetch_add(&g_cookie_errors, 1, __ATOMIC_RELAXED);
+  if (memcmp(&got, &c, n < 8 ? n : 8) != 0 || (n >= 16 && tail != c))
+    __atomic_fetch_add(&g_cookie_errors, 1, __ATOMIC_RELAXED);
   free(p);
 }
 

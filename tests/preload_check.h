@@ -11,24 +11,24 @@
 static int g_checks_failed;
 static int g_checks_run;
 
-#define CHECK(cond)                                                              \
-  do {                                                                           \
-    g_checks_run++;                                                              \
-    if (!(cond)) {                                                               \
-      g_checks_failed++;                                                         \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
-    }                                                                            \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    g_checks_run++;                                                            \
+    if (!(cond)) {                                                             \
+      g_checks_failed++;                                                       \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+    }                                                                          \
   } while (0)
 
-#define CHECK_EQ_LL(a, b)                                                                \
-  do {                                                                                   \
-    long long va_ = (long long)(a), vb_ = (long long)(b);                                \
-    g_checks_run++;                                                                      \
-    if (va_ != vb_) {                                                                    \
-      g_checks_failed++;                                                                 \
-      fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%lld vs %lld)\n", __FILE__,        \
-              __LINE__, #a, #b, va_, vb_);                                               \
-    }                                                                                    \
+#define CHECK_EQ_LL(a, b)                                                                       \
+  do {                                                                                          \
+    long long va_ = (long long)(a), vb_ = (long long)(b);                                       \
+    g_checks_run++;                                                                             \
+    if (va_ != vb_) {                                                                           \
+      g_checks_failed++;                                                                        \
+      fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%lld vs %lld)\n", __FILE__, __LINE__, #a, \
+              #b, va_, vb_);                                                                    \
+    }                                                                                           \
   } while (0)
 
 /* The test is meaningless if hz3 is not the malloc in use: a typo in a path would silently
@@ -43,7 +43,8 @@ static inline void require_hz3_loaded(void) {
 
 /* A knob's value in the loaded build, read from hz3_config_dump's output; -1 if absent. */
 static inline long hz3_knob(const char *name) {
-  void (*dump)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "hz3_config_dump");
+  void (*dump)(int);
+  *(void **)&dump = dlsym(RTLD_DEFAULT, "hz3_config_dump"); /* POSIX: no cast */
   int fds[2];
   if (dump == NULL || pipe(fds) != 0) return -1;
   dump(fds[1]);

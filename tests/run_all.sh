@@ -13,7 +13,7 @@ ROOT=$PWD
 need_pkgs=()
 for pkg in bazel-bootstrap libgtest-dev libgmock-dev libabsl-dev clang python3 sqlite3 git \
            libmimalloc-dev libgoogle-perftools-dev libjemalloc-dev valgrind gnuplot-nox \
-           redis-server redis-tools cmake pkg-config; do
+           redis-server redis-tools cmake pkg-config clang-format; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$pkg")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -76,7 +76,7 @@ for cfg in $CONFIGS; do
   fail=$((fail + this_fail))
 done
 # Checks of the repository itself, one result each: boxes reach each other only along the
-# arrows their BUILD files draw; a misspelt --define stops the build.
+# arrows their BUILD files draw; a misspelt --define stops the build; sources are formatted.
 echo "=== repository checks"
 check() { # name, command...: passes when the command does
   local name=$1; shift
@@ -91,8 +91,12 @@ unknown_knob_fails() {
   rm -f /tmp/hz3_knob.$$
   return $rc
 }
+format_clean() { # every C/C++ source as .clang-format says (clang-format -i fixes it)
+  git ls-files '*.c' '*.h' '*.cc' | grep -v '^third_party/' | xargs clang-format --dry-run -Werror
+}
 check layering python3 tests/tools/layering_check.py
 check unknown-knob unknown_knob_fails
+check format format_clean
 # Model-based fuzzing (libFuzzer, clang): a bounded run of each target, one result each.
 echo "=== fuzzers (tests/fuzz/run_fuzzers.sh ${HZ3_FUZZ_SECONDS:-20})"
 while IFS= read -r line; do

@@ -109,8 +109,10 @@ int main(int argc, char **argv) {
   require_hz3_loaded();
   g_seed = (uint64_t)getpid() * 2654435761u ^ (uint64_t)time(NULL);
   for (int i = 1; i < argc; i++) {
-    if (strncmp(argv[i], "--scale=", 8) == 0) g_scale = strtol(argv[i] + 8, NULL, 10);
-    else if (strncmp(argv[i], "--seed=", 7) == 0) g_seed = strtoull(argv[i] + 7, NULL, 10);
+    if (strncmp(argv[i], "--scale=", 8) == 0)
+      g_scale = strtol(argv[i] + 8, NULL, 10);
+    else if (strncmp(argv[i], "--seed=", 7) == 0)
+      g_seed = strtoull(argv[i] + 7, NULL, 10);
     else {
       fprintf(stderr, "usage: stress_test [--scale=N] [--seed=S]\n");
       return 2;

@@ -12,9 +12,7 @@
 #define THREADS 4
 #define OBJS 25000 /* per thread, 256..3840 B: ~50 MiB each */
 
-
 static pthread_barrier_t g_freed, g_release;
-
 
 static void burst(uintptr_t seed) {
   static __thread void *objs[OBJS];
@@ -41,7 +39,8 @@ static void *parked(void *arg) {
 
 int main(void) {
   require_hz3_loaded();
-  void (*epoch_force)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "hz3_epoch_force");
+  void (*epoch_force)(void);
+  *(void **)&epoch_force = dlsym(RTLD_DEFAULT, "hz3_epoch_force"); /* POSIX: no cast */
   CHECK(epoch_force != NULL);
   long max_bytes = hz3_knob("tcache_max_bytes");
   CHECK(max_bytes >= 0);

@@ -41,7 +41,7 @@ class FakeOs {
   size_t reserve_calls() const { return reserve_calls_; }
   size_t commit_calls() const { return commit_calls_; }
   size_t release_calls() const { return release_calls_; }
-  size_t dontneed_calls() const { return dontneed_.size(); }  // ranges, batched or not
+  size_t dontneed_calls() const { return dontneed_.size(); }       // ranges, batched or not
   size_t dontneed_syscalls() const { return dontneed_syscalls_; }  // OS calls they took
   size_t map_calls() const { return map_calls_; }
   size_t remap_calls() const { return remap_calls_; }

@@ -55,8 +55,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (i < (uint32_t)n - 1) memset(objs[i].p, (int)(i & 0xFF), hz3_class_to_size(objs[i].cls));
         n--;
         *(void **)o.p = NULL;
-        if (op == 1) hz3_central_free_list(&g_central, o.shard, o.p);
-        else hz3_central_remote_push(&g_central, o.shard, o.p, o.p);
+        if (op == 1)
+          hz3_central_free_list(&g_central, o.shard, o.p);
+        else
+          hz3_central_remote_push(&g_central, o.shard, o.p, o.p);
       }
     } else if (op == 3) {
       hz3_central_drain_inbox(&g_central, fuzz_u8(&in) % g_central.nshards);

@@ -68,16 +68,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     } else {
       hz3_central_lock_shard(&g_central, 0);
       hz3_central_set_epoch(&g_central, 0, ++epoch);
-      if (op == 3) hz3_purge_tick(&g_purge, set, epoch);
-      else if (op == 4) hz3_purge_queue_drain(&g_purge, set);
-      else hz3_purge_hard(&g_purge, set, 1 + fuzz_u8(&in) % 128, 1 + fuzz_u8(&in) % 8);
+      if (op == 3)
+        hz3_purge_tick(&g_purge, set, epoch);
+      else if (op == 4)
+        hz3_purge_queue_drain(&g_purge, set);
+      else
+        hz3_purge_hard(&g_purge, set, 1 + fuzz_u8(&in) % 128, 1 + fuzz_u8(&in) % 8);
       hz3_central_unlock_shard(&g_central, 0);
     }
     /* Nothing in use was purged: every handed-out object still holds its bytes. */
     for (int i = 0; i < n; i++) {
       const uint8_t *b = objs[i].p;
       size_t sz = hz3_class_to_size(objs[i].cls);
-      FUZZ_REQUIRE(b[sizeof(void *)] == 0x5A && b[sz - 1] == 0x5A, "object %p lost its data", objs[i].p);
+      FUZZ_REQUIRE(b[sizeof(void *)] == 0x5A && b[sz - 1] == 0x5A, "object %p lost its data",
+                   objs[i].p);
     }
     FUZZ_REQUIRE(hz3_central_check(&g_central, &r), "%s", r.message);
     FUZZ_REQUIRE(hz3_purge_check(&g_purge, &r), "%s", r.message);

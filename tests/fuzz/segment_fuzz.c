@@ -48,7 +48,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       uint32_t first = runs[i]->first_page % HZ3_SEG_PAGES;
       hz3_segment_mark_idle(&pool, &set, seg, first, runs[i]->npages);
       hz3_segment_mark_busy(&pool, &set, seg, first, runs[i]->npages);
-      memset(hz3_segment_run_start(&pool, runs[i]), stamp[i], (size_t)runs[i]->npages * HZ3_PAGE_SIZE);
+      memset(hz3_segment_run_start(&pool, runs[i]), stamp[i],
+             (size_t)runs[i]->npages * HZ3_PAGE_SIZE);
     } else if (op == 3) { /* purge every unused range of every segment of the set */
       for (hz3_segment_t *seg = set.head; seg != NULL; seg = seg->next) {
         uint32_t first, len, from = 0;
