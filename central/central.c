@@ -322,3 +322,22 @@ uint64_t hz3_central_free_objects(hz3_central_t *c, uint32_t shard) {
   hz3_lock_release(&sh->lock);
   return n;
 }
+
+uint64_t hz3_central_bytes_out(hz3_central_t *c) {
+  uint64_t bytes = 0;
+  for (uint32_t s = 0; s < c->nshards; s++) {
+    hz3_central_shard_t *sh = &c->shards[s];
+    hz3_lock_acquire(&sh->lock);
+    for (hz3_segment_t *seg = sh->segments.head; seg != NULL; seg = seg->next) {
+      for (uint32_t w = 0; w < HZ3_SEG_WORDS; w++) {
+        for (uint64_t used = seg->slot_used[w]; used != 0; used &= used - 1) {
+          const hz3_run_t *run = &seg->runs[w * 64 + (uint32_t)__builtin_ctzll(used)];
+          bytes +=
+              (uint64_t)(hz3_class_run_objs(run->cls) - run->nfree) * hz3_class_to_size(run->cls);
+        }
+      }
+    }
+    hz3_lock_release(&sh->lock);
+  }
+  return bytes;
+}

@@ -81,5 +81,8 @@ void hz3_central_reset_locks_in_child(hz3_central_t *c);
 /* ---- check ---- */
 /* Walks every shard: list membership, free-map counts, tags of listed runs. */
 bool hz3_central_check(hz3_central_t *c, hz3_check_report_t *report);
+/* Bytes of the objects central has handed out and not had back, all shards (objects in
+ * thread caches count as handed out).  Takes each shard's lock in turn: for stats calls. */
+uint64_t hz3_central_bytes_out(hz3_central_t *c);
 /* Objects free in central (on runs) for shard, all classes; for tests and stats. */
 uint64_t hz3_central_free_objects(hz3_central_t *c, uint32_t shard);

@@ -129,7 +129,9 @@ JE_API int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, si
   if (strncmp(name, "stats.", 6) == 0) {
     memory_bytes(&active, &resident, &mapped);
     size_t v;
-    if (strcmp(name, "stats.allocated") == 0 || strcmp(name, "stats.active") == 0)
+    if (strcmp(name, "stats.allocated") == 0)
+      v = hz3_g.ready ? hz3_central_bytes_out(&hz3_g.central) + hz3_g.large.mapped_bytes : 0;
+    else if (strcmp(name, "stats.active") == 0)
       v = active;
     else if (strcmp(name, "stats.resident") == 0)
       v = resident;

@@ -7,6 +7,7 @@
 #include <malloc.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -423,21 +424,48 @@ HZ3_API void malloc_stats(void) {
   hz3_stats_print(2);
 }
 
+/* glibc's meanings: arena = bytes of (non-mmapped) heap, uordblks = bytes handed out of it,
+ * fordblks = the rest; hblks/hblkhd = mmapped (large) blocks; keepcost = what could go back.
+ * Handed-out bytes come from a walk of every shard (objects in thread caches count). */
 static struct mallinfo2 collect_mallinfo(void) {
   struct mallinfo2 mi;
   memset(&mi, 0, sizeof mi);
-  if (!hz3_g.ready) return mi;
-  size_t segs = hz3_g.pool.used_segments, spare = hz3_g.pool.nspare;
-  mi.arena = segs * HZ3_SEG_SIZE;       /* bytes of segments handed out */
-  mi.fordblks = spare * HZ3_SEG_SIZE;   /* of which wholly free */
-  mi.uordblks = mi.arena - mi.fordblks; /* segments holding runs */
-  mi.hblks = hz3_g.large.count;         /* large objects */
+  if (!__atomic_load_n(&hz3_g.ready, __ATOMIC_ACQUIRE)) return mi;
+  size_t segs = __atomic_load_n(&hz3_g.pool.used_segments, __ATOMIC_RELAXED) -
+                __atomic_load_n(&hz3_g.pool.nspare, __ATOMIC_RELAXED);
+  mi.arena = segs * HZ3_SEG_SIZE; /* segments holding runs */
+  mi.uordblks = hz3_central_bytes_out(&hz3_g.central);
+  mi.fordblks = mi.arena > mi.uordblks ? mi.arena - mi.uordblks : 0;
+  mi.hblks = hz3_g.large.count;
   mi.hblkhd = hz3_g.large.mapped_bytes;
-  mi.keepcost = hz3_g.large.cache_bytes; /* mappings kept for reuse */
+  mi.keepcost = hz3_segment_unused_pages(&hz3_g.pool) * HZ3_PAGE_SIZE + hz3_g.large.cache_bytes;
   return mi;
 }
 
 HZ3_API struct mallinfo2 mallinfo2(void) { return collect_mallinfo(); }
+
+/* glibc's XML shape, with hz3's figures (the same as mallinfo2's). */
+HZ3_API int malloc_info(int options, FILE *fp) {
+  if (options != 0 || fp == NULL) {
+    errno = EINVAL;
+    return -1;
+  }
+  struct mallinfo2 mi = collect_mallinfo();
+  fprintf(fp,
+          "<malloc version=\"hz3-%s\">\n"
+          "<total type=\"fast\" count=\"0\" size=\"0\"/>\n"
+          "<total type=\"rest\" count=\"0\" size=\"%zu\"/>\n"
+          "<total type=\"mmap\" count=\"%zu\" size=\"%zu\"/>\n"
+          "<system type=\"current\" size=\"%zu\"/>\n"
+          "<system type=\"max\" size=\"%zu\"/>\n"
+          "<aspace type=\"total\" size=\"%zu\"/>\n"
+          "<aspace type=\"mprotect\" size=\"%zu\"/>\n"
+          "<allocated size=\"%zu\"/>\n"
+          "</malloc>\n",
+          HZ3_VERSION_STRING, mi.fordblks, mi.hblks, mi.hblkhd, mi.arena + mi.hblkhd,
+          mi.arena + mi.hblkhd, mi.arena, mi.arena, mi.uordblks + mi.hblkhd);
+  return 0;
+}
 
 HZ3_API struct mallinfo mallinfo(void) {
   struct mallinfo2 m2 = collect_mallinfo();
