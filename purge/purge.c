@@ -113,6 +113,12 @@ static void release_pass(hz3_purge_t *pg, hz3_segment_set_t *set, uint64_t targe
   budget_done(pg, &b);
 }
 
+/* Whether set's owner took runs since a pass last released from it: it cycles memory (frees
+ * a round, then takes the next), so what it frees now it will take again. */
+static bool set_is_cycling(const hz3_purge_t *pg, const hz3_segment_set_t *set) {
+  return set->runs_taken != pg->runs_seen[set->owner];
+}
+
 /* The retain cap now (mallopt(M_TRIM_THRESHOLD) may change it while threads run). */
 static inline uint64_t retain_cap(const hz3_purge_t *pg) {
   return __atomic_load_n(&pg->cfg.retain_max_pages, __ATOMIC_RELAXED);
@@ -126,7 +132,6 @@ void hz3_purge_set_retain_max_pages(hz3_purge_t *pg, uint32_t pages) {
 static void on_unused(void *ctx, hz3_segment_pool_t *pool, hz3_segment_set_t *set,
                       hz3_segment_t *seg, uint32_t first, uint32_t npages) {
   hz3_purge_t *pg = ctx;
-  (void)seg;
   if (pg->cfg.s60) queue_push(&pg->queues[set->owner], pg->cfg.queue_size, seg, first, npages);
   uint64_t cap = retain_cap(pg);
   if (cap == 0) return;
@@ -139,12 +144,11 @@ static void on_unused(void *ctx, hz3_segment_pool_t *pool, hz3_segment_set_t *se
       set->unused_pages <= pg->cfg.release_fragment_pages)
     return;
   pg->fresh_pages[set->owner] = 0;
-  if (set->runs_taken == pg->runs_seen[set->owner]) {
+  if (!set_is_cycling(pg, set)) {
     release_pass(pg, set, cap / 2, pg->cfg.release_fragment_pages, UINT64_MAX);
     return;
   }
-  /* The owner took runs since the last release: it cycles memory (frees a round, then takes
-   * the next).  Keep what it will take again, up to release_active_pages in the whole process
+  /* Cycling: keep what the owner will take again, up to release_active_pages in the whole process
    * (not per shard: threads that move between shards must not multiply it), and above that
    * give back only down to half of it. */
   uint64_t pool_unused = hz3_segment_unused_pages(pool), keep = pg->cfg.release_active_pages;
@@ -214,9 +218,9 @@ static void purge_whole_set(hz3_purge_t *pg, hz3_segment_set_t *set, budget_t *b
 void hz3_purge_owner_left(hz3_purge_t *pg, hz3_segment_set_t *set) {
   uint64_t cap = retain_cap(pg);
   if (cap == 0 || hz3_segment_unused_pages(pg->pool) <= cap) return;
-  /* A shard still taking runs is cycling memory that its next thread (which adopts the
-   * shard) will take again: leave it to the usual passes. */
-  if (set->runs_taken != pg->runs_seen[set->owner]) return;
+  /* A shard still cycling memory: its next thread will take it again; leave it to the usual
+   * passes. */
+  if (set_is_cycling(pg, set)) return;
   release_pass(pg, set, cap / 2, 0, UINT64_MAX);
 }
 

@@ -238,13 +238,34 @@ static void set_unlink(hz3_segment_set_t *set, hz3_segment_t *seg) {
   set->unused_pages -= seg->unused_pages;
 }
 
-/* A spare segment going cold (returns the madvise calls made): its run descriptors and page tags
+/* Queues [addr, addr + bytes) for the OS in batch, sent at once when the batch is full (or
+ * one by one with --define release_batch=0). */
+static void queue_range(hz3_segment_pool_t *pool, hz3_release_batch_t *batch, void *addr,
+                        size_t bytes) {
+  if (batch->n == HZ3_RELEASE_BATCH) hz3_segment_release_flush(pool, batch);
+  batch->ranges[batch->n].addr = addr;
+  batch->ranges[batch->n].bytes = bytes;
+  batch->n++;
+  HZ3_STAT_ADD_IF(HZ3_S57_PURGE_STATS, pool->stats, purge_ranges, 1);
+  if (!HZ3_RELEASE_BATCHING) hz3_segment_release_flush(pool, batch);
+}
+
+/* A spare segment going cold (returns the ranges it queued): its run descriptors and page tags
  * hold nothing, so their pages go back too (1.6% of the arena, too much to keep for every segment a
  * burst once used; the header stays).  They read back as zero, which is what an unused descriptor
  * and a free page's tag are.  Caller holds the pool lock, which also keeps the buddy segment
  * (sharing the tag page) from being taken meanwhile. */
 static uint32_t release_meta(hz3_segment_pool_t *pool, hz3_segment_t *seg,
-                             hz3_release_batch_t *batch);
+                             hz3_release_batch_t *batch) {
+  queue_range(pool, batch, seg->runs, HZ3_SEG_RUNS_BYTES);
+  /* The tag page covers this segment and its buddy. */
+  size_t per_page = HZ3_PAGE_SIZE / (HZ3_SEG_PAGES * sizeof(hz3_tag_t));
+  uint32_t lo = seg->index - seg->index % (uint32_t)per_page;
+  for (uint32_t i = lo; i < lo + per_page; i++)
+    if (i < pool->used_segments && i != seg->index && !meta_at(pool, i)->spare) return 1;
+  queue_range(pool, batch, &pool->tags[(size_t)lo * HZ3_SEG_PAGES], HZ3_PAGE_SIZE);
+  return 2;
+}
 
 hz3_run_t *hz3_segment_alloc_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, uint32_t npages,
                                  uint32_t cls, uint32_t epoch) {
@@ -432,13 +453,9 @@ void hz3_segment_release_range(hz3_segment_pool_t *pool, hz3_segment_set_t *set,
     seg->idle_purged_bits[w] |= m & seg->idle_bits[w];
   }
   unused_add(pool, set, seg, -(int64_t)npages);
-  HZ3_STAT_ADD_IF(HZ3_S57_PURGE_STATS, pool->stats, purge_ranges, 1);
   HZ3_STAT_ADD_IF(HZ3_S57_PURGE_STATS, pool->stats, purge_pages, npages);
-  if (batch->n == HZ3_RELEASE_BATCH) hz3_segment_release_flush(pool, batch);
-  batch->ranges[batch->n].addr = hz3_segment_page_addr(pool, seg, first);
-  batch->ranges[batch->n].bytes = (size_t)npages << HZ3_PAGE_SHIFT;
-  batch->n++;
-  if (!HZ3_RELEASE_BATCHING) hz3_segment_release_flush(pool, batch);
+  queue_range(pool, batch, hz3_segment_page_addr(pool, seg, first),
+              (size_t)npages << HZ3_PAGE_SHIFT);
 }
 
 int hz3_segment_release_flush(hz3_segment_pool_t *pool, hz3_release_batch_t *batch) {
@@ -455,29 +472,6 @@ int hz3_segment_purge_range(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz
   hz3_release_batch_t batch = {0};
   hz3_segment_release_range(pool, set, seg, first, npages, &batch);
   return hz3_segment_release_flush(pool, &batch);
-}
-
-/* Queues a range of meta pages (not arena pages: no page states to keep). */
-static void queue_range(hz3_segment_pool_t *pool, hz3_release_batch_t *batch, void *addr,
-                        size_t bytes) {
-  if (batch->n == HZ3_RELEASE_BATCH) hz3_segment_release_flush(pool, batch);
-  batch->ranges[batch->n].addr = addr;
-  batch->ranges[batch->n].bytes = bytes;
-  batch->n++;
-  HZ3_STAT_ADD_IF(HZ3_S57_PURGE_STATS, pool->stats, purge_ranges, 1);
-  if (!HZ3_RELEASE_BATCHING) hz3_segment_release_flush(pool, batch);
-}
-
-static uint32_t release_meta(hz3_segment_pool_t *pool, hz3_segment_t *seg,
-                             hz3_release_batch_t *batch) {
-  queue_range(pool, batch, seg->runs, HZ3_SEG_RUNS_BYTES);
-  /* The tag page covers this segment and its buddy. */
-  size_t per_page = HZ3_PAGE_SIZE / (HZ3_SEG_PAGES * sizeof(hz3_tag_t));
-  uint32_t lo = seg->index - seg->index % (uint32_t)per_page;
-  for (uint32_t i = lo; i < lo + per_page; i++)
-    if (i < pool->used_segments && i != seg->index && !meta_at(pool, i)->spare) return 1;
-  queue_range(pool, batch, &pool->tags[(size_t)lo * HZ3_SEG_PAGES], HZ3_PAGE_SIZE);
-  return 2;
 }
 
 uint64_t hz3_segment_release_spare(hz3_segment_pool_t *pool, uint64_t max_pages,

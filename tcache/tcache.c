@@ -391,14 +391,20 @@ static bool orphan_take(hz3_tcache_orphans_t *o, uint32_t shard, hz3_tcache_orph
   return out->used != 0;
 }
 
+/* Sets tc up for the slot's shard with the slot's bins and their books. */
+static void setup_from_slot(hz3_tcache_t *tc, const hz3_tcache_env_t *env,
+                            const hz3_tcache_orphan_t *slot) {
+  hz3_tcache_setup(tc, env, slot->shard);
+  memcpy(tc->bins, slot->bins, sizeof tc->bins);
+  tc->budget_used_bytes = slot->budget_used_bytes;
+}
+
 bool hz3_tcache_orphan_adopt(hz3_tcache_orphans_t *o, hz3_tcache_t *tc, const hz3_tcache_env_t *env,
                              uint32_t shard) {
   HZ3_ASSERT(tc->state == HZ3_TCACHE_FRESH);
   hz3_tcache_orphan_t slot;
   if (!orphan_take(o, shard, &slot)) return false;
-  hz3_tcache_setup(tc, env, slot.shard);
-  memcpy(tc->bins, slot.bins, sizeof tc->bins);
-  tc->budget_used_bytes = slot.budget_used_bytes;
+  setup_from_slot(tc, env, &slot);
   return true;
 }
 
@@ -407,9 +413,7 @@ uint64_t hz3_tcache_orphans_flush(hz3_tcache_orphans_t *o, const hz3_tcache_env_
   hz3_tcache_orphan_t slot;
   while (orphan_take(o, HZ3_ORPHAN_ANY_SHARD, &slot)) {
     hz3_tcache_t tmp; /* a cache for the slot's shard, only to send its objects home */
-    hz3_tcache_setup(&tmp, env, slot.shard);
-    memcpy(tmp.bins, slot.bins, sizeof tmp.bins);
-    tmp.budget_used_bytes = slot.budget_used_bytes;
+    setup_from_slot(&tmp, env, &slot);
     for (uint32_t i = 1; i < HZ3_NUM_BINS; i++) objects += tmp.bins[i].len;
     hz3_tcache_teardown(&tmp);
   }
