@@ -209,14 +209,21 @@ for b in "${BENCHES[@]}"; do
   } >>"$TABLE"
   if [ "$kind" = rss ] && command -v gnuplot >/dev/null; then
     png=$OUT/$b.png
-    # idle phases from the first allocator's first run (each run's own phases differ slightly)
-    ref=$OUT/$b.${NAMES[0]}.1.log
+    # Each allocator's own idle phases (its first run: phases differ from run to run and from
+    # allocator to allocator) as a strip in its colour along the bottom of the plot.
     objs=""
     i=1
-    while read -r s e; do
-      objs+="set object $i rect from $s, graph 0 to $e, graph 1 fc rgb '#eeeeee' fs solid 1.0 noborder behind; "
-      i=$((i + 1))
-    done < <(awk '/^phase/ { for (k=1;k<=NF;k++) { split($k,kv,"="); f[kv[1]]=kv[2] } if (f["name"]=="idle") s=f["t_ms"]/1000; if ((f["name"]=="burst" || f["name"]=="end") && s!="") { print s, f["t_ms"]/1000; s="" } }' "$ref" 2>/dev/null)
+    lane=0
+    for name in "${NAMES[@]}"; do
+      ref=$OUT/$b.$name.1.log
+      lo=$(awk -v l="$lane" 'BEGIN { printf "%.3f", 0.005 + l * 0.022 }')
+      hi=$(awk -v l="$lane" 'BEGIN { printf "%.3f", 0.020 + l * 0.022 }')
+      while read -r s e; do
+        objs+="set object $i rect from $s, graph $lo to $e, graph $hi fc rgb '$(colour_of "$name")' fs solid 0.45 noborder; "
+        i=$((i + 1))
+      done < <(awk '/^phase/ { for (k=1;k<=NF;k++) { split($k,kv,"="); f[kv[1]]=kv[2] } if (f["name"]=="idle") s=f["t_ms"]/1000; if ((f["name"]=="burst" || f["name"]=="end") && s!="") { print s, f["t_ms"]/1000; s="" } }' "$ref" 2>/dev/null)
+      lane=$((lane + 1))
+    done
     plots=""
     for name in "${NAMES[@]}"; do
       csv=$OUT/$b.$name.1.csv
@@ -230,7 +237,7 @@ set key outside right top
 set grid
 set xlabel 'time (s)'
 set ylabel 'RSS (MiB)'
-set title '$b ($(sed -E 's|^[^ ]*/||' <<<"$cmd")), grey: idle phases of ${NAMES[0]}'
+set title "$b ($(sed -E 's|^[^ ]*/||' <<<"$cmd"))\nstrips at the bottom: idle phases, one lane per allocator"
 $objs
 plot ${plots%, }
 GP

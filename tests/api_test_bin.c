@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "tests/preload_check.h"
@@ -209,6 +210,57 @@ static void test_jemalloc_api(void) {
   CHECK_EQ_LL(mallctl("arena.4096.purge", NULL, NULL, NULL, 0), 0);
 }
 
+/* RssAnon of /proc/self/status in bytes: what the kernel says this process holds. */
+static long long rss_anon_bytes(void) {
+  char text[4096];
+  FILE *f = fopen("/proc/self/status", "r");
+  long long kb = -1;
+  if (f == NULL) return -1;
+  while (fgets(text, sizeof text, f))
+    if (sscanf(text, "RssAnon: %lld kB", &kb) == 1) break;
+  fclose(f);
+  return kb * 1024;
+}
+
+static long long resident_bytes(void) {
+  size_t v = 0, len = sizeof v;
+  uint64_t epoch = 1;
+  mallctl("epoch", NULL, NULL, &epoch, sizeof epoch);
+  return mallctl("stats.resident", &v, &len, NULL, 0) == 0 ? (long long)v : -1;
+}
+
+/* hz3's stats.resident moves with the kernel's count: up by what a burst touches, down by
+ * what freeing gives back (small objects in runs and a large block), each within 10 % + 4 MiB
+ * of RssAnon's move; a resident figure that counted mappings or segments would fail this. */
+static void test_resident_matches_proc(void) {
+  enum { N = 48 * 1024, SIZE = 1024 };
+  static char *objs[N];
+  const long long big = 24ll << 20;
+  malloc_trim(0);
+  long long res0 = resident_bytes(), anon0 = rss_anon_bytes();
+  for (int i = 0; i < N; i++) {
+    objs[i] = malloc(SIZE);
+    if (objs[i]) memset(objs[i], 1, SIZE);
+  }
+  char *block = malloc(big);
+  if (block) memset(block, 1, big);
+  long long res1 = resident_bytes(), anon1 = rss_anon_bytes();
+  for (int i = 0; i < N; i++) free(objs[i]);
+  free(block);
+  malloc_trim(0);
+  long long res2 = resident_bytes(), anon2 = rss_anon_bytes();
+  fprintf(stderr, "resident: hz3 %lld -> %lld -> %lld KiB, RssAnon %lld -> %lld -> %lld KiB\n",
+          res0 >> 10, res1 >> 10, res2 >> 10, anon0 >> 10, anon1 >> 10, anon2 >> 10);
+  CHECK(res0 >= 0 && anon0 >= 0);
+  long long grew = res1 - res0, anon_grew = anon1 - anon0;
+  CHECK(grew >= (long long)N * SIZE + big);
+  CHECK(llabs(grew - anon_grew) <= anon_grew / 10 + (4ll << 20));
+  long long shrank = res1 - res2, anon_shrank = anon1 - anon2;
+  CHECK(anon_shrank >= ((long long)N * SIZE + big) * 9 / 10);
+  CHECK(llabs(shrank - anon_shrank) <= anon_shrank / 10 + (4ll << 20));
+  CHECK(res2 <= anon2);
+}
+
 int main(void) {
   require_hz3_loaded();
   test_malloc_sizes();
@@ -217,5 +269,6 @@ int main(void) {
   test_alignment();
   test_extras();
   test_jemalloc_api();
+  test_resident_matches_proc();
   return checks_summary("api_test");
 }

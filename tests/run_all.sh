@@ -76,7 +76,8 @@ for cfg in $CONFIGS; do
   fail=$((fail + this_fail))
 done
 # Checks of the repository itself, one result each: boxes reach each other only along the
-# arrows their BUILD files draw; a misspelt --define stops the build; sources are formatted.
+# arrows their BUILD files draw; docs/api.md names every exported function, counter and
+# option; a misspelt --define stops the build; sources are formatted.
 echo "=== repository checks"
 check() { # name, command...: passes when the command does
   local name=$1; shift
@@ -95,6 +96,7 @@ format_clean() { # every C/C++ source as .clang-format says (clang-format -i fix
   git ls-files '*.c' '*.h' '*.cc' | grep -v '^third_party/' | xargs clang-format --dry-run -Werror
 }
 check layering python3 tests/tools/layering_check.py
+check docs python3 tests/tools/docs_check.py
 check unknown-knob unknown_knob_fails
 check format format_clean
 # Model-based fuzzing (libFuzzer, clang): a bounded run of each target, one result each.
