@@ -28,19 +28,66 @@ static void *map_aligned(size_t bytes, size_t align, int prot, int flags) {
   return (void *)aligned;
 }
 
-static void *os_reserve(void *ctx, size_t bytes, size_t align) {
-  (void)ctx;
-  return map_aligned(bytes, align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
+/* Where claims go: from 32 TiB up, far below where the kernel puts mappings top-down (under
+ * the stack, ~128 TiB) and above a non-PIE program's heap and ASan's shadow (< 16 TiB), below
+ * PIE programs (~85 TiB).  A claim that finds its candidate taken tries the next. */
+#define HZ3_CLAIM_FIRST ((uintptr_t)32 << 40)
+#define HZ3_CLAIM_END ((uintptr_t)80 << 40)
+static uintptr_t g_claim_next = HZ3_CLAIM_FIRST; /* a hint only: races are harmless */
+
+/* mmap of a probe: PROT_NONE, charged to nothing; flags add MAP_FIXED_NOREPLACE or not. */
+static void *probe_map(void *hint, size_t bytes, int flags) {
+  return mmap(hint, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | flags, -1, 0);
 }
 
-static void *os_reserve_readable(void *ctx, size_t bytes) {
+static void *os_claim(void *ctx, size_t bytes, size_t align) {
   (void)ctx;
-  return map_aligned(bytes, HZ3_PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
+  int saved = errno;
+  if (align < HZ3_PAGE_SIZE) align = HZ3_PAGE_SIZE;
+  uintptr_t step = (bytes + ((size_t)1 << 30) - 1) & ~(((uintptr_t)1 << 30) - 1);
+  uintptr_t at = (__atomic_load_n(&g_claim_next, __ATOMIC_RELAXED) + align - 1) & ~(align - 1);
+  /* Probe the whole range at a candidate address: it is free if the kernel maps it there. */
+  for (int tries = 0; tries < 64 && at + bytes <= HZ3_CLAIM_END && at + bytes > at; tries++) {
+    void *p = probe_map((void *)at, bytes, MAP_FIXED_NOREPLACE);
+    if (p == (void *)at) {
+      munmap(p, bytes);
+      __atomic_store_n(&g_claim_next, at + step, __ATOMIC_RELAXED);
+      errno = saved;
+      return p;
+    }
+    if (p != MAP_FAILED) { /* a kernel without MAP_FIXED_NOREPLACE put it elsewhere */
+      munmap(p, bytes);
+      break;
+    }
+    if (errno != EEXIST) break; /* not allowed there (a sanitizer's layout) or too big */
+    at += step;
+  }
+  /* Somewhere the kernel chooses (over-probed by the alignment). */
+  void *raw = probe_map(NULL, bytes + align, 0);
+  if (raw != MAP_FAILED) {
+    munmap(raw, bytes + align);
+    errno = saved;
+    return (void *)(((uintptr_t)raw + align - 1) & ~(align - 1));
+  }
+  /* Too big to probe under RLIMIT_AS: the candidate, unverified (map_at never maps over
+   * anything, so a wrong guess only ends the claim early). */
+  if (at + bytes <= HZ3_CLAIM_END && at + bytes > at) {
+    errno = saved;
+    return (void *)at;
+  }
+  errno = ENOMEM;
+  return NULL;
 }
 
-static int os_commit(void *ctx, void *addr, size_t bytes) {
+static int os_map_at(void *ctx, void *addr, size_t bytes) {
   (void)ctx;
-  return mprotect(addr, bytes, PROT_READ | PROT_WRITE) == 0 ? 0 : errno;
+  int saved = errno;
+  void *p = mmap(addr, bytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+  int err = p == addr ? 0 : p == MAP_FAILED ? errno : EEXIST;
+  if (p != MAP_FAILED && p != addr) munmap(p, bytes); /* no MAP_FIXED_NOREPLACE here */
+  errno = saved;
+  return err;
 }
 
 static int os_release(void *ctx, void *addr, size_t bytes) {
@@ -115,9 +162,8 @@ static uint64_t os_now_ns(void *ctx) {
 
 static const hz3_os_ops_t hz3_os_real = {
     .ctx = NULL,
-    .reserve = os_reserve,
-    .reserve_readable = os_reserve_readable,
-    .commit = os_commit,
+    .claim = os_claim,
+    .map_at = os_map_at,
     .release = os_release,
     .dontneed = os_dontneed,
     .dontneed_many = os_dontneed_many,

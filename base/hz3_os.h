@@ -19,14 +19,17 @@ typedef struct hz3_os_range {
 
 typedef struct hz3_os_ops {
   void *ctx;
-  /* Address space only (PROT_NONE, not counted against commit), aligned to align (a power of
-   * two >= HZ3_PAGE_SIZE). NULL with errno = ENOMEM on failure. */
-  void *(*reserve)(void *ctx, size_t bytes, size_t align);
-  /* Address space that reads as zero but cannot be written until committed (PROT_READ, not
-   * counted against commit): for tables read by lookups of arbitrary pointers. */
-  void *(*reserve_readable)(void *ctx, size_t bytes);
-  /* Make reserved pages readable and writable; they read as zero until written. */
-  int (*commit)(void *ctx, void *addr, size_t bytes);
+  /* The start of `bytes` of address space, aligned to align (a power of two >= HZ3_PAGE_SIZE),
+   * that no mapping uses now; nothing is mapped or held (address space counts against
+   * RLIMIT_AS only once map_at maps it).  Placed away from where the kernel puts other
+   * mappings, so that the range stays free while its owner grows into it.  NULL with errno =
+   * ENOMEM if there is no such range. */
+  void *(*claim)(void *ctx, size_t bytes, size_t align);
+  /* Maps [addr, addr + bytes) readable and writable, reading as zero, at exactly that address
+   * and only if nothing is mapped there: 0; EEXIST if something is (the range is not the
+   * caller's to grow into); ENOMEM at the address-space limit; another errno if the OS will
+   * not map there. */
+  int (*map_at)(void *ctx, void *addr, size_t bytes);
   /* Give the range back entirely (munmap). */
   int (*release)(void *ctx, void *addr, size_t bytes);
   /* Drop the pages' contents and residency (MADV_DONTNEED): RSS falls now, and the next touch
@@ -46,5 +49,6 @@ typedef struct hz3_os_ops {
   uint64_t (*now_ns)(void *ctx);
 } hz3_os_ops_t;
 
-/* The real OS: mmap, mprotect, munmap, madvise(MADV_DONTNEED), clock_gettime(CLOCK_MONOTONIC). */
+/* The real OS: mmap, munmap, mremap, madvise(MADV_DONTNEED), process_madvise,
+ * clock_gettime(CLOCK_MONOTONIC). */
 const hz3_os_ops_t *hz3_os_default(void);

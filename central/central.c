@@ -96,14 +96,22 @@ static void note_idle_pages(hz3_central_t *c, hz3_central_shard_t *sh, hz3_run_t
 }
 
 /* Returns one object to its run; the run goes back to its segment when all are free.
- * Caller holds the shard lock. */
+ * Caller holds the shard lock.  This is where every freed small object ends up (thread caches
+ * hand objects on unchecked: their fast path has no room for it), so a pointer that does not
+ * start an object, or an object already free, is reported here in every build: late (a cache
+ * may have handed such a pointer out again meanwhile) but before it corrupts the run. */
 static void free_to_run(hz3_central_t *c, hz3_central_shard_t *sh, hz3_run_t *run, void *p) {
   uint32_t cls = run->cls;
   uintptr_t start = (uintptr_t)hz3_segment_run_start(c->pool, run);
-  uint32_t idx = (uint32_t)((uintptr_t)p - start) / (uint32_t)hz3_class_to_size(cls);
+  uint32_t size = (uint32_t)hz3_class_to_size(cls);
+  uint32_t off = (uint32_t)((uintptr_t)p - start);
+  uint32_t idx = off / size;
   uint64_t bit = 1ull << (idx & 63);
-  HZ3_ASSERT(idx < hz3_class_run_objs(cls));
-  HZ3_ASSERT((run->free_map[idx >> 6] & bit) == 0); /* double free */
+  if (HZ3_UNLIKELY(off != idx * size || idx >= hz3_class_run_objs(cls)))
+    hz3_fatal("free(): invalid pointer %p (inside an object of %u bytes at %p, not its start)", p,
+              size, (void *)(start + (uintptr_t)idx * size));
+  if (HZ3_UNLIKELY(run->free_map[idx >> 6] & bit))
+    hz3_fatal("free(): double free of %p (an object of %u bytes, already free)", p, size);
   run->free_map[idx >> 6] |= bit;
   run->nfree++;
   if (run->nfree == hz3_class_run_objs(cls)) {
@@ -121,7 +129,9 @@ static uint32_t free_list_locked(hz3_central_t *c, hz3_central_shard_t *sh, void
   while (head != NULL) {
     void *next = obj_next(head);
     hz3_run_t *run = hz3_segment_run_of(c->pool, head);
-    HZ3_ASSERT(run != NULL && run->owner == sh->segments.owner);
+    if (HZ3_UNLIKELY(run == NULL))
+      hz3_fatal("free(): double free of %p (its run was freed already)", head);
+    HZ3_ASSERT(run->owner == sh->segments.owner);
     free_to_run(c, sh, run, head);
     head = next;
     n++;

@@ -38,7 +38,7 @@ class CentralTest : public ::testing::Test {
 
   void SetUp() override {
     hz3_stats_reset(&stats_);
-    ASSERT_EQ(hz3_segment_pool_init(&pool_, os_.ops(), &stats_, 16 * HZ3_SEG_SIZE), 0);
+    ASSERT_EQ(hz3_segment_pool_init(&pool_, os_.ops(), &stats_, 16 * HZ3_SEG_SIZE, 1), 0);
     hz3_central_init(&central_, &pool_, &stats_);
   }
   void TearDown() override {
@@ -235,6 +235,29 @@ TEST_F(CentralTest, RandomModel) {
   }
   Check();
   for (const Held& h : held) Free(h.shard, h.cls, {h.p});
+}
+
+// Every freed object passes through here on its way home, so here is where a bad one is
+// caught in every build: an object already free (a double free the thread cache let through),
+// or a pointer inside an object.  Each ends the process with a message (death tests: the
+// fixture's teardown never runs in the child).
+TEST_F(CentralTest, DoubleFreeReachingItsRunIsReported) {
+  uint32_t cls = hz3_size_to_class(64);
+  std::vector<void*> v = Alloc(0, cls, 4);
+  ASSERT_EQ(v.size(), 4u);
+  Free(0, cls, {v[0], v[1]});
+  EXPECT_DEATH(Free(0, cls, {v[2], v[0]}), "double free of 0x[0-9a-f]+ \\(an object of 64 bytes");
+  Free(0, cls, {v[2], v[3]});
+}
+
+TEST_F(CentralTest, InteriorPointerReachingItsRunIsReported) {
+  uint32_t cls = hz3_size_to_class(48);
+  std::vector<void*> v = Alloc(0, cls, 2);
+  ASSERT_EQ(v.size(), 2u);
+  char* inside = static_cast<char*>(v[1]) + 16;
+  EXPECT_DEATH(Free(0, cls, {inside}),
+               "invalid pointer 0x[0-9a-f]+ \\(inside an object of 48 bytes");
+  Free(0, cls, v);
 }
 
 }  // namespace

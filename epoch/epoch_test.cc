@@ -28,7 +28,7 @@ class EpochTest : public ::testing::Test {
 
   void SetUp() override {
     hz3_stats_reset(&stats_);
-    ASSERT_EQ(hz3_segment_pool_init(&pool_, os_.ops(), &stats_, 64 * HZ3_SEG_SIZE), 0);
+    ASSERT_EQ(hz3_segment_pool_init(&pool_, os_.ops(), &stats_, 64 * HZ3_SEG_SIZE, 1), 0);
     hz3_central_init(&central_, &pool_, &stats_);
     cfg_.s57 = cfg_.s60 = cfg_.s61 = false;
     cfg_.retain_max_pages = 0;

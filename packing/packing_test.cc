@@ -24,7 +24,7 @@ bool StopAfterOne(hz3_segment_t* seg, void* arg) {
 TEST(PackingTest, MostFreeFirstAndThreshold) {
   FakeOs os;
   hz3_segment_pool_t pool;
-  ASSERT_EQ(hz3_segment_pool_init(&pool, os.ops(), nullptr, 8 * HZ3_SEG_SIZE), 0);
+  ASSERT_EQ(hz3_segment_pool_init(&pool, os.ops(), nullptr, 8 * HZ3_SEG_SIZE, 1), 0);
   hz3_segment_set_t set;
   hz3_segment_set_init(&set, 0);
   // Three segments: fill each with 16-page runs, then free different amounts.

@@ -3,8 +3,8 @@
  * Owns: the single instances of the boxes (segment pool, central, large, stats), their
  *   set-up on the first call, the calling thread's tcache (initial-exec TLS), thread exit and
  *   fork handling.  libc's names are defined in preload.c only.
- * Invariants: before set-up the fast-path globals describe an empty arena, so every call
- *   goes to a slow path, which sets up.
+ * Invariants: before set-up the pool's first arena is empty (base and grown bytes 0), so every
+ *   free goes to a slow path, and every malloc finds its bin empty and sets up.
  * Threads: set-up runs once under a lock; everything else is the boxes' business.
  */
 #pragma once
@@ -21,14 +21,9 @@
 #include "tcache/tcache.h"
 
 typedef struct hz3_process {
-  /* Read by the free fast path: the arena bounds, its page bins and tags (0 / NULL until
-   * set-up). */
-  uintptr_t arena_base;
-  size_t arena_bytes;
-  const uint8_t *page_bins;
-  const hz3_tag_t *tags;
-  int ready;
+  /* First: its first arena's base, grown bytes and page bins are the free fast path's. */
   hz3_segment_pool_t pool;
+  int ready;
   hz3_central_t central;
   hz3_large_t large;
   hz3_purge_t purge;

@@ -1,11 +1,9 @@
 /* preload/hz3_process.c: the process-wide instances, set-up, thread exit, fork, exit dump. */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -168,24 +166,6 @@ static uintptr_t link_key(void) {
   return (uintptr_t)(r | (1ull << 63));
 }
 
-/* Bytes of address space this process may still map under RLIMIT_AS (ulimit -v), read
- * without allocating; SIZE_MAX when unlimited. */
-static size_t address_space_left(void) {
-  struct rlimit lim;
-  if (getrlimit(RLIMIT_AS, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) return SIZE_MAX;
-  char buf[64];
-  size_t used = 0;
-  int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
-      used = used * 10 + (size_t)(buf[i] - '0');
-    used *= (size_t)sysconf(_SC_PAGESIZE);
-  }
-  return lim.rlim_cur > used ? (size_t)(lim.rlim_cur - used) : 0;
-}
-
 int hz3_process_ensure(void) {
   if (HZ3_LIKELY(__atomic_load_n(&hz3_g.ready, __ATOMIC_ACQUIRE))) return 0;
   hz3_lock_acquire(&g_init_lock);
@@ -196,17 +176,10 @@ int hz3_process_ensure(void) {
   int saved_errno = errno; /* a success leaves errno as it found it */
   const hz3_os_ops_t *os = hz3_os_default();
   hz3_stats_reset(&hz3_g.stats);
-  /* Address space may be limited (ulimit -v, valgrind): then the arena takes at most half of
-   * what is left (large blocks, thread stacks and libraries need the rest), halving until it
-   * fits, down to two segments. */
-  size_t arena = (size_t)HZ3_ARENA_GIB << 30;
-  int err = hz3_segment_pool_init(&hz3_g.pool, os, &hz3_g.stats, arena);
-  if (err != 0) {
-    size_t left = address_space_left() / 2;
-    while (arena > left && arena > 2 * HZ3_SEG_SIZE) arena /= 2;
-    for (; err != 0 && arena >= 2 * HZ3_SEG_SIZE; arena /= 2)
-      err = hz3_segment_pool_init(&hz3_g.pool, os, &hz3_g.stats, arena);
-  }
+  /* The first arena's claim maps nothing: segments are mapped as the heap grows, so
+   * RLIMIT_AS (ulimit -v, or set later at run time) applies to them as to any mapping. */
+  int err = hz3_segment_pool_init(&hz3_g.pool, os, &hz3_g.stats, (size_t)HZ3_ARENA_GIB << 30,
+                                  HZ3_MAX_ARENAS);
   if (err != 0) {
     hz3_lock_release(&g_init_lock);
     return err;
@@ -222,13 +195,9 @@ int hz3_process_ensure(void) {
   hz3_g.env.max_bytes = g_options[OPT_TCACHE_MAX_BYTES].value;
   hz3_g.env.link_key = hz3_link_key = link_key();
   hz3_tcache_orphans_init(&hz3_g.orphans);
-  hz3_g.arena_base = hz3_g.pool.arena_base;
-  hz3_g.tags = hz3_g.pool.tags;
-  hz3_g.page_bins = hz3_g.pool.page_bins;
   /* The thread-exit key exists before any thread can set up a cache (glibc's
    * pthread_key_create does not allocate), so every thread's cache goes home at its exit. */
   if (pthread_key_create(&g_thread_key, thread_exit) == 0) g_key_ready = 1;
-  __atomic_store_n(&hz3_g.arena_bytes, hz3_g.pool.arena_bytes, __ATOMIC_RELEASE);
   __atomic_store_n(&hz3_g.ready, 1, __ATOMIC_RELEASE);
   hz3_lock_release(&g_init_lock);
   /* The core works from here on, so whatever this may allocate is served normally.  It
@@ -285,9 +254,11 @@ HZ3_EXPORT void hz3_stats_print(int fd) {
   hz3_stats_t snap;
   stats_now(&snap);
   hz3_stats_write(&snap, fd);
-  hz3_dprintf(fd, "  segments in use: %u of %u (%u spare), large: %zu live, %zu bytes mapped\n",
-              hz3_g.pool.used_segments - hz3_g.pool.nspare, hz3_g.pool.max_segments,
-              hz3_g.pool.nspare, hz3_g.large.count, hz3_g.large.mapped_bytes);
+  hz3_dprintf(fd,
+              "  segments in use: %u (%u spare) in %u arenas of %zu GiB, large: %zu live, %zu "
+              "bytes mapped\n",
+              hz3_g.pool.used_segments - hz3_g.pool.nspare, hz3_g.pool.nspare, hz3_g.pool.narenas,
+              hz3_g.pool.arena_bytes >> 30, hz3_g.large.count, hz3_g.large.mapped_bytes);
   hz3_dprintf(fd, "  resident-unused pages: %llu (retain cap %u), epochs: %u\n",
               (unsigned long long)hz3_segment_unused_pages(&hz3_g.pool),
               hz3_g.purge.cfg.retain_max_pages, hz3_epoch_current(&hz3_g.epoch));

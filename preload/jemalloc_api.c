@@ -88,25 +88,12 @@ JE_API size_t nallocx(size_t n, int flags) {
 /* Bytes of hz3's memory: active = pages of runs holding objects (plus live large objects);
  * resident = pages of used segments not returned to the OS (plus large). */
 static void memory_bytes(size_t *active, size_t *resident, size_t *mapped) {
-  size_t busy = 0, kept = 0, segs = 0;
-  if (__atomic_load_n(&hz3_g.ready, __ATOMIC_ACQUIRE)) {
-    uint32_t used = __atomic_load_n(&hz3_g.pool.used_segments, __ATOMIC_RELAXED);
-    for (uint32_t i = 0; i < used; i++) {
-      const hz3_segment_t *seg = &hz3_g.pool.metas[i];
-      uint32_t idle = 0, purged = 0;
-      for (uint32_t w = 0; w < HZ3_SEG_WORDS; w++) {
-        idle += (uint32_t)__builtin_popcountll(seg->idle_bits[w]);
-        purged += (uint32_t)__builtin_popcountll(seg->purged_bits[w] | seg->idle_purged_bits[w]);
-      }
-      busy += HZ3_SEG_PAGES - seg->free_pages - idle;
-      kept += HZ3_SEG_PAGES - purged;
-      segs++;
-    }
-  }
+  hz3_segment_pages_t n = {0, 0, 0};
+  if (__atomic_load_n(&hz3_g.ready, __ATOMIC_ACQUIRE)) n = hz3_segment_count_pages(&hz3_g.pool);
   size_t large = __atomic_load_n(&hz3_g.large.mapped_bytes, __ATOMIC_RELAXED);
-  *active = busy * HZ3_PAGE_SIZE + large;
-  *resident = kept * HZ3_PAGE_SIZE + large;
-  *mapped = segs * HZ3_SEG_SIZE + large;
+  *active = n.busy * HZ3_PAGE_SIZE + large;
+  *resident = n.resident * HZ3_PAGE_SIZE + large;
+  *mapped = n.segments * HZ3_SEG_SIZE + large;
 }
 
 static int read_value(void *oldp, size_t *oldlenp, const void *value, size_t len) {

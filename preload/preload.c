@@ -25,11 +25,13 @@ extern void *__libc_realloc(void *p, size_t n);
  * path XORs with a memory operand: one instruction a side. */
 #define LINK_KEY (&hz3_link_key)
 
-/* The full tag of the page holding p (p inside the arena); slow paths only: the free fast
- * path reads the one-byte page bin instead. */
-static inline hz3_tag_t page_tag(const void *p) {
-  return hz3_g.tags[((uintptr_t)p - hz3_g.arena_base) >> HZ3_PAGE_SHIFT];
-}
+/* Whether p lies in one of hz3's segments (any arena); the free fast path asks the first
+ * arena only, inline. */
+static inline bool in_arena(const void *p) { return hz3_segment_pool_contains(&hz3_g.pool, p); }
+
+/* The full tag of the page holding p (p in_arena); slow paths only: the free fast path reads
+ * the one-byte page bin instead. */
+static inline hz3_tag_t page_tag(const void *p) { return hz3_segment_tag(&hz3_g.pool, p); }
 
 /* ---- slow paths ---- */
 
@@ -70,8 +72,13 @@ static HZ3_NOINLINE void not_hz3s_or_die(const void *p, const char *what) {
     case HZ3_LARGE_NOT_OURS:
       break;
   }
-  if ((uintptr_t)p - 2 * sizeof(size_t) - hz3_g.arena_base < hz3_g.arena_bytes)
+  if (in_arena((const char *)p - 2 * sizeof(size_t)))
     hz3_fatal("%s: invalid pointer %p (at the end of hz3's arena, in no block)", what, p);
+  if (hz3_segment_pool_claims(&hz3_g.pool, p))
+    hz3_fatal(
+        "%s: invalid pointer %p (in address space hz3's arena keeps for segments, in no "
+        "block)",
+        what, p);
 }
 
 static HZ3_NOINLINE HZ3_COLD void invalid_free(void *p) {
@@ -86,10 +93,14 @@ static HZ3_NOINLINE void free_small_slow(void *p) {
   hz3_tcache_free_slow(&hz3_t_tcache, p, tag);
 }
 
-/* NULL, large, or not hz3's. */
+/* NULL, in an arena after the first, large, or not hz3's. */
 static HZ3_NOINLINE void free_other(void *p) {
   if (p == NULL) return;
   if (__atomic_load_n(&hz3_g.ready, __ATOMIC_ACQUIRE)) {
+    if (in_arena(p)) { /* another arena's, or the first's grown since the fast path looked */
+      free_small_slow(p);
+      return;
+    }
     if (hz3_large_free(&hz3_g.large, p)) return;
     not_hz3s_or_die(p, "free()");
   }
@@ -160,8 +171,6 @@ static size_t check_disarm(void *p, const char *what, int marking_free) {
   return n;
 }
 
-static bool in_arena(const void *p) { return (uintptr_t)p - hz3_g.arena_base < hz3_g.arena_bytes; }
-
 /* ---- malloc / free ---- */
 
 static HZ3_ALWAYS_INLINE void *hz3_malloc_inline(size_t n) {
@@ -173,10 +182,15 @@ static HZ3_ALWAYS_INLINE void *hz3_malloc_inline(size_t n) {
   return malloc_large(n, 0, false);
 }
 
+/* The first arena's segments take one range check and one load; anything else (other arenas,
+ * large blocks, NULL, glibc's) goes to free_other.  grown_bytes is read plainly, not as an
+ * atomic, so that the compare takes it as a memory operand: it only grows, an aligned word
+ * cannot tear, and a stale (smaller) value sends p to free_other, which looks again. */
 static HZ3_ALWAYS_INLINE void hz3_free_inline(void *p) {
-  uintptr_t off = (uintptr_t)p - hz3_g.arena_base;
-  if (HZ3_LIKELY(off < hz3_g.arena_bytes)) {
-    uint32_t bin = hz3_g.page_bins[off >> HZ3_PAGE_SHIFT];
+  const hz3_arena_t *first = &hz3_g.pool.arenas[0];
+  uintptr_t off = (uintptr_t)p - first->base;
+  if (HZ3_LIKELY(off < first->grown_bytes)) {
+    uint32_t bin = first->page_bins[off >> HZ3_PAGE_SHIFT];
     if (HZ3_LIKELY(hz3_tcache_push_bin(&hz3_t_tcache, p, bin, LINK_KEY))) return;
     free_small_slow(p);
     return;
@@ -234,9 +248,8 @@ HZ3_API void cfree(void *p) { free(p); }
 /* Usable bytes of a pointer hz3 returned; for glibc's chunks, its chunk header says. */
 static size_t usable_size(const void *p) {
   if (p == NULL) return 0;
-  uintptr_t off = (uintptr_t)p - hz3_g.arena_base;
-  if (off < hz3_g.arena_bytes) {
-    hz3_tag_t tag = hz3_g.tags[off >> HZ3_PAGE_SHIFT];
+  if (in_arena(p)) {
+    hz3_tag_t tag = page_tag(p);
     if (HZ3_CHECK && tag) return check_disarm((void *)p, "malloc_usable_size()", 0);
     return tag ? hz3_class_to_size(HZ3_TAG_CLASS(tag)) : 0;
   }
@@ -245,7 +258,8 @@ static size_t usable_size(const void *p) {
     if (n) return n;
     uintptr_t start;
     if (hz3_large_classify(&hz3_g.large, p, &start) != HZ3_LARGE_NOT_OURS) return 0;
-    if ((uintptr_t)p - 2 * sizeof(size_t) - hz3_g.arena_base < hz3_g.arena_bytes) return 0;
+    if (in_arena((const char *)p - 2 * sizeof(size_t)) || hz3_segment_pool_claims(&hz3_g.pool, p))
+      return 0;
   }
   /* A pointer into this thread's stack is nobody's block (glibc would read its neighbours as
    * a chunk header and might fault). */
@@ -357,9 +371,8 @@ HZ3_API void *realloc(void *p, size_t n) {
     free(p);
     return NULL;
   }
-  uintptr_t off = (uintptr_t)p - hz3_g.arena_base;
-  if (off < hz3_g.arena_bytes) {
-    hz3_tag_t tag = hz3_g.tags[off >> HZ3_PAGE_SHIFT];
+  if (in_arena(p)) {
+    hz3_tag_t tag = page_tag(p);
     if (HZ3_UNLIKELY(tag == 0)) invalid_free(p);
     if (HZ3_CHECK) {
       size_t old_n = check_disarm(p, "realloc()", 0);

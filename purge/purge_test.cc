@@ -26,7 +26,7 @@ class PurgeTest : public ::testing::Test {
 
   void SetUp() override {
     hz3_stats_reset(&stats_);
-    ASSERT_EQ(hz3_segment_pool_init(&pool_, os_.ops(), &stats_, 16 * HZ3_SEG_SIZE), 0);
+    ASSERT_EQ(hz3_segment_pool_init(&pool_, os_.ops(), &stats_, 16 * HZ3_SEG_SIZE, 1), 0);
     hz3_segment_set_init(&set_, 2);
     cfg_.s57 = cfg_.s60 = cfg_.s61 = false;
     cfg_.retain_max_pages = 0;

@@ -1,4 +1,4 @@
-/* segment/segment.c: arena reservation, segment supply, page runs, tags, purge meta. */
+/* segment/segment.c: arena claims and growth, segment supply, page runs, tags, purge meta. */
 #include "segment/segment.h"
 
 #include <errno.h>
@@ -12,12 +12,21 @@ static size_t page_round(size_t bytes) {
   return (bytes + HZ3_PAGE_SIZE - 1) & ~(HZ3_PAGE_SIZE - 1);
 }
 
-static hz3_segment_t *meta_at(const hz3_segment_pool_t *pool, uint32_t index) {
-  return &pool->metas[index];
+static const hz3_arena_t *arena_of_seg(const hz3_segment_pool_t *pool, const hz3_segment_t *seg) {
+  return &pool->arenas[seg->arena];
 }
 
 static void *seg_base(const hz3_segment_pool_t *pool, const hz3_segment_t *seg) {
-  return (void *)(pool->arena_base + ((size_t)seg->index << HZ3_SEG_SHIFT));
+  return (void *)(arena_of_seg(pool, seg)->base + ((size_t)seg->index << HZ3_SEG_SHIFT));
+}
+
+/* The tags and page bins of seg's pages. */
+static hz3_tag_t *seg_tags(const hz3_segment_pool_t *pool, const hz3_segment_t *seg) {
+  return &arena_of_seg(pool, seg)->tags[(size_t)seg->index * HZ3_SEG_PAGES];
+}
+static uint8_t *seg_page_bins(const hz3_segment_pool_t *pool, const hz3_segment_t *seg) {
+  /* const in the arena so that readers cannot write it; this box is the one writer */
+  return (uint8_t *)&arena_of_seg(pool, seg)->page_bins[(size_t)seg->index * HZ3_SEG_PAGES];
 }
 
 static bool bit_get(const uint64_t *bits, uint32_t i) { return (bits[i >> 6] >> (i & 63)) & 1; }
@@ -90,57 +99,148 @@ static int find_free_range(const uint64_t *free_bits, uint32_t n) {
   return -1;
 }
 
+/* An arena's claim, laid out: segments, then page bins, tags, headers and run descriptors,
+ * each table long enough for every segment of the claim. */
+typedef struct arena_layout {
+  size_t page_bins, tags, metas, runs, total; /* offsets from base; total = claim bytes */
+} arena_layout_t;
+
+static arena_layout_t arena_layout(uint32_t max_segments) {
+  size_t pages = (size_t)max_segments * HZ3_SEG_PAGES;
+  arena_layout_t l;
+  l.page_bins = (size_t)max_segments << HZ3_SEG_SHIFT;
+  l.tags = l.page_bins + page_round(pages);
+  l.metas = l.tags + page_round(pages * sizeof(hz3_tag_t));
+  l.runs = l.metas + page_round((size_t)max_segments * sizeof(hz3_segment_t));
+  l.total = l.runs + (size_t)max_segments * HZ3_SEG_RUNS_BYTES;
+  return l;
+}
+
+/* The four tables of an arena's claim: where each starts, and its bytes per segment. */
+static void arena_tables(const hz3_arena_t *a, uintptr_t start[4], size_t per[4]) {
+  start[0] = (uintptr_t)a->page_bins, per[0] = HZ3_SEG_PAGES;
+  start[1] = (uintptr_t)a->tags, per[1] = HZ3_SEG_PAGES * sizeof(hz3_tag_t);
+  start[2] = (uintptr_t)a->metas, per[2] = sizeof(hz3_segment_t);
+  start[3] = (uintptr_t)a->runs, per[3] = HZ3_SEG_RUNS_BYTES;
+}
+
+/* Claims arena k (nothing mapped); 0 or ENOMEM. */
+static int arena_claim(hz3_segment_pool_t *pool, uint32_t k) {
+  uint32_t max_segments = (uint32_t)(pool->arena_bytes >> HZ3_SEG_SHIFT);
+  arena_layout_t l = arena_layout(max_segments);
+  void *base = pool->os->claim(pool->os->ctx, l.total, HZ3_SEG_SIZE);
+  if (base == NULL) return ENOMEM;
+  hz3_arena_t *a = &pool->arenas[k];
+  memset(a, 0, sizeof *a);
+  a->base = (uintptr_t)base;
+  a->page_bins = (const uint8_t *)(a->base + l.page_bins);
+  a->tags = (hz3_tag_t *)(a->base + l.tags);
+  a->metas = (hz3_segment_t *)(a->base + l.metas);
+  a->runs = (hz3_run_t *)(a->base + l.runs);
+  a->max_segments = max_segments;
+  __atomic_store_n(&pool->narenas, k + 1, __ATOMIC_RELEASE);
+  return 0;
+}
+
 int hz3_segment_pool_init(hz3_segment_pool_t *pool, const hz3_os_ops_t *os, hz3_stats_t *stats,
-                          size_t arena_bytes) {
+                          size_t arena_bytes, uint32_t max_arenas) {
   memset(pool, 0, sizeof *pool);
-  if (arena_bytes < HZ3_SEG_SIZE || (arena_bytes & (HZ3_SEG_SIZE - 1)) != 0) return EINVAL;
+  if (arena_bytes < HZ3_SEG_SIZE || (arena_bytes & (HZ3_SEG_SIZE - 1)) != 0 ||
+      (arena_bytes >> HZ3_PAGE_SHIFT) > UINT32_MAX || max_arenas < 1 || max_arenas > HZ3_MAX_ARENAS)
+    return EINVAL;
   pool->os = os;
   pool->stats = stats;
-  pool->max_segments = (uint32_t)(arena_bytes >> HZ3_SEG_SHIFT);
-  void *arena = os->reserve(os->ctx, arena_bytes, HZ3_SEG_SIZE);
-  if (arena == NULL) return ENOMEM;
-  size_t tag_bytes = page_round((arena_bytes >> HZ3_PAGE_SHIFT) * sizeof(hz3_tag_t));
-  /* Tags and page bins read as zero ("no run") before their segment is used, so free() of a
-   * stray pointer into the arena reports it instead of faulting. */
-  void *tags = os->reserve_readable(os->ctx, tag_bytes);
-  size_t bin_bytes = page_round(arena_bytes >> HZ3_PAGE_SHIFT);
-  void *page_bins = tags ? os->reserve_readable(os->ctx, bin_bytes) : NULL;
-  if (page_bins == NULL) {
-    os->release(os->ctx, arena, arena_bytes);
-    if (tags) os->release(os->ctx, tags, tag_bytes);
-    return ENOMEM;
-  }
-  pool->page_bins = page_bins;
-  size_t meta_bytes = page_round((size_t)pool->max_segments * sizeof(hz3_segment_t));
-  void *metas = tags ? os->reserve(os->ctx, meta_bytes, HZ3_PAGE_SIZE) : NULL;
-  size_t runs_bytes = (size_t)pool->max_segments * HZ3_SEG_RUNS_BYTES;
-  void *runs = metas ? os->reserve(os->ctx, runs_bytes, HZ3_PAGE_SIZE) : NULL;
-  if (runs == NULL) {
-    os->release(os->ctx, arena, arena_bytes);
-    if (tags) os->release(os->ctx, tags, tag_bytes);
-    os->release(os->ctx, page_bins, bin_bytes);
-    if (metas) os->release(os->ctx, metas, meta_bytes);
-    return ENOMEM;
-  }
-  pool->runs = runs;
-  pool->arena_base = (uintptr_t)arena;
   pool->arena_bytes = arena_bytes;
-  pool->tags = tags;
-  pool->metas = metas;
+  pool->max_arenas = max_arenas;
   hz3_lock_init(&pool->lock);
-  return 0;
+  return arena_claim(pool, 0);
 }
 
 void hz3_segment_pool_destroy(hz3_segment_pool_t *pool) {
   const hz3_os_ops_t *os = pool->os;
-  if (pool->arena_bytes == 0) return;
-  os->release(os->ctx, (void *)pool->arena_base, pool->arena_bytes);
-  os->release(os->ctx, pool->tags,
-              page_round((pool->arena_bytes >> HZ3_PAGE_SHIFT) * sizeof(hz3_tag_t)));
-  os->release(os->ctx, pool->page_bins, page_round(pool->arena_bytes >> HZ3_PAGE_SHIFT));
-  os->release(os->ctx, pool->metas, page_round((size_t)pool->max_segments * sizeof(hz3_segment_t)));
-  os->release(os->ctx, pool->runs, (size_t)pool->max_segments * HZ3_SEG_RUNS_BYTES);
+  for (uint32_t k = 0; k < pool->narenas; k++) {
+    const hz3_arena_t *a = &pool->arenas[k];
+    uintptr_t start[4];
+    size_t per[4];
+    arena_tables(a, start, per);
+    if (a->nsegments) os->release(os->ctx, (void *)a->base, a->grown_bytes);
+    for (int t = 0; t < 4 && a->tables_segments; t++)
+      os->release(os->ctx, (void *)start[t], page_round((size_t)a->tables_segments * per[t]));
+  }
   memset(pool, 0, sizeof *pool);
+}
+
+/* Segments the tables are mapped ahead by, so that most new segments cost one mmap: 8 make
+ * whole pages of page bins and tags. */
+#define HZ3_TABLE_STEP 8u
+
+/* Maps the next segment of arena a and the table entries covering it; 0, ENOMEM at the
+ * address-space limit, or another errno when something else sits in the claim (the arena
+ * then grows no more).  Pool lock held. */
+static int arena_grow(hz3_segment_pool_t *pool, hz3_arena_t *a) {
+  const hz3_os_ops_t *os = pool->os;
+  uint32_t i = a->nsegments;
+  if (a->tables_segments <= i) {
+    uint32_t from = a->tables_segments;
+    uint32_t to = HZ3_MIN((i / HZ3_TABLE_STEP + 1) * HZ3_TABLE_STEP, a->max_segments);
+    uintptr_t start[4], lo[4], hi[4];
+    size_t per[4];
+    arena_tables(a, start, per);
+    int err = 0, t;
+    /* Entries [from, to) of each table; the page holding entry `from` is mapped already when
+     * it also holds earlier entries (hence page_round of both ends). */
+    for (t = 0; t < 4 && err == 0; t++) {
+      lo[t] = start[t] + page_round((size_t)from * per[t]);
+      hi[t] = start[t] + page_round((size_t)to * per[t]);
+      if (hi[t] > lo[t]) err = os->map_at(os->ctx, (void *)lo[t], hi[t] - lo[t]);
+    }
+    if (err != 0) {
+      /* Unmap what this step mapped (never the range that failed: it may be another's). */
+      for (int done = 0; done < t - 1; done++)
+        if (hi[done] > lo[done]) os->release(os->ctx, (void *)lo[done], hi[done] - lo[done]);
+      return err;
+    }
+    a->tables_segments = to;
+  }
+  int err = os->map_at(os->ctx, (void *)(a->base + ((size_t)i << HZ3_SEG_SHIFT)), HZ3_SEG_SIZE);
+  if (err != 0) return err;
+  a->nsegments = i + 1;
+  __atomic_store_n(&a->grown_bytes, (size_t)(i + 1) << HZ3_SEG_SHIFT, __ATOMIC_RELEASE);
+  return 0;
+}
+
+/* A new segment from the last arena, claiming the next arena when that one is full or
+ * blocked; NULL + ENOMEM at the address-space limit or with every arena claimed. Pool lock
+ * held. */
+static hz3_segment_t *grow_segment(hz3_segment_pool_t *pool) {
+  for (;;) {
+    uint32_t k = pool->narenas - 1;
+    hz3_arena_t *a = &pool->arenas[k];
+    if (!a->closed && a->nsegments < a->max_segments) {
+      int err = arena_grow(pool, a);
+      if (err == 0) {
+        hz3_segment_t *seg = &a->metas[a->nsegments - 1]; /* fresh mapping: all zero */
+        seg->index = a->nsegments - 1;
+        seg->arena = (uint8_t)k;
+        seg->runs = &a->runs[(size_t)seg->index * HZ3_SEG_PAGES];
+        return seg;
+      }
+      if (err == ENOMEM) break;
+      a->closed = 1; /* taken by another mapping: go on in a new claim */
+    }
+    if (pool->narenas == pool->max_arenas || arena_claim(pool, pool->narenas) != 0) break;
+  }
+  errno = ENOMEM;
+  return NULL;
+}
+
+const hz3_arena_t *hz3_segment_other_arena_of(const hz3_segment_pool_t *pool, const void *p) {
+  uint32_t n = __atomic_load_n(&pool->narenas, __ATOMIC_ACQUIRE);
+  for (uint32_t k = 1; k < n; k++) {
+    const hz3_arena_t *a = &pool->arenas[k];
+    if ((uintptr_t)p - a->base < __atomic_load_n(&a->grown_bytes, __ATOMIC_ACQUIRE)) return a;
+  }
+  return NULL;
 }
 
 void hz3_segment_pool_set_unused_hook(hz3_segment_pool_t *pool, hz3_segment_unused_fn fn,
@@ -156,7 +256,6 @@ void hz3_segment_set_init(hz3_segment_set_t *set, uint32_t owner) {
 
 /* A wholly free, committed segment from the spare list or the untouched arena; NULL + ENOMEM. */
 static hz3_segment_t *pool_take_segment(hz3_segment_pool_t *pool) {
-  const hz3_os_ops_t *os = pool->os;
   hz3_lock_acquire(&pool->lock);
   /* Hot spares first (their pages are still resident), then cold ones (purged: they fault
    * back in as zeroes), then untouched arena. */
@@ -173,40 +272,13 @@ static hz3_segment_t *pool_take_segment(hz3_segment_pool_t *pool) {
     seg->next = seg->prev = NULL;
     return seg;
   }
-  if (pool->used_segments == pool->max_segments) {
+  seg = grow_segment(pool);
+  if (seg == NULL) {
     hz3_lock_release(&pool->lock);
-    errno = ENOMEM;
     return NULL;
   }
-  uint32_t index = pool->used_segments;
-  void *base = (void *)(pool->arena_base + ((size_t)index << HZ3_SEG_SHIFT));
-  uintptr_t tag_lo = (uintptr_t)&pool->tags[(size_t)index * HZ3_SEG_PAGES];
-  uintptr_t tag_page = tag_lo & ~(uintptr_t)(HZ3_PAGE_SIZE - 1);
-  uintptr_t tag_end = page_round(tag_lo + HZ3_SEG_PAGES * sizeof(hz3_tag_t) - tag_page) + tag_page;
-  int err = os->commit(os->ctx, base, HZ3_SEG_SIZE);
-  if (err == 0) err = os->commit(os->ctx, (void *)tag_page, tag_end - tag_page);
-  /* The page-bin bytes of this segment (segments share that page too). */
-  uintptr_t pb_lo = (uintptr_t)&pool->page_bins[(size_t)index * HZ3_SEG_PAGES];
-  uintptr_t pb_page = pb_lo & ~(uintptr_t)(HZ3_PAGE_SIZE - 1);
-  if (err == 0)
-    err = os->commit(os->ctx, (void *)pb_page, page_round(pb_lo + HZ3_SEG_PAGES - pb_page));
-  /* The header's pages (headers share pages; committing one twice is harmless). */
-  uintptr_t hdr = (uintptr_t)meta_at(pool, index);
-  uintptr_t hdr_page = hdr & ~(uintptr_t)(HZ3_PAGE_SIZE - 1);
-  if (err == 0)
-    err = os->commit(os->ctx, (void *)hdr_page, page_round(hdr + sizeof(hz3_segment_t) - hdr_page));
-  hz3_run_t *runs = &pool->runs[(size_t)index * HZ3_SEG_PAGES];
-  if (err == 0) err = os->commit(os->ctx, runs, HZ3_SEG_RUNS_BYTES);
-  if (err != 0) {
-    hz3_lock_release(&pool->lock);
-    errno = ENOMEM;
-    return NULL;
-  }
-  pool->used_segments++;
+  __atomic_store_n(&pool->used_segments, pool->used_segments + 1, __ATOMIC_RELAXED);
   hz3_lock_release(&pool->lock);
-  seg = meta_at(pool, index); /* fresh commit: all zero */
-  seg->index = index;
-  seg->runs = runs;
   bits_fill(seg->free_bits, 0, HZ3_SEG_PAGES, 1);
   seg->free_pages = HZ3_SEG_PAGES;
   hz3_segment_purge_init_meta(seg);
@@ -259,11 +331,12 @@ static uint32_t release_meta(hz3_segment_pool_t *pool, hz3_segment_t *seg,
                              hz3_release_batch_t *batch) {
   queue_range(pool, batch, seg->runs, HZ3_SEG_RUNS_BYTES);
   /* The tag page covers this segment and its buddy. */
+  const hz3_arena_t *a = arena_of_seg(pool, seg);
   size_t per_page = HZ3_PAGE_SIZE / (HZ3_SEG_PAGES * sizeof(hz3_tag_t));
   uint32_t lo = seg->index - seg->index % (uint32_t)per_page;
   for (uint32_t i = lo; i < lo + per_page; i++)
-    if (i < pool->used_segments && i != seg->index && !meta_at(pool, i)->spare) return 1;
-  queue_range(pool, batch, &pool->tags[(size_t)lo * HZ3_SEG_PAGES], HZ3_PAGE_SIZE);
+    if (i < a->nsegments && i != seg->index && !a->metas[i].spare) return 1;
+  queue_range(pool, batch, &a->tags[(size_t)lo * HZ3_SEG_PAGES], HZ3_PAGE_SIZE);
   return 2;
 }
 
@@ -308,12 +381,14 @@ hz3_run_t *hz3_segment_alloc_run(hz3_segment_pool_t *pool, hz3_segment_set_t *se
   run->npages = (uint16_t)npages;
   run->cls = (uint8_t)cls;
   run->owner = (uint8_t)set->owner;
+  run->arena = seg->arena;
   run->first_page = seg->index * HZ3_SEG_PAGES + (uint32_t)first;
   hz3_tag_t tag = HZ3_MAKE_TAG(cls, set->owner, slot);
+  hz3_tag_t *tags = seg_tags(pool, seg) + first;
+  uint8_t *bins = seg_page_bins(pool, seg) + first;
   for (uint32_t i = 0; i < npages; i++) {
-    __atomic_store_n(&pool->tags[run->first_page + i], tag, __ATOMIC_RELAXED);
-    __atomic_store_n(&pool->page_bins[run->first_page + i], (uint8_t)HZ3_TAG_BIN(tag),
-                     __ATOMIC_RELAXED);
+    __atomic_store_n(&tags[i], tag, __ATOMIC_RELAXED);
+    __atomic_store_n(&bins[i], (uint8_t)HZ3_TAG_BIN(tag), __ATOMIC_RELAXED);
   }
   set->runs_taken++;
   HZ3_STAT_ADD(pool->stats, runs_allocated, 1);
@@ -324,11 +399,13 @@ void hz3_segment_free_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_
                           uint32_t epoch) {
   uint32_t npages = run->npages;
   HZ3_ASSERT(npages >= 1);
-  hz3_segment_t *seg = meta_at(pool, run->first_page / HZ3_SEG_PAGES);
+  hz3_segment_t *seg = &pool->arenas[run->arena].metas[run->first_page / HZ3_SEG_PAGES];
   uint32_t first = run->first_page % HZ3_SEG_PAGES;
+  hz3_tag_t *tags = seg_tags(pool, seg) + first;
+  uint8_t *bins = seg_page_bins(pool, seg) + first;
   for (uint32_t i = 0; i < npages; i++) {
-    __atomic_store_n(&pool->tags[run->first_page + i], 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&pool->page_bins[run->first_page + i], 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&tags[i], 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&bins[i], 0, __ATOMIC_RELAXED);
   }
   /* Idle pages become free pages (purged ones stay purged); pages still busy (a caller that
    * frees a run with objects out) join the resident-unused count. */
@@ -391,7 +468,8 @@ void hz3_segment_mark_idle(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3
 }
 
 hz3_segment_t *hz3_segment_of(const hz3_segment_pool_t *pool, const void *p) {
-  return meta_at(pool, (uint32_t)(((uintptr_t)p - pool->arena_base) >> HZ3_SEG_SHIFT));
+  const hz3_arena_t *a = hz3_segment_arena_of(pool, p);
+  return &a->metas[((uintptr_t)p - a->base) >> HZ3_SEG_SHIFT];
 }
 
 hz3_run_t *hz3_segment_run_of(const hz3_segment_pool_t *pool, const void *p) {
@@ -401,7 +479,7 @@ hz3_run_t *hz3_segment_run_of(const hz3_segment_pool_t *pool, const void *p) {
 }
 
 void *hz3_segment_run_start(const hz3_segment_pool_t *pool, const hz3_run_t *run) {
-  return (void *)(pool->arena_base + ((uintptr_t)run->first_page << HZ3_PAGE_SHIFT));
+  return (void *)(pool->arenas[run->arena].base + ((uintptr_t)run->first_page << HZ3_PAGE_SHIFT));
 }
 
 void *hz3_segment_page_addr(const hz3_segment_pool_t *pool, const hz3_segment_t *seg,
@@ -513,6 +591,37 @@ uint64_t hz3_segment_purge_spare(hz3_segment_pool_t *pool, uint64_t max_pages, u
   return pages;
 }
 
+bool hz3_segment_pool_claims(const hz3_segment_pool_t *pool, const void *p) {
+  uint32_t n = __atomic_load_n(&pool->narenas, __ATOMIC_ACQUIRE);
+  for (uint32_t k = 0; k < n; k++) {
+    const hz3_arena_t *a = &pool->arenas[k];
+    if ((uintptr_t)p - a->base < arena_layout(a->max_segments).total) return true;
+  }
+  return false;
+}
+
+hz3_segment_pages_t hz3_segment_count_pages(const hz3_segment_pool_t *pool) {
+  hz3_segment_pages_t n = {0, 0, 0};
+  uint32_t narenas = __atomic_load_n(&pool->narenas, __ATOMIC_ACQUIRE);
+  for (uint32_t k = 0; k < narenas; k++) {
+    const hz3_arena_t *a = &pool->arenas[k];
+    uint32_t segments =
+        (uint32_t)(__atomic_load_n(&a->grown_bytes, __ATOMIC_ACQUIRE) >> HZ3_SEG_SHIFT);
+    for (uint32_t i = 0; i < segments; i++) {
+      const hz3_segment_t *seg = &a->metas[i];
+      uint32_t idle = 0, purged = 0;
+      for (uint32_t w = 0; w < HZ3_SEG_WORDS; w++) {
+        idle += (uint32_t)__builtin_popcountll(seg->idle_bits[w]);
+        purged += (uint32_t)__builtin_popcountll(seg->purged_bits[w] | seg->idle_purged_bits[w]);
+      }
+      n.busy += HZ3_SEG_PAGES - seg->free_pages - idle;
+      n.resident += HZ3_SEG_PAGES - purged;
+      n.segments++;
+    }
+  }
+  return n;
+}
+
 static bool check_segment(const hz3_segment_pool_t *pool, const hz3_segment_t *seg,
                           hz3_check_report_t *r) {
   uint32_t free_count = 0, unused_count = 0;
@@ -532,8 +641,8 @@ static bool check_segment(const hz3_segment_pool_t *pool, const hz3_segment_t *s
   if (free_count != seg->free_pages)
     return hz3_check_fail(r, "segment %u: free_pages %u but %u free bits", seg->index,
                           seg->free_pages, free_count);
-  const hz3_tag_t *tags = &pool->tags[(size_t)seg->index * HZ3_SEG_PAGES];
-  const uint8_t *bins = &pool->page_bins[(size_t)seg->index * HZ3_SEG_PAGES];
+  const hz3_tag_t *tags = seg_tags(pool, seg);
+  const uint8_t *bins = seg_page_bins(pool, seg);
   for (uint32_t pg = 0; pg < HZ3_SEG_PAGES; pg++)
     if (bins[pg] != HZ3_TAG_BIN(tags[pg]))
       return hz3_check_fail(r, "segment %u page %u: page bin %u, tag says %u", seg->index, pg,
@@ -551,7 +660,7 @@ static bool check_segment(const hz3_segment_pool_t *pool, const hz3_segment_t *s
     uint32_t slot = HZ3_TAG_RUN_SLOT(tags[pg]);
     const hz3_run_t *run = &seg->runs[slot];
     if (tags[pg] == 0 || !bit_get(seg->slot_used, slot) || run->npages == 0 ||
-        run->first_page != seg->index * HZ3_SEG_PAGES + pg)
+        run->first_page != seg->index * HZ3_SEG_PAGES + pg || run->arena != seg->arena)
       return hz3_check_fail(r, "segment %u page %u: in use but starts no run", seg->index, pg);
     runs_found++;
     if (run->cls >= HZ3_NUM_CLASSES || run->npages != hz3_class_run_pages(run->cls))
@@ -593,7 +702,7 @@ static bool check_spare_list(const hz3_segment_t *s, bool cold, uint32_t *seen, 
 
 bool hz3_segment_check(const hz3_segment_pool_t *pool, hz3_check_report_t *report) {
   hz3_lock_acquire((hz3_lock_t *)&pool->lock);
-  uint32_t used = pool->used_segments, spare_seen = 0, cold_seen = 0;
+  uint32_t spare_seen = 0, cold_seen = 0;
   uint64_t spare_unused = 0;
   bool ok = check_spare_list(pool->spare, false, &spare_seen, &spare_unused, report) &&
             check_spare_list(pool->cold, true, &cold_seen, &spare_unused, report);
@@ -608,10 +717,24 @@ bool hz3_segment_check(const hz3_segment_pool_t *pool, hz3_check_report_t *repor
     return hz3_check_fail(report, "spare lists hold %u hot + %u cold, counts say %u, %u cold",
                           spare_seen, cold_seen, nspare, ncold);
   uint64_t unused = 0;
-  for (uint32_t i = 0; i < used; i++) {
-    if (!check_segment(pool, meta_at(pool, i), report)) return false;
-    unused += meta_at(pool, i)->unused_pages;
+  uint32_t segments = 0;
+  for (uint32_t k = 0; k < pool->narenas; k++) {
+    const hz3_arena_t *a = &pool->arenas[k];
+    if (a->grown_bytes != (size_t)a->nsegments << HZ3_SEG_SHIFT || a->nsegments > a->max_segments ||
+        a->tables_segments < a->nsegments)
+      return hz3_check_fail(report, "arena %u: %u segments, %zu bytes grown, tables for %u", k,
+                            a->nsegments, a->grown_bytes, a->tables_segments);
+    for (uint32_t i = 0; i < a->nsegments; i++, segments++) {
+      if (a->metas[i].index != i || a->metas[i].arena != k)
+        return hz3_check_fail(report, "arena %u segment %u: header says segment %u of arena %u", k,
+                              i, a->metas[i].index, a->metas[i].arena);
+      if (!check_segment(pool, &a->metas[i], report)) return false;
+      unused += a->metas[i].unused_pages;
+    }
   }
+  if (segments != pool->used_segments)
+    return hz3_check_fail(report, "arenas hold %u segments, the pool counts %u", segments,
+                          pool->used_segments);
   if (unused != hz3_segment_unused_pages(pool))
     return hz3_check_fail(report, "pool: unused_pages %llu but segments hold %llu",
                           (unsigned long long)hz3_segment_unused_pages(pool),

@@ -1,24 +1,26 @@
 /* segment/segment.h: the address space of small and medium objects.
  *
- * Owns: one reservation (the arena) cut into 2 MiB segments of 512 pages of 4 KiB; page runs
- *   inside segments; one page tag per arena page (so free(p) learns its class and owner shard
- *   with one load); the run descriptors; per-segment meta (free_bits, purged_bits, idle_bits,
- *   idle_purged_bits, last_touch_epoch); per-owner segment sets that hand out runs; the count
- *   of resident-unused pages, and the mechanics of purging them.
- * Page states: free (in no run), or in a run and then idle (no allocated object touches it:
- *   every object overlapping it is free in central) or busy.  Free and idle pages are
- *   "unused"; an unused page is resident unless purged (purged_bits / idle_purged_bits).
- * Invariants: page_bins[page] == HZ3_TAG_BIN(tags[page]) for every page;
- *   purged_bits subset of free_bits; idle_bits disjoint from free_bits;
- *   idle_purged_bits subset of idle_bits; unused_pages = popcount of resident-unused pages, per
- *   segment and summed over the pool; a page's tag is nonzero iff the page lies in a live run,
- *   and then names that run's class, owner and first page; free_pages counts free_bits; a
- *   set's segments all belong to its owner and are all committed.
- * Threads: a set (and the runs of its segments) is used under its owner's lock (central's shard
- *   lock); the pool's segment supply has its own lock.  hz3_segment_tag() and
- *   hz3_segment_of() are lock-free on any pointer hz3 returned.
+ * Owns: the arenas: address space claimed (not mapped) for 2 MiB segments of 512 pages of 4 KiB
+ *   and their tables, mapped a segment at a time as the heap grows, so that address space
+ *   follows the heap and the kernel's RLIMIT_AS applies; when an arena is full, or another
+ *   mapping sits where it would grow, the next arena is claimed elsewhere (no ceiling but the
+ *   address space).  Page runs inside segments; one page tag per page (so free(p) learns its
+ *   class and owner shard with one load); the run descriptors; per-segment meta (free_bits,
+ * purged_bits, idle_bits, idle_purged_bits, last_touch_epoch); per-owner segment sets that hand out
+ * runs; the count of resident-unused pages, and the mechanics of purging them. Page states: free
+ * (in no run), or in a run and then idle (no allocated object touches it: every object overlapping
+ * it is free in central) or busy.  Free and idle pages are "unused"; an unused page is resident
+ * unless purged (purged_bits / idle_purged_bits). Invariants: page_bins[page] ==
+ * HZ3_TAG_BIN(tags[page]) for every page; purged_bits subset of free_bits; idle_bits disjoint from
+ * free_bits; idle_purged_bits subset of idle_bits; unused_pages = popcount of resident-unused
+ * pages, per segment and summed over the pool; a page's tag is nonzero iff the page lies in a live
+ * run, and then names that run's class, owner and first page; free_pages counts free_bits; a set's
+ * segments all belong to its owner and are all committed. Threads: a set (and the runs of its
+ * segments) is used under its owner's lock (central's shard lock); the pool's segment supply has
+ * its own lock.  hz3_segment_tag() and hz3_segment_of() are lock-free on any pointer hz3 returned.
  * Callers: central (runs), packing and purge (read meta, purge free ranges), epoch, preload
- *   (the arena bounds and tags on the free fast path), tests.
+ *   (the first arena's bounds and page bins on the free fast path: one range check, one load),
+ *   tests.
  */
 #pragma once
 
@@ -59,9 +61,9 @@ typedef struct hz3_run {
   uint16_t npages;                      /* pages in the run (0: descriptor unused) */
   uint8_t cls;
   uint8_t owner;
-  uint8_t on_list; /* central: linked in a partial list */
-  uint8_t reserved;
-  uint32_t first_page; /* index of the first page within the arena */
+  uint8_t on_list;     /* central: linked in a partial list */
+  uint8_t arena;       /* the arena holding it */
+  uint32_t first_page; /* index of the first page within its arena */
 } hz3_run_t;
 
 typedef struct hz3_segment {
@@ -72,7 +74,8 @@ typedef struct hz3_segment {
   uint32_t free_pages;
   uint32_t unused_pages;     /* resident pages that are free or idle */
   uint32_t last_touch_epoch; /* epoch of the last alloc_run/free_run */
-  uint32_t index;            /* position in the arena */
+  uint32_t index;            /* position in its arena */
+  uint8_t arena;             /* its arena's index in the pool */
   uint8_t owner;
   uint8_t in_set; /* linked in its owner's set */
   uint8_t spare;  /* on one of the pool's spare lists (under the pool lock) */
@@ -104,7 +107,33 @@ typedef void (*hz3_segment_unused_fn)(void *ctx, struct hz3_segment_pool *pool,
                                       hz3_segment_set_t *set, hz3_segment_t *seg, uint32_t first,
                                       uint32_t npages);
 
+/* One claim of address space: max_segments segments from base, then their tables (page bins,
+ * tags, headers, run descriptors), each a dense array indexed by page or segment within the
+ * arena.  Only the first nsegments segments, and the table entries that cover them, are
+ * mapped; the rest of the claim is address space nobody uses yet. */
+typedef struct hz3_arena {
+  uintptr_t base;           /* first segment (segment-aligned) */
+  size_t grown_bytes;       /* nsegments * HZ3_SEG_SIZE, published last (atomic) */
+  const uint8_t *page_bins; /* HZ3_TAG_BIN of each page's tag, one byte: the free fast path's
+                               lookup, four times denser in cache than the tags */
+  hz3_tag_t *tags;          /* one per page */
+  hz3_segment_t *metas;     /* one header per segment */
+  hz3_run_t *runs;          /* HZ3_SEG_PAGES descriptors per segment */
+  uint32_t nsegments;       /* segments mapped (a bump pointer, under the pool lock) */
+  uint32_t max_segments;    /* segments the claim holds */
+  uint32_t tables_segments; /* segments the mapped table entries cover (>= nsegments) */
+  uint32_t closed;          /* grows no more: another mapping sits where it would */
+} hz3_arena_t;
+
+#define HZ3_MAX_ARENAS 64
+
 typedef struct hz3_segment_pool {
+  /* First, away from the counters and the lock below: arenas[0]'s base, grown_bytes and
+   * page_bins are read by every free. */
+  hz3_arena_t arenas[HZ3_MAX_ARENAS];
+  uint32_t narenas;    /* arenas claimed (published after the arena is set up: atomic) */
+  uint32_t max_arenas; /* at most HZ3_MAX_ARENAS */
+  size_t arena_bytes;  /* the address space one arena claims for segments */
   const hz3_os_ops_t *os;
   hz3_stats_t *stats;
   hz3_segment_unused_fn unused_hook; /* may be NULL; set by hz3_segment_pool_set_unused_hook */
@@ -112,28 +141,21 @@ typedef struct hz3_segment_pool {
   uint64_t unused_pages;       /* resident-unused pages of every segment (atomic) */
   uint64_t spare_unused_pages; /* of which in spare segments (changed under the lock, read
                                   without it as a hint: atomic) */
-  uintptr_t arena_base;
-  size_t arena_bytes;
-  hz3_tag_t *tags;      /* one per arena page */
-  uint8_t *page_bins;   /* HZ3_TAG_BIN of each page's tag, one byte: the free fast path's
-                           lookup, four times denser in cache than the tags */
-  hz3_segment_t *metas; /* one header per segment, dense */
-  hz3_run_t *runs;      /* HZ3_SEG_PAGES descriptors per segment */
-  uint32_t max_segments;
-  uint32_t used_segments; /* segments ever handed out (bump pointer) */
+  uint32_t used_segments; /* segments mapped in every arena (under the lock; read as a gauge) */
   hz3_segment_t *spare;   /* wholly free segments with resident pages (hot): taken first */
   hz3_segment_t *cold;    /* wholly free segments given back to the OS in full (purged) */
   uint32_t nspare;        /* segments on either list */
   uint32_t ncold;
-  hz3_lock_t lock; /* guards used_segments and spare */
+  hz3_lock_t lock; /* guards the arenas' growth and the spare lists */
 } hz3_segment_pool_t;
 
 /* ---- lifecycle ---- */
-/* Reserves arena_bytes (a multiple of HZ3_SEG_SIZE) plus tag and meta space.  0 or an errno
- * value; nothing is committed yet. */
+/* Claims the first arena: arena_bytes (a multiple of HZ3_SEG_SIZE) of address space for
+ * segments plus their tables; nothing is mapped yet.  Up to max_arenas (1..HZ3_MAX_ARENAS)
+ * arenas are claimed as the heap grows.  0 or an errno value. */
 int hz3_segment_pool_init(hz3_segment_pool_t *pool, const hz3_os_ops_t *os, hz3_stats_t *stats,
-                          size_t arena_bytes);
-/* Gives the whole reservation back (tests). Every run must have been freed. */
+                          size_t arena_bytes, uint32_t max_arenas);
+/* Unmaps everything the arenas mapped (tests). Every run must have been freed. */
 void hz3_segment_pool_destroy(hz3_segment_pool_t *pool);
 void hz3_segment_set_init(hz3_segment_set_t *set, uint32_t owner);
 /* Names the one function told when pages become unused (the release policy, in purge), before
@@ -152,20 +174,35 @@ void hz3_segment_free_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_
                           uint32_t epoch);
 
 /* ---- lookups (lock-free) ---- */
+/* The arena holding p other than the first, or NULL: a walk over the arenas. */
+const hz3_arena_t *hz3_segment_other_arena_of(const hz3_segment_pool_t *pool, const void *p);
+/* The arena whose mapped segments hold p, or NULL (p is not in any of hz3's segments). */
+static inline const hz3_arena_t *hz3_segment_arena_of(const hz3_segment_pool_t *pool,
+                                                      const void *p) {
+  const hz3_arena_t *a = &pool->arenas[0];
+  if (HZ3_LIKELY((uintptr_t)p - a->base < __atomic_load_n(&a->grown_bytes, __ATOMIC_ACQUIRE)))
+    return a;
+  return hz3_segment_other_arena_of(pool, p);
+}
 static inline bool hz3_segment_pool_contains(const hz3_segment_pool_t *pool, const void *p) {
-  return (uintptr_t)p - pool->arena_base < pool->arena_bytes;
+  return hz3_segment_arena_of(pool, p) != NULL;
 }
-/* The tag of the page holding p; p must be inside the arena. */
+/* Whether p lies in address space an arena claimed (its segments and tables, mapped or not
+ * yet): a pointer there that is in no segment was never a block of anybody's (messages, slow
+ * paths only). */
+bool hz3_segment_pool_claims(const hz3_segment_pool_t *pool, const void *p);
+/* The tag of the page holding p; p must be in one of the pool's segments. */
 static inline hz3_tag_t hz3_segment_tag(const hz3_segment_pool_t *pool, const void *p) {
-  return __atomic_load_n(&pool->tags[((uintptr_t)p - pool->arena_base) >> HZ3_PAGE_SHIFT],
-                         __ATOMIC_RELAXED);
+  const hz3_arena_t *a = hz3_segment_arena_of(pool, p);
+  return __atomic_load_n(&a->tags[((uintptr_t)p - a->base) >> HZ3_PAGE_SHIFT], __ATOMIC_RELAXED);
 }
-/* The tcache bin (class + 1, or 0: no run) of the page holding p; p inside the arena. */
+/* The tcache bin (class + 1, or 0: no run) of the page holding p; p in one of the segments. */
 static inline uint32_t hz3_segment_page_bin(const hz3_segment_pool_t *pool, const void *p) {
-  return __atomic_load_n(&pool->page_bins[((uintptr_t)p - pool->arena_base) >> HZ3_PAGE_SHIFT],
+  const hz3_arena_t *a = hz3_segment_arena_of(pool, p);
+  return __atomic_load_n(&a->page_bins[((uintptr_t)p - a->base) >> HZ3_PAGE_SHIFT],
                          __ATOMIC_RELAXED);
 }
-/* The segment holding p (inside the arena), in O(1). */
+/* The segment holding p (in one of the segments), in O(1) for the first arena. */
 hz3_segment_t *hz3_segment_of(const hz3_segment_pool_t *pool, const void *p);
 /* The run holding p, or NULL if p's page is in no run. */
 hz3_run_t *hz3_segment_run_of(const hz3_segment_pool_t *pool, const void *p);
@@ -227,6 +264,14 @@ uint64_t hz3_segment_release_spare(hz3_segment_pool_t *pool, uint64_t max_pages,
 static inline uint64_t hz3_segment_unused_pages(const hz3_segment_pool_t *pool) {
   return __atomic_load_n(&pool->unused_pages, __ATOMIC_RELAXED);
 }
+
+/* ---- accounting (lock-free reads of live state: a snapshot, exact when nothing moves) ---- */
+typedef struct hz3_segment_pages {
+  uint64_t segments; /* mapped segments */
+  uint64_t busy;     /* pages of runs holding at least one allocated object */
+  uint64_t resident; /* pages not given back to the OS */
+} hz3_segment_pages_t;
+hz3_segment_pages_t hz3_segment_count_pages(const hz3_segment_pool_t *pool);
 
 /* ---- check ---- */
 /* Walks every handed-out segment: bit/tag/run agreement, purged within free, counts. */

@@ -25,7 +25,7 @@ class SegmentTest : public ::testing::Test {
 
   void SetUp() override {
     hz3_stats_reset(&stats_);
-    ASSERT_EQ(hz3_segment_pool_init(&pool_, os_.ops(), &stats_, kSegments * HZ3_SEG_SIZE), 0);
+    ASSERT_EQ(hz3_segment_pool_init(&pool_, os_.ops(), &stats_, kSegments * HZ3_SEG_SIZE, 1), 0);
     hz3_segment_set_init(&set_, 3);
   }
   void TearDown() override {
@@ -53,10 +53,36 @@ class SegmentTest : public ::testing::Test {
   }
 };
 
-TEST_F(SegmentTest, ReservesWithoutCommitting) {
-  EXPECT_EQ(os_.reserve_calls(), 5u);  // arena, tags, page bins, headers, run descriptors
-  EXPECT_EQ(os_.committed_pages(), 0u);
-  EXPECT_EQ(pool_.arena_base % HZ3_SEG_SIZE, 0u);
+TEST_F(SegmentTest, ClaimsWithoutMapping) {
+  EXPECT_EQ(os_.claim_calls(), 1u);  // one claim: segments and their tables
+  EXPECT_EQ(os_.map_at_calls(), 0u);
+  EXPECT_EQ(pool_.narenas, 1u);
+  EXPECT_EQ(pool_.arenas[0].base % HZ3_SEG_SIZE, 0u);
+  EXPECT_EQ(pool_.arenas[0].grown_bytes, 0u);
+}
+
+TEST_F(SegmentTest, GrowsASegmentAtATimeTablesAhead) {
+  // The first segment maps its tables (page bins, tags, headers, descriptors for 8 segments)
+  // and itself; the next seven map one segment each.
+  const uint32_t cls = hz3_size_to_class(65536);
+  const uint32_t per_segment = HZ3_SEG_PAGES / hz3_class_run_pages(cls);
+  for (uint32_t r = 0; r < per_segment; r++) ASSERT_NE(Alloc(cls), nullptr);
+  EXPECT_EQ(os_.map_at_calls(), 5u);
+  EXPECT_EQ(pool_.arenas[0].grown_bytes, HZ3_SEG_SIZE);
+  for (size_t i = 1; i < kSegments; i++)
+    for (uint32_t r = 0; r < per_segment; r++) ASSERT_NE(Alloc(cls), nullptr);
+  EXPECT_EQ(pool_.used_segments, kSegments);
+  EXPECT_EQ(os_.map_at_calls(), 5u + kSegments - 1);
+  EXPECT_EQ(pool_.arenas[0].grown_bytes, kSegments * HZ3_SEG_SIZE);
+  // Every segment mapped lies in the claim, each once.
+  size_t segment_bytes = 0;
+  for (const FakeOs::Range& r : os_.map_at_ranges())
+    if (r.bytes == HZ3_SEG_SIZE) {
+      EXPECT_EQ((r.addr - pool_.arenas[0].base) % HZ3_SEG_SIZE, 0u);
+      EXPECT_LT(r.addr - pool_.arenas[0].base, kSegments * HZ3_SEG_SIZE);
+      segment_bytes += r.bytes;
+    }
+  EXPECT_EQ(segment_bytes, kSegments * HZ3_SEG_SIZE);
 }
 
 TEST_F(SegmentTest, RunTagsNameClassOwnerAndFirstPage) {
@@ -76,9 +102,11 @@ TEST_F(SegmentTest, RunTagsNameClassOwnerAndFirstPage) {
   }
   EXPECT_EQ(hz3_segment_tag(&pool_, start + run_bytes), 0u);  // the page after: no run
   EXPECT_EQ(hz3_segment_run_of(&pool_, start + run_bytes), nullptr);
-  EXPECT_FALSE(hz3_segment_pool_contains(&pool_, reinterpret_cast<void*>(pool_.arena_base - 1)));
-  EXPECT_FALSE(hz3_segment_pool_contains(
-      &pool_, reinterpret_cast<void*>(pool_.arena_base + pool_.arena_bytes)));
+  const hz3_arena_t& arena = pool_.arenas[0];
+  EXPECT_FALSE(hz3_segment_pool_contains(&pool_, reinterpret_cast<void*>(arena.base - 1)));
+  // Only what has grown: the claim's next segment is not the pool's yet.
+  EXPECT_FALSE(
+      hz3_segment_pool_contains(&pool_, reinterpret_cast<void*>(arena.base + arena.grown_bytes)));
   EXPECT_EQ(stats_.runs_allocated, HZ3_STATS ? 1u : 0u);
 }
 
@@ -114,7 +142,7 @@ TEST_F(SegmentTest, WhollyFreeSegmentGoesToThePoolAndBack) {
 TEST_F(SegmentTest, SpareSegmentsGoColdWholeWithTheirMetaPages) {
   hz3_run_t* a = Alloc(hz3_size_to_class(64));
   hz3_segment_t* seg = hz3_segment_of(&pool_, hz3_segment_run_start(&pool_, a));
-  seg->runs[300].reserved = 7;  // a descriptor page that a burst would have touched
+  seg->runs[300].cls = 7;  // a descriptor page that a burst would have touched
   hz3_segment_mark_busy(&pool_, &set_, seg, a->first_page % HZ3_SEG_PAGES, a->npages);
   os_.ClearRecords();
   Free(a);  // wholly free: a hot spare, nothing given back yet (the next burst may want it)
@@ -132,14 +160,14 @@ TEST_F(SegmentTest, SpareSegmentsGoColdWholeWithTheirMetaPages) {
     if (r.addr <= reinterpret_cast<uintptr_t>(&seg->runs[300]) &&
         reinterpret_cast<uintptr_t>(&seg->runs[300]) < r.addr + r.bytes)
       meta_purged = true;
-    if (r.addr == reinterpret_cast<uintptr_t>(pool_.tags)) tags_purged = true;
+    if (r.addr == reinterpret_cast<uintptr_t>(pool_.arenas[0].tags)) tags_purged = true;
   }
   EXPECT_TRUE(meta_purged);
   EXPECT_TRUE(tags_purged);             // its buddy (segment 1) was never used
   EXPECT_EQ(os_.dontneed_calls(), 3u);  // the page, the descriptors, the tags...
   EXPECT_EQ(os_.dontneed_syscalls(), HZ3_RELEASE_BATCHING ? 1u : 3u);  // ... in one batch
   EXPECT_EQ(calls, os_.dontneed_syscalls());
-  EXPECT_EQ(seg->runs[300].reserved, 0u);
+  EXPECT_EQ(seg->runs[300].cls, 0u);
   Check();
   EXPECT_NE(Alloc(hz3_size_to_class(64)), nullptr);  // and the segment works again
   EXPECT_EQ(pool_.ncold, 0u);
@@ -186,13 +214,96 @@ TEST_F(SegmentTest, FillsSegmentsThenRunsOutWithEnomem) {
   EXPECT_NE(Alloc(cls), nullptr);  // room again
 }
 
-TEST_F(SegmentTest, CommitFailureIsEnomemNotCrash) {
-  os_.FailCommitAfter(0);
+TEST_F(SegmentTest, MapFailureIsEnomemNotCrash) {
+  for (long after = 0; after < 5; after++) {  // each of the five mappings of a first segment
+    os_.FailMapAtAfter(after);
+    errno = 0;
+    EXPECT_EQ(Alloc(0), nullptr) << after;
+    EXPECT_EQ(errno, ENOMEM);
+    EXPECT_EQ(pool_.arenas[0].grown_bytes, 0u);
+  }
+  os_.FailMapAtAfter(-1);
+  EXPECT_NE(Alloc(0), nullptr);  // what a failed step mapped went back: it maps again
+  EXPECT_EQ(pool_.narenas, 1u);  // the limit is not a reason to claim elsewhere
+}
+
+// Arenas after the first: a full arena, or one whose next segment another mapping took, goes
+// on in a new claim; lookups find objects in every arena.
+class ArenaTest : public ::testing::Test {
+ protected:
+  FakeOs os_;
+  hz3_segment_pool_t pool_;
+  hz3_segment_set_t set_;
+  std::vector<hz3_run_t*> live_;
+  const uint32_t cls_ = hz3_size_to_class(65536);
+  const uint32_t per_segment_ = HZ3_SEG_PAGES / hz3_class_run_pages(cls_);
+
+  void TearDown() override {
+    for (hz3_run_t* r : live_) hz3_segment_free_run(&pool_, &set_, r, 0);
+    hz3_check_report_t rep;
+    EXPECT_TRUE(hz3_segment_check(&pool_, &rep)) << rep.message;
+    EXPECT_EQ(pool_.nspare, pool_.used_segments);
+    hz3_segment_pool_destroy(&pool_);
+  }
+  hz3_run_t* Alloc() {
+    hz3_run_t* run = hz3_segment_alloc_run(&pool_, &set_, hz3_class_run_pages(cls_), cls_, 1);
+    if (run != nullptr) live_.push_back(run);
+    return run;
+  }
+  // Every live run is found from its own pages, in whichever arena it is.
+  void ExpectLookups() {
+    for (hz3_run_t* r : live_) {
+      char* start = static_cast<char*>(hz3_segment_run_start(&pool_, r));
+      ASSERT_TRUE(hz3_segment_pool_contains(&pool_, start));
+      EXPECT_EQ(hz3_segment_run_of(&pool_, start + 4096), r);
+      EXPECT_EQ(HZ3_TAG_CLASS(hz3_segment_tag(&pool_, start)), cls_);
+      EXPECT_EQ(hz3_segment_page_bin(&pool_, start), cls_ + 1);
+      EXPECT_EQ(hz3_segment_arena_of(&pool_, start), &pool_.arenas[r->arena]);
+      memset(start, 7, r->npages * HZ3_PAGE_SIZE);
+    }
+  }
+};
+
+TEST_F(ArenaTest, AFullArenaGoesOnInANewOne) {
+  ASSERT_EQ(hz3_segment_pool_init(&pool_, os_.ops(), nullptr, 2 * HZ3_SEG_SIZE, 3), 0);
+  hz3_segment_set_init(&set_, 0);
+  for (uint32_t i = 0; i < 6 * per_segment_; i++) ASSERT_NE(Alloc(), nullptr) << i;
+  EXPECT_EQ(pool_.narenas, 3u);
+  EXPECT_EQ(pool_.used_segments, 6u);
+  for (uint32_t k = 0; k < 3; k++) EXPECT_EQ(pool_.arenas[k].grown_bytes, 2 * HZ3_SEG_SIZE);
+  ExpectLookups();
   errno = 0;
-  EXPECT_EQ(Alloc(0), nullptr);
+  EXPECT_EQ(Alloc(), nullptr);  // three arenas were all it could have
   EXPECT_EQ(errno, ENOMEM);
-  os_.FailCommitAfter(-1);
-  EXPECT_NE(Alloc(0), nullptr);
+  // A freed segment of the first arena is reused before anything new is mapped.
+  hz3_run_t* first = live_.front();
+  for (uint32_t i = 0; i < per_segment_; i++) {
+    hz3_segment_free_run(&pool_, &set_, live_.front(), 2);
+    live_.erase(live_.begin());
+  }
+  size_t maps = os_.map_at_calls();
+  hz3_run_t* again = Alloc();
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(again->arena, 0u);
+  EXPECT_EQ(os_.map_at_calls(), maps);
+  (void)first;
+}
+
+TEST_F(ArenaTest, AnotherMappingInTheWayClosesTheArena) {
+  ASSERT_EQ(hz3_segment_pool_init(&pool_, os_.ops(), nullptr, 8 * HZ3_SEG_SIZE, 4), 0);
+  hz3_segment_set_init(&set_, 0);
+  for (uint32_t i = 0; i < per_segment_; i++) ASSERT_NE(Alloc(), nullptr);  // arena 0, segment 0
+  // Something else maps where segment 1 would go.
+  uintptr_t next = pool_.arenas[0].base + HZ3_SEG_SIZE;
+  ASSERT_TRUE(os_.Occupy(next, HZ3_SEG_SIZE));
+  for (uint32_t i = 0; i < 2 * per_segment_; i++) ASSERT_NE(Alloc(), nullptr) << i;
+  EXPECT_EQ(pool_.arenas[0].closed, 1u);
+  EXPECT_EQ(pool_.arenas[0].grown_bytes, HZ3_SEG_SIZE);
+  EXPECT_EQ(pool_.narenas, 2u);
+  EXPECT_EQ(pool_.arenas[1].grown_bytes, 2 * HZ3_SEG_SIZE);
+  EXPECT_FALSE(hz3_segment_pool_contains(&pool_, reinterpret_cast<void*>(next)));
+  ExpectLookups();
+  os_.Vacate(next, HZ3_SEG_SIZE);
 }
 
 TEST_F(SegmentTest, PageStatesAndResidentUnusedCount) {

@@ -20,16 +20,28 @@ void hz3_tcache_double_free(void *p) {
       p);
 }
 
-/* A decoded link must be NULL or an object of this arena in a run: anything else means the
- * freed object was written to after free (a use-after-free or an overflow into it). */
+/* Whether v is NULL or an object of the pool (the shape of a plain, unencoded link). */
+static bool is_object_or_null(const hz3_segment_pool_t *pool, const void *v) {
+  return v == NULL || (hz3_segment_pool_contains(pool, v) && hz3_segment_tag(pool, v) != 0);
+}
+
+/* A decoded link must be NULL or an object of the pool in a run: anything else means the freed
+ * object was written to after free (a use-after-free or an overflow into it), or it is in the
+ * bin twice: a double free whose first copy a flush has already relinked with a plain
+ * pointer, which is what the raw word then holds. */
 static void check_link(const hz3_tcache_t *tc, const void *p, const void *next) {
   if (next == NULL) return;
   const hz3_segment_pool_t *pool = tc->env->pool;
-  if (HZ3_UNLIKELY(!hz3_segment_pool_contains(pool, next) || hz3_segment_tag(pool, next) == 0))
+  if (HZ3_LIKELY(is_object_or_null(pool, next))) return;
+  if (is_object_or_null(pool, (const void *)(*(const uintptr_t *)p)))
     hz3_fatal(
-        "malloc: corrupted free list: the free object %p links to %p, not a free object "
-        "(written to after free, or overrun by its neighbour)",
-        p, next);
+        "free(): double free of %p (it is in this thread's cache twice; or a pointer was "
+        "written into it after free)",
+        p);
+  hz3_fatal(
+      "malloc: corrupted free list: the free object %p links to %p, not a free object "
+      "(written to after free, or overrun by its neighbour)",
+      p, next);
 }
 
 /* A bin may grow to this many bytes' worth of objects, and at least 4 and at most 2048

@@ -28,7 +28,7 @@ class TcacheTest : public ::testing::Test {
 
   void SetUp() override {
     hz3_stats_reset(&stats_);
-    ASSERT_EQ(hz3_segment_pool_init(&pool_, os_.ops(), &stats_, 64 * HZ3_SEG_SIZE), 0);
+    ASSERT_EQ(hz3_segment_pool_init(&pool_, os_.ops(), &stats_, 64 * HZ3_SEG_SIZE, 1), 0);
     hz3_central_init(&central_, &pool_, &stats_);
     env_ = hz3_tcache_env_t{&central_, &pool_, &CountTick, 0, 0, 8};
     memset(&tc_, 0, sizeof tc_);

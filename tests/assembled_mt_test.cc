@@ -42,7 +42,7 @@ void Free(void* p) {
 
 TEST(AssembledMtTest, ThreadsEpochsAndTrimsTogether) {
   hz3_stats_reset(&g_stats);
-  ASSERT_EQ(hz3_segment_pool_init(&g_pool, hz3_os_default(), &g_stats, 256 * HZ3_SEG_SIZE), 0);
+  ASSERT_EQ(hz3_segment_pool_init(&g_pool, hz3_os_default(), &g_stats, 256 * HZ3_SEG_SIZE, 1), 0);
   hz3_central_init(&g_central, &g_pool, &g_stats);
   hz3_purge_cfg_t cfg = hz3_purge_cfg_default();
   cfg.s57 = cfg.s60 = cfg.s61 = true;

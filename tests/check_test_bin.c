@@ -1,9 +1,10 @@
 /* check_test: misuse is reported with one clear line on stderr and an abort, never silent
  * corruption.  Each case runs in a child process.  A pointer in hz3's arena that no run holds
  * is caught in every build, and so are the immediate double free and a pointer written into a
- * freed object (it never comes back from malloc); interior pointers and writes past the end
- * are caught by the check build (--define check=1, part of --config=all_on), and the test asks
- * the .so which build it is. */
+ * freed object (it never comes back from malloc), and a double free or an interior pointer of
+ * a small object by the time the thread's cache sends it home (malloc_trim here); the check
+ * build (--define check=1, part of --config=all_on) catches interior pointers and double frees
+ * at the call itself, and writes past the end; the test asks the .so which build it is. */
 #include <errno.h>
 #include <malloc.h>
 #include <signal.h>
@@ -57,6 +58,22 @@ static void double_free(void) {
 static void interior_free(void) {
   char *p = malloc(200);
   free(p + 16);
+}
+
+/* A double free with another free between (the cache's head is not the object), and an
+ * interior pointer 16 bytes in (aligned like an object), each sent home by malloc_trim. */
+static void double_free_later(void) {
+  void *p = malloc(48), *q = malloc(48);
+  free(p);
+  free(q);
+  free(p);
+  malloc_trim(0);
+}
+
+static void interior_free_later(void) {
+  char *p = malloc(48);
+  free(p + 16);
+  malloc_trim(0);
 }
 
 /* Writes n bytes at p one by one, out of the compiler's and _FORTIFY_SOURCE's sight. */
@@ -131,6 +148,8 @@ int main(void) {
   expect_abort("free of an unused arena page", free_unused_arena_page, "invalid pointer");
   /* Hardening in every build: the immediate double free, and links an attacker can't steer. */
   expect_abort("double free", double_free, "double free");
+  expect_abort("double free, not the last free", double_free_later, "double free of");
+  expect_abort("interior pointer, sent home", interior_free_later, "inside an object");
   expect_refused("use-after-free write of a chosen pointer", poisoned_link, "corrupted free list",
                  check == 1);
   expect_abort("free inside a large block", large_interior_free, "inside the large block");

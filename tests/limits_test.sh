@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # limits_test.sh SO LIMITS_BIN: hz3 under `ulimit -v` (address-space limits).  Programs that
 # start under glibc with a given limit start under hz3 too (python3, sort, bash), and an
-# allocate-until-NULL loop gets NULL + ENOMEM and recovers after freeing.
+# allocate-until-NULL loop gets NULL + ENOMEM near the limit and recovers after freeing; the
+# same under RLIMIT_AS set by the running program.
 set -u
 so=$PWD/$1
 bin=$PWD/$2
@@ -25,4 +26,9 @@ for lim in 64000 100000 200000; do
     echo "FAIL: ulimit -v $lim: allocate until NULL, recover"; fail=1
   fi
 done
+if LD_PRELOAD=$so $bin runtime; then
+  echo "ok: RLIMIT_AS set at run time: a large block and a thread at once, objects to the limit"
+else
+  echo "FAIL: RLIMIT_AS set at run time"; fail=1
+fi
 exit $fail

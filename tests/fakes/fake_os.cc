@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <atomic>
 
 namespace {
 
@@ -24,9 +25,8 @@ void* MapAligned(size_t bytes, size_t align, int prot) {
 
 FakeOs::FakeOs() {
   ops_.ctx = this;
-  ops_.reserve = &FakeOs::Reserve;
-  ops_.reserve_readable = &FakeOs::ReserveReadable;
-  ops_.commit = &FakeOs::Commit;
+  ops_.claim = &FakeOs::Claim;
+  ops_.map_at = &FakeOs::MapAt;
   ops_.release = &FakeOs::Release;
   ops_.dontneed = &FakeOs::Dontneed;
   ops_.dontneed_many = &FakeOs::DontneedMany;
@@ -49,7 +49,7 @@ void FakeOs::ClearRecords() {
   std::lock_guard<std::mutex> g(mu_);
   dontneed_.clear();
   dontneed_syscalls_ = 0;
-  commits_.clear();
+  map_ats_.clear();
 }
 
 bool FakeOs::ShouldFail(long* after) {
@@ -59,47 +59,75 @@ bool FakeOs::ShouldFail(long* after) {
   return false;
 }
 
-void* FakeOs::ReserveWith(size_t bytes, size_t align, int prot) {
-  std::lock_guard<std::mutex> g(mu_);
-  reserve_calls_++;
-  if (ShouldFail(&reserve_fail_after_)) {
+// A range that is free now (probed, then given back) where nothing else goes, as the real
+// claim does, but in a region of its own (48 TiB up), so that box tests and the real OS layer
+// never claim the same range; where that region is refused (a sanitizer's layout), a range the
+// kernel chooses.
+void* FakeOs::Claim(void* ctx, size_t bytes, size_t align) {
+  static std::atomic<uintptr_t> next{uintptr_t{48} << 40};
+  FakeOs* self = static_cast<FakeOs*>(ctx);
+  std::lock_guard<std::mutex> g(self->mu_);
+  self->claim_calls_++;
+  if (ShouldFail(&self->claim_fail_after_)) {
     errno = ENOMEM;
     return nullptr;
   }
-  void* p = MapAligned(bytes, align, prot);
-  if (p != nullptr) live_mappings_.push_back({reinterpret_cast<uintptr_t>(p), bytes});
+  uintptr_t step = (bytes + (uintptr_t{1} << 30) - 1) & ~((uintptr_t{1} << 30) - 1);
+  uintptr_t at = next.fetch_add(step);
+  void* p = mmap(reinterpret_cast<void*>(at), bytes, PROT_NONE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+  if (p != MAP_FAILED) munmap(p, bytes);
+  if (p == reinterpret_cast<void*>(at) && at % align == 0) return p;
+  p = MapAligned(bytes, align, PROT_NONE);
+  if (p != nullptr) munmap(p, bytes);
   return p;
 }
 
-void* FakeOs::Reserve(void* ctx, size_t bytes, size_t align) {
-  return static_cast<FakeOs*>(ctx)->ReserveWith(bytes, align, PROT_NONE);
-}
-
-void* FakeOs::ReserveReadable(void* ctx, size_t bytes) {
-  return static_cast<FakeOs*>(ctx)->ReserveWith(bytes, HZ3_PAGE_SIZE, PROT_READ);
-}
-
-int FakeOs::Commit(void* ctx, void* addr, size_t bytes) {
+int FakeOs::MapAt(void* ctx, void* addr, size_t bytes) {
   FakeOs* self = static_cast<FakeOs*>(ctx);
   std::lock_guard<std::mutex> g(self->mu_);
-  self->commit_calls_++;
-  if (ShouldFail(&self->commit_fail_after_)) return ENOMEM;
-  if (mprotect(addr, bytes, PROT_READ | PROT_WRITE) != 0) return errno;
-  self->committed_bytes_ += bytes;
-  self->commits_.push_back({reinterpret_cast<uintptr_t>(addr), bytes});
+  self->map_at_calls_++;
+  if (ShouldFail(&self->map_at_fail_after_)) return ENOMEM;
+  void* p = mmap(addr, bytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+  if (p == MAP_FAILED) return errno;
+  if (p != addr) {
+    munmap(p, bytes);
+    return EEXIST;
+  }
+  self->map_at_bytes_ += bytes;
+  self->map_ats_.push_back({reinterpret_cast<uintptr_t>(addr), bytes});
+  self->live_mappings_.push_back({reinterpret_cast<uintptr_t>(addr), bytes});
   return 0;
 }
 
+bool FakeOs::Occupy(uintptr_t addr, size_t bytes) {
+  void* p = mmap(reinterpret_cast<void*>(addr), bytes, PROT_NONE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+  if (p == MAP_FAILED) return false;
+  if (p != reinterpret_cast<void*>(addr)) {
+    munmap(p, bytes);
+    return false;
+  }
+  return true;
+}
+
+void FakeOs::Vacate(uintptr_t addr, size_t bytes) { munmap(reinterpret_cast<void*>(addr), bytes); }
+
+// Gives back a range the box mapped (with map, or with one or more map_at calls inside it).
 int FakeOs::Release(void* ctx, void* addr, size_t bytes) {
   FakeOs* self = static_cast<FakeOs*>(ctx);
   std::lock_guard<std::mutex> g(self->mu_);
   self->release_calls_++;
   uintptr_t a = reinterpret_cast<uintptr_t>(addr);
-  auto it = std::find_if(self->live_mappings_.begin(), self->live_mappings_.end(),
-                         [&](const Range& r) { return r.addr == a && r.bytes == bytes; });
-  if (it == self->live_mappings_.end()) return EINVAL;  // the box released what it never got
-  if (self->mapped_live_ >= bytes) self->mapped_live_ -= bytes;
-  self->live_mappings_.erase(it);
+  auto inside = [&](const Range& r) { return r.addr >= a && r.addr + r.bytes <= a + bytes; };
+  auto first = std::find_if(self->live_mappings_.begin(), self->live_mappings_.end(), inside);
+  if (first == self->live_mappings_.end()) return EINVAL;  // the box released what it never got
+  for (const Range& r : self->live_mappings_)
+    if (r.from_map && inside(r)) self->mapped_live_ -= r.bytes;
+  self->live_mappings_.erase(
+      std::remove_if(self->live_mappings_.begin(), self->live_mappings_.end(), inside),
+      self->live_mappings_.end());
   return munmap(addr, bytes) == 0 ? 0 : errno;
 }
 
@@ -133,7 +161,7 @@ void* FakeOs::Map(void* ctx, size_t bytes, size_t align) {
   }
   void* p = MapAligned(bytes, align, PROT_READ | PROT_WRITE);
   if (p != nullptr) {
-    self->live_mappings_.push_back({reinterpret_cast<uintptr_t>(p), bytes});
+    self->live_mappings_.push_back({reinterpret_cast<uintptr_t>(p), bytes, true});
     self->mapped_live_ += bytes;
   }
   return p;
@@ -152,7 +180,7 @@ void* FakeOs::Remap(void* ctx, void* addr, size_t old_bytes, size_t new_bytes) {
   }
   void* q = mremap(addr, old_bytes, new_bytes, MREMAP_MAYMOVE);
   if (q == MAP_FAILED) return nullptr;
-  *it = Range{reinterpret_cast<uintptr_t>(q), new_bytes};
+  *it = Range{reinterpret_cast<uintptr_t>(q), new_bytes, true};
   self->mapped_live_ = self->mapped_live_ - old_bytes + new_bytes;
   return q;
 }

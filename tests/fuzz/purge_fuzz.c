@@ -21,7 +21,7 @@ static hz3_purge_t g_purge;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fuzz_in_t in = {data, size, 0};
-  if (hz3_segment_pool_init(&g_pool, hz3_os_default(), NULL, 8 * HZ3_SEG_SIZE) != 0) return 0;
+  if (hz3_segment_pool_init(&g_pool, hz3_os_default(), NULL, 8 * HZ3_SEG_SIZE, 1) != 0) return 0;
   hz3_central_init(&g_central, &g_pool, NULL);
   hz3_purge_cfg_t cfg = hz3_purge_cfg_default();
   cfg.s57 = cfg.s60 = cfg.s61 = true;

@@ -10,7 +10,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fuzz_in_t in = {data, size, 0};
   hz3_segment_pool_t pool;
-  if (hz3_segment_pool_init(&pool, hz3_os_default(), NULL, 4 * HZ3_SEG_SIZE) != 0) return 0;
+  if (hz3_segment_pool_init(&pool, hz3_os_default(), NULL, 4 * HZ3_SEG_SIZE, 1) != 0) return 0;
   hz3_segment_set_t set;
   hz3_segment_set_init(&set, 1);
   hz3_run_t *runs[MAX_RUNS];
