@@ -43,7 +43,7 @@ HZ3_KNOBS = [
     ("tcache_max_bytes", "HZ3_TCACHE_MAX_BYTES", 262144, 0, 1073741824, "most bytes one thread's tcache holds once it frees without allocating; 0 = count caps only (seed)"),
     ("check", "HZ3_CHECK", 0, 0, 1, "detect double/invalid free and overruns; message + abort"),
     ("debug", "HZ3_DEBUG", 0, 0, 2, "assert level: 0 none, 1 HZ3_ASSERT, 2 also HZ3_ASSERT_SLOW walks"),
-    ("arena_gib", "HZ3_ARENA_GIB", 1024, 1, 4096, "address space one arena claims for segments, in GiB (mapped as used; another arena is claimed when one is full)"),
+    ("arena_gib", "HZ3_ARENA_GIB", 256, 1, 4096, "address space one arena claims for segments, in GiB (mapped as used; another arena is claimed when one is full)"),
 ]
 
 def _knob_value(ctx, define, dflt, lo, hi):

@@ -107,9 +107,9 @@ typedef void (*hz3_segment_unused_fn)(void *ctx, struct hz3_segment_pool *pool,
                                       hz3_segment_set_t *set, hz3_segment_t *seg, uint32_t first,
                                       uint32_t npages);
 
-/* One claim of address space: max_segments segments from base, then their tables (page bins,
- * tags, headers, run descriptors), each a dense array indexed by page or segment within the
- * arena.  Only the first nsegments segments, and the table entries that cover them, are
+/* One claim of address space: the segments' tables (run descriptors, headers, tags, page bins,
+ * each a dense array indexed by page or segment within the arena), then max_segments segments
+ * from base.  Only the first nsegments segments, and the table entries that cover them, are
  * mapped; the rest of the claim is address space nobody uses yet. */
 typedef struct hz3_arena {
   uintptr_t base;           /* first segment (segment-aligned) */
