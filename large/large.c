@@ -105,7 +105,7 @@ void *hz3_large_alloc(hz3_large_t *lg, size_t n, size_t align, bool zeroed) {
   if (p != NULL) {
     HZ3_STAT_ADD(lg->stats, large_cache_hits, 1);
     /* Pages well past what was asked for go back (they fault in as zeroes if used). */
-    size_t keep = page_round(bytes + bytes / 4);
+    size_t keep = page_round(bytes * HZ3_LARGE_REUSE_SLACK);
     if (got > keep) lg->os->dontneed(lg->os->ctx, (char *)p + keep, got - keep);
     /* A recycled mapping holds old data: clearing it costs less than faulting fresh pages. */
     if (zeroed) memset(p, 0, n);
@@ -128,6 +128,7 @@ void *hz3_large_alloc(hz3_large_t *lg, size_t n, size_t align, bool zeroed) {
   insert_into(lg->table, lg->capacity, e);
   lg->count++;
   lg->mapped_bytes += bytes;
+  lg->allocs++;
   hz3_lock_release(&lg->lock);
   HZ3_STAT_ADD(lg->stats, large_allocs, 1);
   return p;
@@ -244,6 +245,31 @@ size_t hz3_large_flush_cache(hz3_large_t *lg) {
     }
   }
   lg->cache_bytes = 0;
+  hz3_lock_release(&lg->lock);
+  for (size_t i = 0; i < ngone; i++)
+    lg->os->release(lg->os->ctx, (void *)gone[i].ptr, gone[i].bytes);
+  return total;
+}
+
+size_t hz3_large_cache_decay(hz3_large_t *lg) {
+  hz3_large_entry_t gone[HZ3_LARGE_CACHE_ENTRIES];
+  size_t ngone = 0, total = 0;
+  hz3_lock_acquire(&lg->lock);
+  bool idle = lg->allocs == lg->allocs_at_decay;
+  lg->allocs_at_decay = lg->allocs;
+  /* Biggest first until at least half of the cached bytes are gone. */
+  size_t target = (lg->cache_bytes + 1) / 2;
+  while (idle && total < target) {
+    hz3_large_entry_t *big = NULL;
+    for (int i = 0; i < HZ3_LARGE_CACHE_ENTRIES; i++)
+      if (lg->cache[i].ptr != 0 && (big == NULL || lg->cache[i].bytes > big->bytes))
+        big = &lg->cache[i];
+    if (big == NULL) break;
+    gone[ngone++] = *big;
+    total += big->bytes;
+    lg->cache_bytes -= big->bytes;
+    big->ptr = 0;
+  }
   hz3_lock_release(&lg->lock);
   for (size_t i = 0; i < ngone; i++)
     lg->os->release(lg->os->ctx, (void *)gone[i].ptr, gone[i].bytes);

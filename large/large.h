@@ -19,14 +19,19 @@
 
 #include "base/base.h"
 
-/* The cache of freed mappings follows the program's use of large blocks, by amount (no
- * timer): it holds at most a quarter of the bytes of live large objects, or
- * HZ3_LARGE_CACHE_FLOOR when fewer are live.  A program that keeps replacing blocks reuses
- * them; once it frees its large objects the bound falls with them and the cache empties
- * itself as they are freed. */
+/* The cache of freed mappings follows the program's use of large blocks, by amount and by
+ * activity (no timer): it holds at most as many bytes as the live large objects, or
+ * HZ3_LARGE_CACHE_FLOOR when fewer are live, so a program that keeps replacing blocks reuses
+ * them instead of faulting fresh pages in; once it frees its large objects the bound falls
+ * with them and the cache empties itself as they are freed; and each maintenance epoch in
+ * which no large block was allocated gives half of what is cached back
+ * (hz3_large_cache_decay). */
 #define HZ3_LARGE_CACHE_ENTRIES 16
 #define HZ3_LARGE_CACHE_FLOOR ((size_t)4 << 20)
-#define HZ3_LARGE_CACHE_SHARE 2 /* cache <= live bytes / this */
+#define HZ3_LARGE_CACHE_SHARE 1 /* cache <= live bytes / this */
+/* A reused mapping keeps its pages up to this many times the request (resident, ready for
+ * a larger request next); pages beyond go back to the OS. */
+#define HZ3_LARGE_REUSE_SLACK 2
 
 /* How many recently freed large pointers are remembered, to name a double free. */
 #define HZ3_LARGE_FREED_RING 32
@@ -48,6 +53,8 @@ typedef struct hz3_large {
   size_t mapped_bytes;                   /* registered, i.e. in use */
   uintptr_t freed[HZ3_LARGE_FREED_RING]; /* starts of the last mappings freed (double frees) */
   uint32_t freed_next;
+  uint64_t allocs;          /* large allocations so far */
+  uint64_t allocs_at_decay; /* ... at the last hz3_large_cache_decay */
 } hz3_large_t;
 
 /* ---- lifecycle ---- */
@@ -57,9 +64,9 @@ void hz3_large_destroy(hz3_large_t *lg);
 
 /* ---- operations ---- */
 /* A mapping of at least n bytes aligned to align (a power of two); NULL + ENOMEM.  A cached
- * mapping is reused if it is large enough (the smallest that is; pages of it beyond a quarter
- * more than needed go back to the OS).  With zeroed, the first n bytes read as zero (a reused
- * mapping is cleared: cheaper than faulting fresh pages in). */
+ * mapping is reused if it is large enough (the smallest that is; pages of it beyond
+ * HZ3_LARGE_REUSE_SLACK times what is needed go back to the OS).  With zeroed, the first n bytes
+ * read as zero (a reused mapping is cleared: cheaper than faulting fresh pages in). */
 void *hz3_large_alloc(hz3_large_t *lg, size_t n, size_t align, bool zeroed);
 /* Frees p if it is a registered large pointer and returns true; false if hz3 never returned it
  * (the caller then passes it on). */
@@ -86,6 +93,11 @@ hz3_large_kind_t hz3_large_classify(hz3_large_t *lg, const void *p, uintptr_t *s
 /* ---- maintenance ---- */
 /* Unmaps every cached mapping; returns the bytes given back. */
 size_t hz3_large_flush_cache(hz3_large_t *lg);
+/* Called once per maintenance epoch: if no large block was allocated since the last call,
+ * unmaps the larger half (by bytes) of the cache, biggest mappings first; returns the bytes
+ * given back.  A program that stopped using large blocks is left with nothing cached after a
+ * few epochs; one that is still replacing them keeps its cache. */
+size_t hz3_large_cache_decay(hz3_large_t *lg);
 
 /* ---- fork ---- */
 void hz3_large_lock(hz3_large_t *lg);

@@ -50,6 +50,30 @@ TEST_F(LargeTest, AllocFreeAndUsableSize) {
   EXPECT_FALSE(hz3_large_free(&lg_, p));  // already freed: no longer registered
 }
 
+// The cache gives back half its bytes, biggest mappings first, at each epoch in which no
+// large block was allocated; an epoch after an allocation leaves it alone.
+TEST_F(LargeTest, CacheDecaysWhileNoLargeBlockIsAllocated) {
+  const size_t mib = size_t{1} << 20;
+  void* keep = hz3_large_alloc(&lg_, 8 * mib, 16, false);  // live: the bound is 8 MiB
+  void* b = hz3_large_alloc(&lg_, 2 * mib, 16, false);
+  void* c = hz3_large_alloc(&lg_, 3 * mib, 16, false);
+  ASSERT_TRUE(keep && b && c);
+  EXPECT_TRUE(hz3_large_free(&lg_, b));
+  EXPECT_TRUE(hz3_large_free(&lg_, c));
+  EXPECT_EQ(lg_.cache_bytes, 5 * mib);
+  EXPECT_EQ(hz3_large_cache_decay(&lg_), 0u);       // allocations since the last epoch: active
+  EXPECT_EQ(hz3_large_cache_decay(&lg_), 3 * mib);  // idle: the biggest goes first
+  EXPECT_EQ(lg_.cache_bytes, 2 * mib);
+  void* d = hz3_large_alloc(&lg_, 1 * mib, 16, false);  // active again (a cache hit)
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(lg_.cache_bytes, 0u);
+  EXPECT_TRUE(hz3_large_free(&lg_, d));
+  EXPECT_EQ(hz3_large_cache_decay(&lg_), 0u);
+  EXPECT_EQ(hz3_large_cache_decay(&lg_), 2 * mib);
+  EXPECT_EQ(hz3_large_cache_decay(&lg_), 0u);  // nothing left
+  EXPECT_TRUE(hz3_large_free(&lg_, keep));
+}
+
 TEST_F(LargeTest, BigAlignments) {
   for (size_t align = 4096; align <= (size_t{1} << 22); align <<= 1) {
     void* p = hz3_large_alloc(&lg_, 70000, align, false);

@@ -51,7 +51,12 @@ static uint32_t choose_shard(void) {
 }
 
 /* The tcache's epoch tick: every HZ3_EPOCH_INTERVAL slow-path events of this thread. */
-static void epoch_tick(void) { hz3_epoch_run(&hz3_g.epoch, &hz3_t_tcache); }
+/* Every maintenance epoch (slow-path events drive them): the epoch box's work, and the large
+ * cache's decay while the program allocates no large blocks. */
+static void epoch_tick(void) {
+  hz3_epoch_run(&hz3_g.epoch, &hz3_t_tcache);
+  hz3_large_cache_decay(&hz3_g.large);
+}
 
 /* fork: hold every lock across fork so the child never inherits one mid-update. */
 static void fork_prepare(void) {
@@ -247,7 +252,7 @@ HZ3_EXPORT size_t hz3_stats_get(hz3_stats_t *out, size_t size) {
 
 HZ3_EXPORT void hz3_epoch_force(void) {
   if (hz3_process_ensure() != 0) return;
-  hz3_epoch_run(&hz3_g.epoch, &hz3_t_tcache);
+  epoch_tick();
 }
 
 HZ3_EXPORT void hz3_stats_print(int fd) {
