@@ -3,7 +3,7 @@
 # each must exit 0 and print its result line, and bad arguments must give a usage error (2).
 set -u
 so=$PWD/$1; shift
-ssot=$1 burst=$2 larson=$3 xthread=$4 insn=$5 sampler=$6 churn=$7 batch=$8 bigloop=$9
+ssot=$1 burst=$2 larson=$3 xthread=$4 insn=$5 sampler=$6 churn=$7 batch=$8 bigloop=$9 handoff=${10}
 fail=0
 expect() { # name, pattern, command...
   local name=$1 pat=$2; shift 2
@@ -36,6 +36,7 @@ for pre in "" "$so"; do
   expect "churn waves ($tag)" "M threads/s" run "$churn" 40 20 50
   expect "batch ($tag)" "M ops/s" run "$batch" 1
   expect "bigloop ($tag)" "after freeing all" run "$bigloop" 5 3 1 2
+  expect "handoff ($tag)" "M ops/s" run "$handoff" 3 2000 64
 done
 expect "rss_sampler command" "^t_ms,rss_kb,vms_kb,pss_kb,uss_kb" "$sampler" -i 10 -- "$burst" 1000 0 1 0 1
 lines=$("$sampler" -i 10 -- sleep 0.3 | wc -l)

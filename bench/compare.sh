@@ -4,7 +4,7 @@
 # to the best peer; for burst/idle writes RSS-over-time CSVs and a PNG per benchmark.
 #
 #   bench/compare.sh [options] BENCH...
-#   BENCH: ssot-small ssot-medium ssot-mixed larson-2 larson-4 xthread-2 xthread-4
+#   BENCH: ssot-small ssot-medium ssot-mixed larson-2 larson-4 xthread-2 xthread-4 handoff-2 handoff-4
 #          churn-seq churn-200 batch bigloop
 #          burst-exit burst-parked burst-parked-keep10 burst-exit-cross burst-parked-cross
 #          (or "all")
@@ -41,7 +41,7 @@ while [ $# -gt 0 ]; do
     --burst) BURST=$2; shift 2 ;;
     --quick) SSOT_STEPS=5000000; BURST="100000 3 2 4"; shift ;;
     -h|--help) usage 0 ;;
-    all) BENCHES+=(ssot-small ssot-medium ssot-mixed larson-2 larson-4 xthread-2 xthread-4 churn-seq churn-200 batch bigloop burst-exit burst-parked burst-parked-keep10 burst-exit-cross burst-parked-cross); shift ;;
+    all) BENCHES+=(ssot-small ssot-medium ssot-mixed larson-2 larson-4 xthread-2 xthread-4 handoff-2 handoff-4 churn-seq churn-200 batch bigloop burst-exit burst-parked burst-parked-keep10 burst-exit-cross burst-parked-cross); shift ;;
     -*) echo "compare: unknown option $1" >&2; usage ;;
     *) BENCHES+=("$1"); shift ;;
   esac
@@ -56,7 +56,7 @@ LIB=/usr/lib/x86_64-linux-gnu
 bazel build --noshow_progress //bench:all >/dev/null 2>&1 || { echo "compare: bazel build //bench:all failed" >&2; exit 1; }
 BIN=$OUT/bin
 mkdir -p "$BIN"
-for p in ssot burst_idle larson xthread rss_sampler insn_loop churn batch bigloop; do cp -f "$ROOT/bazel-bin/bench/$p" "$BIN/$p"; done
+for p in ssot burst_idle larson xthread rss_sampler insn_loop churn batch bigloop handoff; do cp -f "$ROOT/bazel-bin/bench/$p" "$BIN/$p"; done
 declare -A PRELOAD ENVV
 NAMES=()
 if [ "$HZ3_PROFILES" != "none" ]; then
@@ -104,6 +104,8 @@ bench_cmd() { # BENCH -> command line and metric kind
     larson-4) echo "tput $BIN/larson 4 5" ;;
     xthread-2) echo "tput $BIN/xthread 2 5000000" ;;
     xthread-4) echo "tput $BIN/xthread 4 2500000" ;;
+    handoff-2) echo "tput $BIN/handoff 2 2000000" ;;
+    handoff-4) echo "tput $BIN/handoff 4 1000000" ;;
     churn-seq) echo "tput $BIN/churn 5000 1" ;;
     churn-200) echo "tput $BIN/churn 5000 200" ;;
     batch) echo "tput $BIN/batch 200" ;;
