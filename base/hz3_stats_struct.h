@@ -10,7 +10,7 @@
 /* X(name, unit, doc).  Counters move only in a stats=1 build (s57_stats and s58_stats also
  * move theirs); the gauges at the end are read from the allocator's state in every build. */
 #define HZ3_STAT_FIELDS(X)                                                                 \
-  X(segments_reserved, segments, "2 MiB segments taken from the reservation")              \
+  X(segments_reserved, segments, "2 MiB segments mapped as the arenas grew")               \
   X(runs_allocated, runs, "page runs handed out by segments")                              \
   X(runs_freed, runs, "page runs given back to their segment")                             \
   X(central_refills, calls, "tcache refills served by central")                            \
