@@ -233,33 +233,20 @@ hz3_large_kind_t hz3_large_classify(hz3_large_t *lg, const void *p, uintptr_t *s
   return kind;
 }
 
-size_t hz3_large_flush_cache(hz3_large_t *lg) {
+/* Takes cached mappings out, biggest first, until at least 1/share of the cached bytes are out
+ * (share 1: all of them), and unmaps them outside the lock; returns the bytes given back.
+ * With only_if_idle, nothing goes unless no large block was allocated since the last such
+ * call. */
+static size_t cache_give_back(hz3_large_t *lg, size_t share, bool only_if_idle) {
   hz3_large_entry_t gone[HZ3_LARGE_CACHE_ENTRIES];
   size_t ngone = 0, total = 0;
   hz3_lock_acquire(&lg->lock);
-  for (int i = 0; i < HZ3_LARGE_CACHE_ENTRIES; i++) {
-    if (lg->cache[i].ptr != 0) {
-      gone[ngone++] = lg->cache[i];
-      total += lg->cache[i].bytes;
-      lg->cache[i].ptr = 0;
-    }
+  size_t target = (lg->cache_bytes + share - 1) / share;
+  if (only_if_idle) {
+    if (lg->allocs != lg->allocs_at_decay) target = 0;
+    lg->allocs_at_decay = lg->allocs;
   }
-  lg->cache_bytes = 0;
-  hz3_lock_release(&lg->lock);
-  for (size_t i = 0; i < ngone; i++)
-    lg->os->release(lg->os->ctx, (void *)gone[i].ptr, gone[i].bytes);
-  return total;
-}
-
-size_t hz3_large_cache_decay(hz3_large_t *lg) {
-  hz3_large_entry_t gone[HZ3_LARGE_CACHE_ENTRIES];
-  size_t ngone = 0, total = 0;
-  hz3_lock_acquire(&lg->lock);
-  bool idle = lg->allocs == lg->allocs_at_decay;
-  lg->allocs_at_decay = lg->allocs;
-  /* Biggest first until at least half of the cached bytes are gone. */
-  size_t target = (lg->cache_bytes + 1) / 2;
-  while (idle && total < target) {
+  while (total < target) {
     hz3_large_entry_t *big = NULL;
     for (int i = 0; i < HZ3_LARGE_CACHE_ENTRIES; i++)
       if (lg->cache[i].ptr != 0 && (big == NULL || lg->cache[i].bytes > big->bytes))
@@ -275,6 +262,10 @@ size_t hz3_large_cache_decay(hz3_large_t *lg) {
     lg->os->release(lg->os->ctx, (void *)gone[i].ptr, gone[i].bytes);
   return total;
 }
+
+size_t hz3_large_flush_cache(hz3_large_t *lg) { return cache_give_back(lg, 1, false); }
+
+size_t hz3_large_cache_decay(hz3_large_t *lg) { return cache_give_back(lg, 2, true); }
 
 void hz3_large_destroy(hz3_large_t *lg) {
   hz3_large_flush_cache(lg);

@@ -110,18 +110,22 @@ typedef struct arena_layout {
 } arena_layout_t;
 
 static arena_layout_t arena_layout(uint32_t max_segments) {
-  size_t pages = (size_t)max_segments * HZ3_SEG_PAGES;
+  size_t pages = (size_t)max_segments * HZ3_SEG_PAGES, bins_bytes = page_round(pages);
   arena_layout_t l;
   l.runs = 0;
   l.metas = l.runs + (size_t)max_segments * HZ3_SEG_RUNS_BYTES;
   l.tags = l.metas + page_round((size_t)max_segments * sizeof(hz3_segment_t));
-  l.page_bins = l.tags + page_round(pages * sizeof(hz3_tag_t));
   /* The segments start on a segment boundary; the bins end where they start. */
-  size_t bins_end = l.page_bins + page_round(pages);
-  l.segments = (bins_end + HZ3_SEG_SIZE - 1) & ~(HZ3_SEG_SIZE - 1);
-  l.page_bins = l.segments - page_round(pages);
+  size_t tables_end = l.tags + page_round(pages * sizeof(hz3_tag_t)) + bins_bytes;
+  l.segments = (tables_end + HZ3_SEG_SIZE - 1) & ~(HZ3_SEG_SIZE - 1);
+  l.page_bins = l.segments - bins_bytes;
   l.total = l.segments + ((size_t)max_segments << HZ3_SEG_SHIFT);
   return l;
+}
+
+/* Segments mapped in arena a (grown_bytes holds the count, as bytes for the fast path). */
+static uint32_t arena_segments(const hz3_arena_t *a) {
+  return (uint32_t)(__atomic_load_n(&a->grown_bytes, __ATOMIC_ACQUIRE) >> HZ3_SEG_SHIFT);
 }
 
 /* The four tables of an arena's claim: where each starts, and its bytes per segment. */
@@ -172,7 +176,7 @@ void hz3_segment_pool_destroy(hz3_segment_pool_t *pool) {
     uintptr_t start[4];
     size_t per[4];
     arena_tables(a, start, per);
-    if (a->nsegments) os->release(os->ctx, (void *)a->base, a->grown_bytes);
+    if (a->grown_bytes) os->release(os->ctx, (void *)a->base, a->grown_bytes);
     for (int t = 0; t < 4 && a->tables_segments; t++)
       os->release(os->ctx, (void *)start[t], page_round((size_t)a->tables_segments * per[t]));
   }
@@ -188,7 +192,7 @@ void hz3_segment_pool_destroy(hz3_segment_pool_t *pool) {
  * then grows no more).  Pool lock held. */
 static int arena_grow(hz3_segment_pool_t *pool, hz3_arena_t *a) {
   const hz3_os_ops_t *os = pool->os;
-  uint32_t i = a->nsegments;
+  uint32_t i = arena_segments(a);
   if (a->tables_segments <= i) {
     uint32_t from = a->tables_segments;
     uint32_t to = HZ3_MIN((i / HZ3_TABLE_STEP + 1) * HZ3_TABLE_STEP, a->max_segments);
@@ -213,7 +217,6 @@ static int arena_grow(hz3_segment_pool_t *pool, hz3_arena_t *a) {
   }
   int err = os->map_at(os->ctx, (void *)(a->base + ((size_t)i << HZ3_SEG_SHIFT)), HZ3_SEG_SIZE);
   if (err != 0) return err;
-  a->nsegments = i + 1;
   __atomic_store_n(&a->grown_bytes, (size_t)(i + 1) << HZ3_SEG_SHIFT, __ATOMIC_RELEASE);
   return 0;
 }
@@ -225,11 +228,12 @@ static hz3_segment_t *grow_segment(hz3_segment_pool_t *pool) {
   for (;;) {
     uint32_t k = pool->narenas - 1;
     hz3_arena_t *a = &pool->arenas[k];
-    if (!a->closed && a->nsegments < a->max_segments) {
+    if (!a->closed && arena_segments(a) < a->max_segments) {
       int err = arena_grow(pool, a);
       if (err == 0) {
-        hz3_segment_t *seg = &a->metas[a->nsegments - 1]; /* fresh mapping: all zero */
-        seg->index = a->nsegments - 1;
+        uint32_t index = arena_segments(a) - 1;
+        hz3_segment_t *seg = &a->metas[index]; /* fresh mapping: all zero */
+        seg->index = index;
         seg->arena = (uint8_t)k;
         seg->runs = &a->runs[(size_t)seg->index * HZ3_SEG_PAGES];
         return seg;
@@ -344,7 +348,7 @@ static uint32_t release_meta(hz3_segment_pool_t *pool, hz3_segment_t *seg,
   size_t per_page = HZ3_PAGE_SIZE / (HZ3_SEG_PAGES * sizeof(hz3_tag_t));
   uint32_t lo = seg->index - seg->index % (uint32_t)per_page;
   for (uint32_t i = lo; i < lo + per_page; i++)
-    if (i < a->nsegments && i != seg->index && !a->metas[i].spare) return 1;
+    if (i < arena_segments(a) && i != seg->index && !a->metas[i].spare) return 1;
   queue_range(pool, batch, &a->tags[(size_t)lo * HZ3_SEG_PAGES], HZ3_PAGE_SIZE);
   return 2;
 }
@@ -615,9 +619,7 @@ hz3_segment_pages_t hz3_segment_count_pages(const hz3_segment_pool_t *pool) {
   uint32_t narenas = __atomic_load_n(&pool->narenas, __ATOMIC_ACQUIRE);
   for (uint32_t k = 0; k < narenas; k++) {
     const hz3_arena_t *a = &pool->arenas[k];
-    uint32_t segments =
-        (uint32_t)(__atomic_load_n(&a->grown_bytes, __ATOMIC_ACQUIRE) >> HZ3_SEG_SHIFT);
-    for (uint32_t i = 0; i < segments; i++) {
+    for (uint32_t i = 0, segments = arena_segments(a); i < segments; i++) {
       const hz3_segment_t *seg = &a->metas[i];
       uint32_t idle = 0, purged = 0;
       for (uint32_t w = 0; w < HZ3_SEG_WORDS; w++) {
@@ -730,11 +732,12 @@ bool hz3_segment_check(const hz3_segment_pool_t *pool, hz3_check_report_t *repor
   uint32_t segments = 0;
   for (uint32_t k = 0; k < pool->narenas; k++) {
     const hz3_arena_t *a = &pool->arenas[k];
-    if (a->grown_bytes != (size_t)a->nsegments << HZ3_SEG_SHIFT || a->nsegments > a->max_segments ||
-        a->tables_segments < a->nsegments)
-      return hz3_check_fail(report, "arena %u: %u segments, %zu bytes grown, tables for %u", k,
-                            a->nsegments, a->grown_bytes, a->tables_segments);
-    for (uint32_t i = 0; i < a->nsegments; i++, segments++) {
+    uint32_t mapped = arena_segments(a);
+    if (a->grown_bytes % HZ3_SEG_SIZE != 0 || mapped > a->max_segments ||
+        a->tables_segments < mapped)
+      return hz3_check_fail(report, "arena %u: %zu bytes grown, %u segments at most, tables for %u",
+                            k, a->grown_bytes, a->max_segments, a->tables_segments);
+    for (uint32_t i = 0; i < mapped; i++, segments++) {
       if (a->metas[i].index != i || a->metas[i].arena != k)
         return hz3_check_fail(report, "arena %u segment %u: header says segment %u of arena %u", k,
                               i, a->metas[i].index, a->metas[i].arena);

@@ -109,19 +109,19 @@ typedef void (*hz3_segment_unused_fn)(void *ctx, struct hz3_segment_pool *pool,
 
 /* One claim of address space: the segments' tables (run descriptors, headers, tags, page bins,
  * each a dense array indexed by page or segment within the arena), then max_segments segments
- * from base.  Only the first nsegments segments, and the table entries that cover them, are
+ * from base.  Only the first grown_bytes of segments, and the table entries that cover them, are
  * mapped; the rest of the claim is address space nobody uses yet. */
 typedef struct hz3_arena {
   uintptr_t base;           /* first segment (segment-aligned) */
-  size_t grown_bytes;       /* nsegments * HZ3_SEG_SIZE, published last (atomic) */
+  size_t grown_bytes;       /* bytes of segments mapped from base (a multiple of HZ3_SEG_SIZE;
+                               grows under the pool lock, published last, read lock-free) */
   const uint8_t *page_bins; /* HZ3_TAG_BIN of each page's tag, one byte: the free fast path's
                                lookup, four times denser in cache than the tags */
   hz3_tag_t *tags;          /* one per page */
   hz3_segment_t *metas;     /* one header per segment */
   hz3_run_t *runs;          /* HZ3_SEG_PAGES descriptors per segment */
-  uint32_t nsegments;       /* segments mapped (a bump pointer, under the pool lock) */
   uint32_t max_segments;    /* segments the claim holds */
-  uint32_t tables_segments; /* segments the mapped table entries cover (>= nsegments) */
+  uint32_t tables_segments; /* segments the mapped table entries cover (>= those mapped) */
   uint32_t closed;          /* grows no more: another mapping sits where it would */
 } hz3_arena_t;
 
