@@ -10,6 +10,9 @@
 #define HZ3_PRINTF(fmt_index, first_arg) __attribute__((format(printf, fmt_index, first_arg)))
 /* Symbols the .so exports (the libc API and preload/hz3.h); everything else is hidden. */
 #define HZ3_EXPORT __attribute__((visibility("default")))
+/* On an extern declaration of a variable defined in the .so: the compiler then addresses it
+ * directly (rip-relative), not through a GOT load. */
+#define HZ3_HIDDEN __attribute__((visibility("hidden")))
 /* Initial-exec TLS: the .so is preloaded or linked, never dlopen'ed late, so a TLS access is one
  * %fs-relative load with no __tls_get_addr call (mimalloc's shared library makes the same
  * choice). */

@@ -39,6 +39,13 @@ static HZ3_ALWAYS_INLINE uint32_t hz3_size_to_bin(size_t n) {
   return hz3_class_index_table[hz3_class_index(n)];
 }
 
+/* The bin of a request of n bytes, n <= HZ3_SMALL_MAX, without the table: small classes are
+ * 16 B steps, so the granule index is the bin (class + 1) itself.  n == 0 gives bin 0, which
+ * stays empty: malloc(0) takes the slow path, which maps it to class 0. */
+static HZ3_ALWAYS_INLINE uint32_t hz3_small_size_to_bin(size_t n) {
+  return (uint32_t)hz3_class_index(n);
+}
+
 /* The class of a request of n bytes, n <= HZ3_MEDIUM_MAX (0 maps to the 16 B class). */
 static HZ3_ALWAYS_INLINE uint32_t hz3_size_to_class(size_t n) { return hz3_size_to_bin(n) - 1; }
 

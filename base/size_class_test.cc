@@ -35,6 +35,14 @@ TEST(SizeClassTest, SmallClassesAre16ByteSteps) {
     EXPECT_EQ(hz3_class_to_size(c), 16u * (c + 1));
 }
 
+// malloc's small path computes the bin from the size without the table: it must agree with
+// the table for every small size but 0, whose bin 0 stays empty and sends malloc(0) slow.
+TEST(SizeClassTest, SmallBinFromTheSizeAgreesWithTheTable) {
+  EXPECT_EQ(hz3_small_size_to_bin(0), 0u);
+  for (size_t n = 1; n <= HZ3_SMALL_MAX; n++)
+    ASSERT_EQ(hz3_small_size_to_bin(n), hz3_size_to_bin(n)) << "n=" << n;
+}
+
 TEST(SizeClassTest, EverySizeGetsTheSmallestFittingClass) {
   for (size_t n = 0; n <= HZ3_MEDIUM_MAX; n++) {
     ASSERT_EQ(hz3_size_to_class(n), SlowClassOf(n)) << "n=" << n;

@@ -38,9 +38,9 @@ typedef struct hz3_process {
   uint32_t last_vacated_shard; /* + 1; 0: none */
 } hz3_process_t;
 
-extern hz3_process_t hz3_g;
+extern hz3_process_t hz3_g HZ3_HIDDEN;
 /* = hz3_g.env.link_key, set once at set-up (before any thread has a cache). */
-extern uintptr_t hz3_link_key __attribute__((visibility("hidden")));
+extern uintptr_t hz3_link_key HZ3_HIDDEN;
 extern __thread hz3_tcache_t hz3_t_tcache HZ3_TLS_IE;
 
 /* Sets the process up if it is not; returns 0 or ENOMEM. */

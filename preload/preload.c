@@ -173,13 +173,19 @@ static size_t check_disarm(void *p, const char *what, int marking_free) {
 
 /* ---- malloc / free ---- */
 
+/* Small sizes index their bin straight from the size; medium ones look it up in the class
+ * table (one more compare and load for them only). */
 static HZ3_ALWAYS_INLINE void *hz3_malloc_inline(size_t n) {
-  if (HZ3_LIKELY(n <= HZ3_MEDIUM_MAX)) {
-    void *p = hz3_tcache_pop_bin(&hz3_t_tcache, hz3_size_to_bin(n), LINK_KEY);
-    if (HZ3_LIKELY(p != NULL)) return p;
-    return malloc_small_slow_n(n); /* by size: the hit path keeps no class for it */
-  }
-  return malloc_large(n, 0, false);
+  size_t bin;
+  if (HZ3_LIKELY(n <= HZ3_SMALL_MAX))
+    bin = hz3_small_size_to_bin(n);
+  else if (HZ3_LIKELY(n <= HZ3_MEDIUM_MAX))
+    bin = hz3_size_to_bin(n);
+  else
+    return malloc_large(n, 0, false);
+  void *p = hz3_tcache_pop_bin(&hz3_t_tcache, bin, LINK_KEY);
+  if (HZ3_LIKELY(p != NULL)) return p;
+  return malloc_small_slow_n(n); /* by size: the hit path keeps no class for it */
 }
 
 /* The first arena's segments take one range check and one load; anything else (other arenas,
@@ -187,10 +193,9 @@ static HZ3_ALWAYS_INLINE void *hz3_malloc_inline(size_t n) {
  * atomic, so that the compare takes it as a memory operand: it only grows, an aligned word
  * cannot tear, and a stale (smaller) value sends p to free_other, which looks again. */
 static HZ3_ALWAYS_INLINE void hz3_free_inline(void *p) {
-  const hz3_arena_t *first = &hz3_g.pool.arenas[0];
-  uintptr_t off = (uintptr_t)p - first->base;
-  if (HZ3_LIKELY(off < first->grown_bytes)) {
-    uint32_t bin = first->page_bins[off >> HZ3_PAGE_SHIFT];
+  uintptr_t off = (uintptr_t)p - hz3_g.pool.arenas[0].base;
+  if (HZ3_LIKELY(off < hz3_g.pool.arenas[0].grown_bytes)) {
+    size_t bin = hz3_g.pool.arenas[0].page_bins[off >> HZ3_PAGE_SHIFT];
     if (HZ3_LIKELY(hz3_tcache_push_bin(&hz3_t_tcache, p, bin, LINK_KEY))) return;
     free_small_slow(p);
     return;
@@ -209,7 +214,7 @@ static size_t check_need(size_t n) {
  * is reported here, with a message, before anything uses it. */
 static void check_bin_head(size_t need) {
   uint32_t bin = hz3_size_to_bin(need);
-  void *next = hz3_t_tcache.bins[bin].head;
+  void *next = hz3_t_tcache.bins.head[bin];
   if (next != NULL &&
       (!in_arena(next) || page_tag(next) == 0 || HZ3_TAG_BIN(page_tag(next)) != bin))
     hz3_fatal(

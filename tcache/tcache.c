@@ -86,8 +86,8 @@ hz3_tcache_env_t hz3_tcache_env_default(hz3_central_t *central, hz3_segment_pool
   return env;
 }
 
-static uint32_t refill_count(const hz3_tcache_env_t *env, const hz3_bin_t *b, uint32_t cls) {
-  uint32_t want = HZ3_MAX(1u, b->max / 2);
+static uint32_t refill_count(const hz3_tcache_env_t *env, uint32_t max, uint32_t cls) {
+  uint32_t want = HZ3_MAX(1u, max / 2);
   if (env->refill_batch) want = HZ3_MIN(want, env->refill_batch);
   uint32_t by_bytes = HZ3_REFILL_BYTES / (uint32_t)hz3_class_to_size(cls);
   return HZ3_MAX(1u, HZ3_MIN(want, by_bytes));
@@ -112,7 +112,7 @@ void hz3_tcache_setup(hz3_tcache_t *tc, const hz3_tcache_env_t *env, uint32_t sh
     uint32_t by_bytes = HZ3_BIN_START_BYTES / (uint32_t)hz3_class_to_size(c);
     uint32_t max = HZ3_MIN(bin_cap(env, c), HZ3_MAX(1u, HZ3_MIN(HZ3_BIN_START_LEN, by_bytes)));
     if (env->s58) max = HZ3_MIN(bin_cap(env, c), env->s58_initial_max_len); /* the seed's S58 */
-    tc->bins[c + 1].max = max;
+    tc->bins.max[c + 1] = max;
     tc->budget_used_bytes += (uint64_t)max * hz3_class_to_size(c);
   }
   tc->state = HZ3_TCACHE_ACTIVE;
@@ -120,16 +120,17 @@ void hz3_tcache_setup(hz3_tcache_t *tc, const hz3_tcache_env_t *env, uint32_t sh
 
 static void release_list(hz3_tcache_t *tc, void *head);
 
-/* Cuts b down to its newest `keep` objects and returns the older ones, still linked with the
- * key (release_list decodes them); NULL if there is nothing beyond keep. */
-static void *bin_cut(const hz3_tcache_t *tc, hz3_bin_t *b, uint32_t keep) {
-  if (b->len <= keep) return NULL;
+/* Cuts bin i down to its newest `keep` objects and returns the older ones, still linked with
+ * the key (release_list decodes them); NULL if there is nothing beyond keep. */
+static void *bin_cut(hz3_tcache_t *tc, uint32_t i, uint32_t keep) {
+  hz3_bins_t *b = &tc->bins;
+  if (b->len[i] <= keep) return NULL;
   void *rest;
   if (keep == 0) {
-    rest = b->head;
-    b->head = NULL;
+    rest = b->head[i];
+    b->head[i] = NULL;
   } else {
-    void *cut = b->head;
+    void *cut = b->head[i];
     for (uint32_t i = 1; i < keep; i++) {
       void *next = link_get(tc, cut);
       check_link(tc, cut, next);
@@ -139,17 +140,16 @@ static void *bin_cut(const hz3_tcache_t *tc, hz3_bin_t *b, uint32_t keep) {
     check_link(tc, cut, rest);
     link_set(tc, cut, NULL);
   }
-  b->len = keep;
+  b->len[i] = keep;
   return rest;
 }
 
 /* Sets bin i's max length, keeping the byte budget's books and sending any excess home. */
 static void set_bin_max(hz3_tcache_t *tc, uint32_t i, uint32_t max) {
-  hz3_bin_t *b = &tc->bins[i];
-  tc->budget_used_bytes = tc->budget_used_bytes - (uint64_t)b->max * bin_obj_bytes(i) +
+  tc->budget_used_bytes = tc->budget_used_bytes - (uint64_t)tc->bins.max[i] * bin_obj_bytes(i) +
                           (uint64_t)max * bin_obj_bytes(i);
-  b->max = max;
-  void *rest = bin_cut(tc, b, max);
+  tc->bins.max[i] = max;
+  void *rest = bin_cut(tc, i, max);
   if (rest) release_list(tc, rest);
 }
 
@@ -159,8 +159,8 @@ static bool steal_one(hz3_tcache_t *tc, uint32_t except) {
   for (uint32_t k = 0; k < HZ3_NUM_BINS - 1; k++) {
     uint32_t i = tc->steal_next;
     tc->steal_next = i + 1 < HZ3_NUM_BINS ? i + 1 : 1;
-    if (i == except || tc->bins[i].max == 0) continue;
-    set_bin_max(tc, i, tc->bins[i].max / 2);
+    if (i == except || tc->bins.max[i] == 0) continue;
+    set_bin_max(tc, i, tc->bins.max[i] / 2);
     return true;
   }
   return false;
@@ -170,10 +170,10 @@ static bool steal_one(hz3_tcache_t *tc, uint32_t except) {
  * its max length up to its cap).  Growth is free of the byte budget: a thread that allocates
  * is working, and SSOT-like loops need their cache. */
 static void grow_bin(hz3_tcache_t *tc, uint32_t i) {
-  hz3_bin_t *b = &tc->bins[i];
-  uint32_t want = HZ3_MIN(bin_cap(tc->env, i - 1), b->max ? b->max * 2 : 1);
-  if (want <= b->max) return;
-  uint64_t more = (uint64_t)(want - b->max) * bin_obj_bytes(i);
+  uint32_t max = tc->bins.max[i];
+  uint32_t want = HZ3_MIN(bin_cap(tc->env, i - 1), max ? max * 2 : 1);
+  if (want <= max) return;
+  uint64_t more = (uint64_t)(want - max) * bin_obj_bytes(i);
   while (tc->budget_used_bytes + more > HZ3_TCACHE_GROW_BYTES && steal_one(tc, i)) {
   }
   if (tc->budget_used_bytes + more <= HZ3_TCACHE_GROW_BYTES) set_bin_max(tc, i, want);
@@ -186,8 +186,8 @@ static void grow_bin(hz3_tcache_t *tc, uint32_t i) {
 static void enforce_budget(hz3_tcache_t *tc, uint32_t i) {
   while (tc->budget_used_bytes > tc->env->max_bytes && steal_one(tc, i)) {
   }
-  while (tc->budget_used_bytes > tc->env->max_bytes && tc->bins[i].max > 0)
-    set_bin_max(tc, i, tc->bins[i].max / 2);
+  while (tc->budget_used_bytes > tc->env->max_bytes && tc->bins.max[i] > 0)
+    set_bin_max(tc, i, tc->bins.max[i] / 2);
 }
 
 void *hz3_tcache_refill(hz3_tcache_t *tc, uint32_t cls) {
@@ -199,15 +199,15 @@ void *hz3_tcache_refill(hz3_tcache_t *tc, uint32_t cls) {
     return hz3_central_alloc_batch(env->central, tc->shard, cls, 1, &head) ? head : NULL;
   }
   tick(tc);
-  hz3_bin_t *b = &tc->bins[cls + 1];
-  HZ3_ASSERT(b->head == NULL && b->len == 0); /* only an empty bin is refilled */
+  uint32_t i = cls + 1;
+  HZ3_ASSERT(tc->bins.head[i] == NULL && tc->bins.len[i] == 0); /* only empty bins refill */
   tc->drain_streak = 0;
-  grow_bin(tc, cls + 1); /* ran empty: the thread works this class, let it hold more */
-  uint32_t n = hz3_central_alloc_batch_linked(env->central, tc->shard, cls,
-                                              refill_count(env, b, cls), env->link_key, &head);
+  grow_bin(tc, i); /* ran empty: the thread works this class, let it hold more */
+  uint32_t n = hz3_central_alloc_batch_linked(
+      env->central, tc->shard, cls, refill_count(env, tc->bins.max[i], cls), env->link_key, &head);
   if (n == 0) return NULL; /* errno = ENOMEM from central */
-  b->head = link_get(tc, head);
-  b->len += n - 1;
+  tc->bins.head[i] = link_get(tc, head);
+  tc->bins.len[i] += n - 1;
   return head;
 }
 
@@ -248,8 +248,8 @@ static void release_list(hz3_tcache_t *tc, void *head) {
 }
 
 /* The bin is full: keep the newest half, send the older half home. */
-static void flush_bin(hz3_tcache_t *tc, hz3_bin_t *b) {
-  void *rest = bin_cut(tc, b, b->max / 2);
+static void flush_bin(hz3_tcache_t *tc, uint32_t i) {
+  void *rest = bin_cut(tc, i, tc->bins.max[i] / 2);
   if (rest) release_list(tc, rest);
 }
 
@@ -268,14 +268,14 @@ void hz3_tcache_free_slow(hz3_tcache_t *tc, void *p, hz3_tag_t tag) {
   HZ3_ASSERT(tc->state == HZ3_TCACHE_ACTIVE);
   tick(tc);
   uint32_t i = HZ3_TAG_BIN(tag);
-  hz3_bin_t *b = &tc->bins[i];
-  if (HZ3_UNLIKELY(p == b->head)) hz3_tcache_double_free(p);
-  link_set(tc, p, b->head);
-  b->head = p;
-  b->len++;
-  if (b->len > b->max) {
+  hz3_bins_t *b = &tc->bins;
+  if (HZ3_UNLIKELY(p == b->head[i])) hz3_tcache_double_free(p);
+  link_set(tc, p, b->head[i]);
+  b->head[i] = p;
+  b->len[i]++;
+  if (b->len[i] > b->max[i]) {
     if (tc->overflows[i] < UINT16_MAX) tc->overflows[i]++;
-    flush_bin(tc, b);
+    flush_bin(tc, i);
     if (tc->env->max_bytes && ++tc->drain_streak >= HZ3_DRAIN_STREAK) enforce_budget(tc, i);
   }
 }
@@ -287,13 +287,13 @@ uint32_t hz3_tcache_reclaim(hz3_tcache_t *tc) {
   for (uint32_t i = 1; i < HZ3_NUM_BINS && reclaimed < env->s58_reclaim_budget; i++) {
     if (tc->overflows[i] < env->s58_max_overages) continue;
     tc->overflows[i] = 0;
-    hz3_bin_t *b = &tc->bins[i];
-    uint32_t new_max = b->max / 2;
+    uint32_t len = tc->bins.len[i], max = tc->bins.max[i];
+    uint32_t new_max = max / 2;
     /* Within the budget: shrink no further than the budget lets this epoch reclaim. */
-    uint32_t excess = b->len > new_max ? b->len - new_max : 0;
+    uint32_t excess = len > new_max ? len - new_max : 0;
     uint32_t room = env->s58_reclaim_budget - reclaimed;
-    if (excess > room) new_max = b->len - room, excess = room;
-    set_bin_max(tc, i, HZ3_MIN(new_max, b->max));
+    if (excess > room) new_max = len - room, excess = room;
+    set_bin_max(tc, i, HZ3_MIN(new_max, max));
     reclaimed += excess;
     HZ3_STAT_ADD_IF(HZ3_S58_STATS, env->central->stats, s58_shrinks, 1);
   }
@@ -303,7 +303,7 @@ uint32_t hz3_tcache_reclaim(hz3_tcache_t *tc) {
 
 uint64_t hz3_tcache_cached_bytes(const hz3_tcache_t *tc) {
   uint64_t bytes = 0;
-  for (uint32_t i = 1; i < HZ3_NUM_BINS; i++) bytes += (uint64_t)tc->bins[i].len * bin_obj_bytes(i);
+  for (uint32_t i = 1; i < HZ3_NUM_BINS; i++) bytes += (uint64_t)tc->bins.len[i] * bin_obj_bytes(i);
   return bytes;
 }
 
@@ -322,11 +322,10 @@ void hz3_tcache_send_stash(hz3_tcache_t *tc) {
 void hz3_tcache_flush_all(hz3_tcache_t *tc) {
   if (tc->state != HZ3_TCACHE_ACTIVE) return;
   for (uint32_t i = 1; i < HZ3_NUM_BINS; i++) {
-    hz3_bin_t *b = &tc->bins[i];
-    if (b->len == 0) continue;
-    void *head = b->head;
-    b->head = NULL;
-    b->len = 0;
+    if (tc->bins.len[i] == 0) continue;
+    void *head = tc->bins.head[i];
+    tc->bins.head[i] = NULL;
+    tc->bins.len[i] = 0;
     release_list(tc, head);
   }
   hz3_tcache_send_stash(tc);
@@ -335,7 +334,7 @@ void hz3_tcache_flush_all(hz3_tcache_t *tc) {
 void hz3_tcache_teardown(hz3_tcache_t *tc) {
   hz3_tcache_flush_all(tc);
   tc->state = HZ3_TCACHE_DEAD;
-  for (uint32_t i = 0; i < HZ3_NUM_BINS; i++) tc->bins[i].max = 0; /* every free goes slow */
+  memset(tc->bins.max, 0, sizeof tc->bins.max); /* every free goes slow */
   tc->budget_used_bytes = 0;
 }
 
@@ -352,13 +351,12 @@ static void shrink_to(hz3_tcache_t *tc, uint64_t bytes) {
     uint32_t fullest = 0;
     uint64_t most = 0;
     for (uint32_t i = 1; i < HZ3_NUM_BINS; i++) {
-      uint64_t b = (uint64_t)tc->bins[i].len * bin_obj_bytes(i);
+      uint64_t b = (uint64_t)tc->bins.len[i] * bin_obj_bytes(i);
       if (b > most) most = b, fullest = i;
     }
-    hz3_bin_t *b = &tc->bins[fullest];
-    uint32_t keep = b->len / 2;
-    held -= (uint64_t)(b->len - keep) * bin_obj_bytes(fullest);
-    release_list(tc, bin_cut(tc, b, keep));
+    uint32_t len = tc->bins.len[fullest], keep = len / 2;
+    held -= (uint64_t)(len - keep) * bin_obj_bytes(fullest);
+    release_list(tc, bin_cut(tc, fullest, keep));
   }
 }
 
@@ -375,13 +373,13 @@ bool hz3_tcache_orphan_park(hz3_tcache_orphans_t *o, hz3_tcache_t *tc) {
     slot->used = 1;
     slot->shard = tc->shard;
     slot->budget_used_bytes = tc->budget_used_bytes;
-    memcpy(slot->bins, tc->bins, sizeof slot->bins);
+    slot->bins = tc->bins;
     o->parked++;
   }
   hz3_lock_release(&o->lock);
   if (slot == NULL) return false;
   tc->state = HZ3_TCACHE_DEAD;
-  for (uint32_t i = 0; i < HZ3_NUM_BINS; i++) tc->bins[i] = (hz3_bin_t){NULL, 0, 0};
+  memset(&tc->bins, 0, sizeof tc->bins);
   tc->budget_used_bytes = 0;
   return true;
 }
@@ -407,7 +405,7 @@ static bool orphan_take(hz3_tcache_orphans_t *o, uint32_t shard, hz3_tcache_orph
 static void setup_from_slot(hz3_tcache_t *tc, const hz3_tcache_env_t *env,
                             const hz3_tcache_orphan_t *slot) {
   hz3_tcache_setup(tc, env, slot->shard);
-  memcpy(tc->bins, slot->bins, sizeof tc->bins);
+  tc->bins = slot->bins;
   tc->budget_used_bytes = slot->budget_used_bytes;
 }
 
@@ -426,7 +424,7 @@ uint64_t hz3_tcache_orphans_flush(hz3_tcache_orphans_t *o, const hz3_tcache_env_
   while (orphan_take(o, HZ3_ORPHAN_ANY_SHARD, &slot)) {
     hz3_tcache_t tmp; /* a cache for the slot's shard, only to send its objects home */
     setup_from_slot(&tmp, env, &slot);
-    for (uint32_t i = 1; i < HZ3_NUM_BINS; i++) objects += tmp.bins[i].len;
+    for (uint32_t i = 1; i < HZ3_NUM_BINS; i++) objects += tmp.bins.len[i];
     hz3_tcache_teardown(&tmp);
   }
   return objects;
@@ -435,12 +433,12 @@ uint64_t hz3_tcache_orphans_flush(hz3_tcache_orphans_t *o, const hz3_tcache_env_
 bool hz3_tcache_check(const hz3_tcache_t *tc, hz3_check_report_t *report) {
   if (tc->state != HZ3_TCACHE_ACTIVE) return true;
   const hz3_segment_pool_t *pool = tc->env->pool;
-  if (tc->bins[0].head != NULL || tc->bins[0].max != 0)
+  if (tc->bins.head[0] != NULL || tc->bins.max[0] != 0)
     return hz3_check_fail(report, "bin 0 (zero tags) is not empty and closed");
   for (uint32_t i = 1; i < HZ3_NUM_BINS; i++) {
-    const hz3_bin_t *b = &tc->bins[i];
+    const hz3_bins_t *b = &tc->bins;
     uint32_t n = 0;
-    for (void *p = b->head; p != NULL && n <= b->len; p = link_get(tc, p), n++) {
+    for (void *p = b->head[i]; p != NULL && n <= b->len[i]; p = link_get(tc, p), n++) {
       if (!hz3_segment_pool_contains(pool, p))
         return hz3_check_fail(report, "bin %u: link to %p, outside the arena", i, p);
       hz3_tag_t tag = hz3_segment_tag(pool, p);
@@ -448,12 +446,12 @@ bool hz3_tcache_check(const hz3_tcache_t *tc, hz3_check_report_t *report) {
         return hz3_check_fail(report, "bin %u: object %p tagged for bin %u", i, p,
                               HZ3_TAG_BIN(tag));
     }
-    if (n != b->len) return hz3_check_fail(report, "bin %u: len %u, list %u", i, b->len, n);
-    if (b->len > b->max)
-      return hz3_check_fail(report, "bin %u: len %u > max %u", i, b->len, b->max);
+    if (n != b->len[i]) return hz3_check_fail(report, "bin %u: len %u, list %u", i, b->len[i], n);
+    if (b->len[i] > b->max[i])
+      return hz3_check_fail(report, "bin %u: len %u > max %u", i, b->len[i], b->max[i]);
   }
   uint64_t used = 0;
-  for (uint32_t i = 1; i < HZ3_NUM_BINS; i++) used += (uint64_t)tc->bins[i].max * bin_obj_bytes(i);
+  for (uint32_t i = 1; i < HZ3_NUM_BINS; i++) used += (uint64_t)tc->bins.max[i] * bin_obj_bytes(i);
   if (used != tc->budget_used_bytes)
     return hz3_check_fail(report, "budget: bins allow %llu bytes, books say %llu",
                           (unsigned long long)used, (unsigned long long)tc->budget_used_bytes);

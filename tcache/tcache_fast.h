@@ -29,28 +29,28 @@ static HZ3_ALWAYS_INLINE uintptr_t hz3_link_encode(const void *head, const uintp
 
 /* Pops an object from bin `bin` (class + 1), or NULL when the bin is empty (or the thread is
  * not set up).  key: where the env's link_key is (a global in preload). */
-static HZ3_ALWAYS_INLINE void *hz3_tcache_pop_bin(hz3_tcache_t *tc, uint32_t bin,
+static HZ3_ALWAYS_INLINE void *hz3_tcache_pop_bin(hz3_tcache_t *tc, size_t bin,
                                                   const uintptr_t *key) {
-  hz3_bin_t *b = &tc->bins[bin];
-  void *p = b->head;
+  hz3_bins_t *b = &tc->bins;
+  void *p = b->head[bin];
   if (HZ3_UNLIKELY(p == NULL)) return NULL;
-  b->head = (void *)(*(uintptr_t *)p ^ *key);
-  b->len--;
+  b->head[bin] = (void *)(*(uintptr_t *)p ^ *key);
+  b->len[bin]--;
   return p;
 }
 
 /* Pushes p onto bin `bin` (its page's hz3_segment_page_bin) if the bin has room; false
  * otherwise (full bin; thread not set up or torn down: max 0; not in a run: bin 0, max 0).
  * The owner is not asked: objects of other shards ride in the bin and go home on flush. */
-static HZ3_ALWAYS_INLINE bool hz3_tcache_push_bin(hz3_tcache_t *tc, void *p, uint32_t bin,
+static HZ3_ALWAYS_INLINE bool hz3_tcache_push_bin(hz3_tcache_t *tc, void *p, size_t bin,
                                                   const uintptr_t *key) {
-  hz3_bin_t *b = &tc->bins[bin];
-  if (HZ3_UNLIKELY(b->len >= b->max)) return false;
-  void *head = b->head;
+  hz3_bins_t *b = &tc->bins;
+  if (HZ3_UNLIKELY(b->len[bin] >= b->max[bin])) return false;
+  void *head = b->head[bin];
   if (HZ3_UNLIKELY(p == head)) hz3_tcache_double_free(p);
   *(uintptr_t *)p = hz3_link_encode(head, key);
-  b->head = p;
-  b->len++;
+  b->head[bin] = p;
+  b->len[bin]++;
   return true;
 }
 

@@ -76,7 +76,7 @@ TEST_F(TcacheTest, RefillFillsTheBinAndPopsInOrder) {
   uint32_t cls = hz3_size_to_class(64);
   void* first = Malloc(64);
   ASSERT_NE(first, nullptr);
-  uint32_t got = tc_.bins[cls + 1].len;
+  uint32_t got = tc_.bins.len[cls + 1];
   EXPECT_GT(got, 0u);
   std::set<void*> seen{first};
   for (uint32_t i = 0; i < got; i++) EXPECT_TRUE(seen.insert(hz3_tcache_pop(&tc_, cls)).second);
@@ -89,19 +89,19 @@ TEST_F(TcacheTest, RefillFillsTheBinAndPopsInOrder) {
 TEST_F(TcacheTest, FullBinFlushesHalfToCentral) {
   hz3_tcache_setup(&tc_, &env_, 0);
   uint32_t cls = hz3_size_to_class(4096);
-  hz3_bin_t* bin = &tc_.bins[cls + 1];
+  const uint32_t bin_i = cls + 1;
   std::vector<void*> v;
   for (uint32_t i = 0; i < 3000; i++) v.push_back(Malloc(4096));  // refills grow the bin
-  uint32_t max = bin->max;                                        // frees do not grow it
+  uint32_t max = tc_.bins.max[bin_i];                             // frees do not grow it
   EXPECT_GT(max, 4u);
   uint32_t flushes = 0;
   for (void* p : v) {
-    uint32_t before = bin->len;
+    uint32_t before = tc_.bins.len[bin_i];
     Free(p);
-    ASSERT_LE(bin->len, max);
-    if (bin->len < before) {
+    ASSERT_LE(tc_.bins.len[bin_i], max);
+    if (tc_.bins.len[bin_i] < before) {
       EXPECT_EQ(before, max);  // only a full bin flushes
-      EXPECT_EQ(bin->len, max / 2);
+      EXPECT_EQ(tc_.bins.len[bin_i], max / 2);
       flushes++;
     }
   }
@@ -115,7 +115,7 @@ TEST_F(TcacheTest, OtherShardsObjectsRideInBinsAndGoHomeInBatches) {
   hz3_tcache_setup(&other, &env_, 5);
   hz3_tcache_setup(&tc_, &env_, 2);
   uint32_t cls = hz3_size_to_class(200);
-  uint32_t max = tc_.bins[cls + 1].max;
+  uint32_t max = tc_.bins.max[cls + 1];
   std::vector<void*> v;
   for (uint32_t i = 0; i < max + 20; i++) {
     void* p = hz3_tcache_pop(&other, cls);
@@ -130,7 +130,7 @@ TEST_F(TcacheTest, OtherShardsObjectsRideInBinsAndGoHomeInBatches) {
   // Shard 5's lock is busy (its owner is refilling): the batches wait in its inbox.
   hz3_central_lock_shard(&central_, 5);
   Free(v[max]);
-  EXPECT_EQ(tc_.bins[cls + 1].len, max / 2);
+  EXPECT_EQ(tc_.bins.len[cls + 1], max / 2);
   EXPECT_LT(tc_.stashed, env_.stash_batch);
   EXPECT_NE(central_.shards[5].inbox, nullptr);
   hz3_central_unlock_shard(&central_, 5);
@@ -200,7 +200,7 @@ TEST_F(TcacheTest, ByteBudgetLeavesABalancedLoopAlone) {
   env_.max_bytes = 64 * 1024;
   hz3_tcache_setup(&tc_, &env_, 0);
   uint32_t cls = hz3_size_to_class(16384);
-  uint32_t max = tc_.bins[cls + 1].max;
+  uint32_t max = tc_.bins.max[cls + 1];
   // Allocate and free in turn, overflowing now and then but refilling between: no enforcement.
   std::vector<void*> v;
   for (int round = 0; round < 50; round++) {
@@ -209,7 +209,7 @@ TEST_F(TcacheTest, ByteBudgetLeavesABalancedLoopAlone) {
     v.clear();
   }
   EXPECT_LT(tc_.drain_streak, static_cast<uint32_t>(HZ3_DRAIN_STREAK));
-  EXPECT_GE(tc_.bins[cls + 1].max, max);  // its cache was not cut (it grew, if anything)
+  EXPECT_GE(tc_.bins.max[cls + 1], max);  // its cache was not cut (it grew, if anything)
   Check();
 }
 
@@ -220,17 +220,17 @@ TEST_F(TcacheTest, S58ShrinksBinsThatKeepOverflowing) {
   env_.s58_reclaim_budget = 10;
   hz3_tcache_setup(&tc_, &env_, 0);
   uint32_t cls = hz3_size_to_class(256);
-  hz3_bin_t* b = &tc_.bins[cls + 1];
-  EXPECT_EQ(b->max, 32u);
+  const uint32_t b_i = cls + 1;
+  EXPECT_EQ(tc_.bins.max[b_i], 32u);
   std::vector<void*> v;
   for (int i = 0; i < 5000; i++) v.push_back(Malloc(256));  // refills grow the bin meanwhile
   for (void* p : v) Free(p);                                // overflows several times
   EXPECT_GE(tc_.overflows[cls + 1], 3u);
-  uint32_t len = b->len, max = b->max;
+  uint32_t len = tc_.bins.len[b_i], max = tc_.bins.max[b_i];
   uint32_t got = hz3_tcache_reclaim(&tc_);
   EXPECT_LE(got, 10u);  // the reclaim budget
-  EXPECT_EQ(b->len, len - got);
-  EXPECT_LT(b->max, max);  // the bin shrank
+  EXPECT_EQ(tc_.bins.len[b_i], len - got);
+  EXPECT_LT(tc_.bins.max[b_i], max);  // the bin shrank
   EXPECT_EQ(tc_.overflows[cls + 1], 0u);
   EXPECT_EQ(hz3_tcache_reclaim(&tc_), 0u);  // no new overflows: nothing more to do
   Check();
@@ -243,14 +243,14 @@ TEST_F(TcacheTest, TeardownReturnsEverythingAndLaterCallsStillWork) {
   for (int i = 0; i < 50; i++) Free(v[i]);
   hz3_tcache_teardown(&tc_);
   EXPECT_EQ(tc_.state, static_cast<uint32_t>(HZ3_TCACHE_DEAD));
-  for (uint32_t i = 0; i < HZ3_NUM_BINS; i++) EXPECT_EQ(tc_.bins[i].len, 0u);
+  for (uint32_t i = 0; i < HZ3_NUM_BINS; i++) EXPECT_EQ(tc_.bins.len[i], 0u);
   // As in a TLS destructor that runs after ours: allocate and free without caching.
   void* late = Malloc(100);
   ASSERT_NE(late, nullptr);
   memset(late, 1, 100);
   Free(late);
   for (int i = 50; i < 100; i++) Free(v[i]);
-  for (uint32_t i = 0; i < HZ3_NUM_BINS; i++) EXPECT_EQ(tc_.bins[i].len, 0u);
+  for (uint32_t i = 0; i < HZ3_NUM_BINS; i++) EXPECT_EQ(tc_.bins.len[i], 0u);
 }
 
 TEST_F(TcacheTest, AnExitedThreadsCacheWaitsWholeForTheNextThread) {
@@ -291,7 +291,7 @@ TEST_F(TcacheTest, AnExitedThreadsCacheWaitsWholeForTheNextThread) {
   ASSERT_TRUE(hz3_tcache_orphan_park(&orphans, &next));
   uint64_t held = 0;
   for (const hz3_tcache_orphan_t& slot : orphans.slots)
-    for (uint32_t i = 1; slot.used && i < HZ3_NUM_BINS; i++) held += slot.bins[i].len;
+    for (uint32_t i = 1; slot.used && i < HZ3_NUM_BINS; i++) held += slot.bins.len[i];
   EXPECT_GT(held, 0u);
   EXPECT_EQ(hz3_tcache_orphans_flush(&orphans, &env_), held);
   EXPECT_EQ(orphans.parked, 0u);
@@ -329,7 +329,7 @@ TEST_F(TcacheTest, ParkedCachesAreFewAndSmall) {
   for (uint32_t i = 0; i < HZ3_ORPHAN_SLOTS; i++) {
     uint64_t bytes = 0;
     for (uint32_t b = 1; b < HZ3_NUM_BINS; b++)
-      bytes += uint64_t{orphans.slots[i].bins[b].len} * hz3_class_to_size(b - 1);
+      bytes += uint64_t{orphans.slots[i].bins.len[b]} * hz3_class_to_size(b - 1);
     EXPECT_LE(bytes, uint64_t{HZ3_ORPHAN_MAX_BYTES}) << i;
   }
   hz3_tcache_orphans_flush(&orphans, &env_);
@@ -338,8 +338,8 @@ TEST_F(TcacheTest, ParkedCachesAreFewAndSmall) {
 TEST_F(TcacheTest, BinsStartSmallAndGrowWithUseWithinABound) {
   hz3_tcache_setup(&tc_, &env_, 0);
   uint32_t cls = hz3_size_to_class(64);
-  hz3_bin_t* b = &tc_.bins[cls + 1];
-  uint32_t start = b->max;
+  const uint32_t b_i = cls + 1;
+  uint32_t start = tc_.bins.max[b_i];
   EXPECT_LE(start, 16u);  // a thread that touches a class once takes a small batch
   // A thread cycling 1 600 objects of one size: its bin grows until the batch stays home.
   std::vector<void*> v;
@@ -351,7 +351,7 @@ TEST_F(TcacheTest, BinsStartSmallAndGrowWithUseWithinABound) {
     v.clear();
     refills_last_round = stats_.central_refills - before;
   }
-  EXPECT_GE(b->max, 1600u);
+  EXPECT_GE(tc_.bins.max[b_i], 1600u);
   if (HZ3_STATS) {
     EXPECT_EQ(refills_last_round, 0u);
   }
