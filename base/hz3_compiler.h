@@ -23,3 +23,15 @@
 #define HZ3_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define HZ3_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define HZ3_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* 1 in a build with ASan or TSan (GCC says so with __SANITIZE_*__, clang with __has_feature). */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define HZ3_HAS_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define HZ3_HAS_SANITIZER 1
+#endif
+#endif
+#ifndef HZ3_HAS_SANITIZER
+#define HZ3_HAS_SANITIZER 0
+#endif

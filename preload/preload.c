@@ -13,6 +13,26 @@
 
 #include "preload/hz3.h"
 #include "preload/hz3_preload.h"
+
+/* This thread's bins.  On x86-64 (GCC, clang) they are reached through the %fs segment from
+ * their TLS offset, one GOT load: every bin access is then one instruction with the bin as a
+ * scaled index, and the free path's room test can be a single `subl; jb` on that operand
+ * (tcache_fast.h).  A plain pointer would first add the thread pointer (fs:0), and an asm
+ * memory operand can only be given one through the address space.  GCC only: clang 14
+ * drops the segment from such an asm operand (seen in its output).  Sanitizer builds keep
+ * plain pointers: their instrumentation would take a segment offset for an address.  The
+ * file is built as gnu11 (BUILD): __seg_fs is a GNU keyword. */
+#if defined(__x86_64__) && defined(__SEG_FS) && !defined(__clang__) && !HZ3_HAS_SANITIZER
+#define HZ3_BINS_AS __seg_fs
+_Static_assert(offsetof(hz3_tcache_t, bins) == 0, "bins must be the tcache's first member");
+static HZ3_ALWAYS_INLINE hz3_bins_t __seg_fs *my_bins(void) {
+  uintptr_t tls_offset; /* of hz3_t_tcache, whose first member is bins */
+  __asm__("movq hz3_t_tcache@gottpoff(%%rip), %0" : "=r"(tls_offset));
+  return (hz3_bins_t __seg_fs *)tls_offset;
+}
+#else
+static HZ3_ALWAYS_INLINE hz3_bins_t *my_bins(void) { return &hz3_t_tcache.bins; }
+#endif
 #include "tcache/tcache_fast.h"
 
 /* glibc's own allocator, for pointers that were not hz3's. */
@@ -42,7 +62,7 @@ static HZ3_NOINLINE void *malloc_small_slow(uint32_t cls) {
   }
   hz3_thread_ensure();
   /* The thread may have been set up just now: the bin is then filled by this refill. */
-  void *p = hz3_tcache_pop_bin(&hz3_t_tcache, cls + 1, LINK_KEY);
+  void *p = hz3_bins_pop(my_bins(), cls + 1, LINK_KEY);
   return p ? p : hz3_tcache_refill(&hz3_t_tcache, cls); /* NULL: errno = ENOMEM */
 }
 
@@ -89,7 +109,7 @@ static HZ3_NOINLINE void free_small_slow(void *p) {
   hz3_tag_t tag = page_tag(p);
   if (HZ3_UNLIKELY(tag == 0)) invalid_free(p);
   hz3_thread_ensure(); /* a thread whose first call is free */
-  if (hz3_tcache_push_bin(&hz3_t_tcache, p, HZ3_TAG_BIN(tag), LINK_KEY)) return;
+  if (hz3_bins_push(my_bins(), p, HZ3_TAG_BIN(tag), LINK_KEY)) return;
   hz3_tcache_free_slow(&hz3_t_tcache, p, tag);
 }
 
@@ -183,7 +203,7 @@ static HZ3_ALWAYS_INLINE void *hz3_malloc_inline(size_t n) {
     bin = hz3_size_to_bin(n);
   else
     return malloc_large(n, 0, false);
-  void *p = hz3_tcache_pop_bin(&hz3_t_tcache, bin, LINK_KEY);
+  void *p = hz3_bins_pop(my_bins(), bin, LINK_KEY);
   if (HZ3_LIKELY(p != NULL)) return p;
   return malloc_small_slow_n(n); /* by size: the hit path keeps no class for it */
 }
@@ -196,7 +216,7 @@ static HZ3_ALWAYS_INLINE void hz3_free_inline(void *p) {
   uintptr_t off = (uintptr_t)p - hz3_g.pool.arenas[0].base;
   if (HZ3_LIKELY(off < hz3_g.pool.arenas[0].grown_bytes)) {
     size_t bin = hz3_g.pool.arenas[0].page_bins[off >> HZ3_PAGE_SHIFT];
-    if (HZ3_LIKELY(hz3_tcache_push_bin(&hz3_t_tcache, p, bin, LINK_KEY))) return;
+    if (HZ3_LIKELY(hz3_bins_push(my_bins(), p, bin, LINK_KEY))) return;
     free_small_slow(p);
     return;
   }
@@ -307,7 +327,7 @@ static void *aligned_alloc_pow2(size_t align, size_t n) {
   if (need <= HZ3_MEDIUM_MAX && align <= HZ3_PAGE_SIZE) {
     int cls = hz3_class_for_aligned(need, align);
     if (cls >= 0) {
-      void *p = hz3_tcache_pop_bin(&hz3_t_tcache, (uint32_t)cls + 1, LINK_KEY);
+      void *p = hz3_bins_pop(my_bins(), (uint32_t)cls + 1, LINK_KEY);
       if (p == NULL) p = malloc_small_slow((uint32_t)cls);
       return HZ3_CHECK ? check_arm(p, n) : p;
     }

@@ -112,7 +112,7 @@ void hz3_tcache_setup(hz3_tcache_t *tc, const hz3_tcache_env_t *env, uint32_t sh
     uint32_t by_bytes = HZ3_BIN_START_BYTES / (uint32_t)hz3_class_to_size(c);
     uint32_t max = HZ3_MIN(bin_cap(env, c), HZ3_MAX(1u, HZ3_MIN(HZ3_BIN_START_LEN, by_bytes)));
     if (env->s58) max = HZ3_MIN(bin_cap(env, c), env->s58_initial_max_len); /* the seed's S58 */
-    tc->bins.max[c + 1] = max;
+    tc->bins.max[c + 1] = tc->bins.room[c + 1] = max; /* empty: all of it is room */
     tc->budget_used_bytes += (uint64_t)max * hz3_class_to_size(c);
   }
   tc->state = HZ3_TCACHE_ACTIVE;
@@ -124,7 +124,7 @@ static void release_list(hz3_tcache_t *tc, void *head);
  * the key (release_list decodes them); NULL if there is nothing beyond keep. */
 static void *bin_cut(hz3_tcache_t *tc, uint32_t i, uint32_t keep) {
   hz3_bins_t *b = &tc->bins;
-  if (b->len[i] <= keep) return NULL;
+  if (hz3_bins_len(b, i) <= keep) return NULL;
   void *rest;
   if (keep == 0) {
     rest = b->head[i];
@@ -140,7 +140,7 @@ static void *bin_cut(hz3_tcache_t *tc, uint32_t i, uint32_t keep) {
     check_link(tc, cut, rest);
     link_set(tc, cut, NULL);
   }
-  b->len[i] = keep;
+  hz3_bins_set_len(b, i, keep);
   return rest;
 }
 
@@ -148,7 +148,9 @@ static void *bin_cut(hz3_tcache_t *tc, uint32_t i, uint32_t keep) {
 static void set_bin_max(hz3_tcache_t *tc, uint32_t i, uint32_t max) {
   tc->budget_used_bytes = tc->budget_used_bytes - (uint64_t)tc->bins.max[i] * bin_obj_bytes(i) +
                           (uint64_t)max * bin_obj_bytes(i);
+  uint32_t len = hz3_bins_len(&tc->bins, i);
   tc->bins.max[i] = max;
+  hz3_bins_set_len(&tc->bins, i, len); /* over max for a moment: room wraps, cut below */
   void *rest = bin_cut(tc, i, max);
   if (rest) release_list(tc, rest);
 }
@@ -200,14 +202,15 @@ void *hz3_tcache_refill(hz3_tcache_t *tc, uint32_t cls) {
   }
   tick(tc);
   uint32_t i = cls + 1;
-  HZ3_ASSERT(tc->bins.head[i] == NULL && tc->bins.len[i] == 0); /* only empty bins refill */
+  HZ3_ASSERT(tc->bins.head[i] == NULL &&
+             hz3_bins_len(&tc->bins, i) == 0); /* only empty bins refill */
   tc->drain_streak = 0;
   grow_bin(tc, i); /* ran empty: the thread works this class, let it hold more */
   uint32_t n = hz3_central_alloc_batch_linked(
       env->central, tc->shard, cls, refill_count(env, tc->bins.max[i], cls), env->link_key, &head);
   if (n == 0) return NULL; /* errno = ENOMEM from central */
   tc->bins.head[i] = link_get(tc, head);
-  tc->bins.len[i] += n - 1;
+  hz3_bins_set_len(&tc->bins, i, n - 1);
   return head;
 }
 
@@ -272,8 +275,9 @@ void hz3_tcache_free_slow(hz3_tcache_t *tc, void *p, hz3_tag_t tag) {
   if (HZ3_UNLIKELY(p == b->head[i])) hz3_tcache_double_free(p);
   link_set(tc, p, b->head[i]);
   b->head[i] = p;
-  b->len[i]++;
-  if (b->len[i] > b->max[i]) {
+  uint32_t len = hz3_bins_len(b, i) + 1;
+  hz3_bins_set_len(b, i, len);
+  if (len > b->max[i]) {
     if (tc->overflows[i] < UINT16_MAX) tc->overflows[i]++;
     flush_bin(tc, i);
     if (tc->env->max_bytes && ++tc->drain_streak >= HZ3_DRAIN_STREAK) enforce_budget(tc, i);
@@ -287,7 +291,7 @@ uint32_t hz3_tcache_reclaim(hz3_tcache_t *tc) {
   for (uint32_t i = 1; i < HZ3_NUM_BINS && reclaimed < env->s58_reclaim_budget; i++) {
     if (tc->overflows[i] < env->s58_max_overages) continue;
     tc->overflows[i] = 0;
-    uint32_t len = tc->bins.len[i], max = tc->bins.max[i];
+    uint32_t len = hz3_bins_len(&tc->bins, i), max = tc->bins.max[i];
     uint32_t new_max = max / 2;
     /* Within the budget: shrink no further than the budget lets this epoch reclaim. */
     uint32_t excess = len > new_max ? len - new_max : 0;
@@ -303,7 +307,8 @@ uint32_t hz3_tcache_reclaim(hz3_tcache_t *tc) {
 
 uint64_t hz3_tcache_cached_bytes(const hz3_tcache_t *tc) {
   uint64_t bytes = 0;
-  for (uint32_t i = 1; i < HZ3_NUM_BINS; i++) bytes += (uint64_t)tc->bins.len[i] * bin_obj_bytes(i);
+  for (uint32_t i = 1; i < HZ3_NUM_BINS; i++)
+    bytes += (uint64_t)hz3_bins_len(&tc->bins, i) * bin_obj_bytes(i);
   return bytes;
 }
 
@@ -322,10 +327,10 @@ void hz3_tcache_send_stash(hz3_tcache_t *tc) {
 void hz3_tcache_flush_all(hz3_tcache_t *tc) {
   if (tc->state != HZ3_TCACHE_ACTIVE) return;
   for (uint32_t i = 1; i < HZ3_NUM_BINS; i++) {
-    if (tc->bins.len[i] == 0) continue;
+    if (hz3_bins_len(&tc->bins, i) == 0) continue;
     void *head = tc->bins.head[i];
     tc->bins.head[i] = NULL;
-    tc->bins.len[i] = 0;
+    hz3_bins_set_len(&tc->bins, i, 0);
     release_list(tc, head);
   }
   hz3_tcache_send_stash(tc);
@@ -334,7 +339,8 @@ void hz3_tcache_flush_all(hz3_tcache_t *tc) {
 void hz3_tcache_teardown(hz3_tcache_t *tc) {
   hz3_tcache_flush_all(tc);
   tc->state = HZ3_TCACHE_DEAD;
-  memset(tc->bins.max, 0, sizeof tc->bins.max); /* every free goes slow */
+  memset(tc->bins.max, 0, sizeof tc->bins.max); /* no room: every free goes slow */
+  memset(tc->bins.room, 0, sizeof tc->bins.room);
   tc->budget_used_bytes = 0;
 }
 
@@ -351,10 +357,10 @@ static void shrink_to(hz3_tcache_t *tc, uint64_t bytes) {
     uint32_t fullest = 0;
     uint64_t most = 0;
     for (uint32_t i = 1; i < HZ3_NUM_BINS; i++) {
-      uint64_t b = (uint64_t)tc->bins.len[i] * bin_obj_bytes(i);
+      uint64_t b = (uint64_t)hz3_bins_len(&tc->bins, i) * bin_obj_bytes(i);
       if (b > most) most = b, fullest = i;
     }
-    uint32_t len = tc->bins.len[fullest], keep = len / 2;
+    uint32_t len = hz3_bins_len(&tc->bins, fullest), keep = len / 2;
     held -= (uint64_t)(len - keep) * bin_obj_bytes(fullest);
     release_list(tc, bin_cut(tc, fullest, keep));
   }
@@ -424,7 +430,7 @@ uint64_t hz3_tcache_orphans_flush(hz3_tcache_orphans_t *o, const hz3_tcache_env_
   while (orphan_take(o, HZ3_ORPHAN_ANY_SHARD, &slot)) {
     hz3_tcache_t tmp; /* a cache for the slot's shard, only to send its objects home */
     setup_from_slot(&tmp, env, &slot);
-    for (uint32_t i = 1; i < HZ3_NUM_BINS; i++) objects += tmp.bins.len[i];
+    for (uint32_t i = 1; i < HZ3_NUM_BINS; i++) objects += hz3_bins_len(&tmp.bins, i);
     hz3_tcache_teardown(&tmp);
   }
   return objects;
@@ -437,8 +443,10 @@ bool hz3_tcache_check(const hz3_tcache_t *tc, hz3_check_report_t *report) {
     return hz3_check_fail(report, "bin 0 (zero tags) is not empty and closed");
   for (uint32_t i = 1; i < HZ3_NUM_BINS; i++) {
     const hz3_bins_t *b = &tc->bins;
-    uint32_t n = 0;
-    for (void *p = b->head[i]; p != NULL && n <= b->len[i]; p = link_get(tc, p), n++) {
+    uint32_t n = 0, len = hz3_bins_len(b, i);
+    if (b->room[i] > b->max[i])
+      return hz3_check_fail(report, "bin %u: room %u > max %u", i, b->room[i], b->max[i]);
+    for (void *p = b->head[i]; p != NULL && n <= len; p = link_get(tc, p), n++) {
       if (!hz3_segment_pool_contains(pool, p))
         return hz3_check_fail(report, "bin %u: link to %p, outside the arena", i, p);
       hz3_tag_t tag = hz3_segment_tag(pool, p);
@@ -446,9 +454,7 @@ bool hz3_tcache_check(const hz3_tcache_t *tc, hz3_check_report_t *report) {
         return hz3_check_fail(report, "bin %u: object %p tagged for bin %u", i, p,
                               HZ3_TAG_BIN(tag));
     }
-    if (n != b->len[i]) return hz3_check_fail(report, "bin %u: len %u, list %u", i, b->len[i], n);
-    if (b->len[i] > b->max[i])
-      return hz3_check_fail(report, "bin %u: len %u > max %u", i, b->len[i], b->max[i]);
+    if (n != len) return hz3_check_fail(report, "bin %u: len %u, list %u", i, len, n);
   }
   uint64_t used = 0;
   for (uint32_t i = 1; i < HZ3_NUM_BINS; i++) used += (uint64_t)tc->bins.max[i] * bin_obj_bytes(i);

@@ -30,9 +30,20 @@
  * one TLS base register, with no multiply by a struct size (2 instructions a pair). */
 typedef struct hz3_bins {
   void *head[HZ3_NUM_BINS]; /* first, so that malloc's head load needs no displacement */
-  uint32_t len[HZ3_NUM_BINS];
+  /* max - len: what free may still push.  Counting room rather than length lets free test and
+   * count in one decrement (a borrow means full); malloc adds one back. */
+  uint32_t room[HZ3_NUM_BINS];
   uint32_t max[HZ3_NUM_BINS]; /* 0 until the thread is set up: the first free goes slow */
 } hz3_bins_t;
+
+/* Objects in bin i.  Modulo 2^32, so it stays right while a slow path holds one object over
+ * max (room wrapped) before it flushes. */
+static inline uint32_t hz3_bins_len(const hz3_bins_t *b, uint32_t i) {
+  return b->max[i] - b->room[i];
+}
+static inline void hz3_bins_set_len(hz3_bins_t *b, uint32_t i, uint32_t len) {
+  b->room[i] = b->max[i] - len;
+}
 
 typedef struct hz3_stash {
   void *head, *tail;

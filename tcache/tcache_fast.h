@@ -1,4 +1,4 @@
-/* tcache/tcache_fast.h: the malloc/free fast path, inline.  Only preload includes it.
+/* tcache/tcache_fast.h: the malloc/free fast path, inline (preload; tests with plain pointers).
  *
  * Each function does the common case and returns NULL/false for anything else, and the caller
  * then tail-calls its noinline slow path.  On these paths: no lock, no atomic read-modify-write,
@@ -27,41 +27,67 @@ static HZ3_ALWAYS_INLINE uintptr_t hz3_link_encode(const void *head, const uintp
   return v;
 }
 
+/* The address space of the bins the fast path works on.  An includer may define it before
+ * including this header: preload makes it __seg_fs, so that its thread's bins are addressed
+ * as %fs:offset(base, bin, scale) from the TLS offset alone (hz3_preload.h); tests leave it
+ * empty and pass ordinary pointers. */
+#ifndef HZ3_BINS_AS
+#define HZ3_BINS_AS
+#define HZ3_BINS_GENERIC 1
+#endif
+
+/* Takes one unit of room, or returns false when there is none (room left as it was).  With
+ * GCC on x86-64 this is `subl $1, room; jb` (the borrow of 0 - 1 is the test); written in C,
+ * GCC loads, tests, decrements and stores: three instructions more on every free (GCC 12).
+ * asm goto with an output needs GCC 11; clang takes the C form (see preload.c). */
+static HZ3_ALWAYS_INLINE bool hz3_bins_take_room(uint32_t HZ3_BINS_AS *room) {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+  __asm__ goto("subl $1, %0\n\tjb %l[full]" : "+m"(*room) : : "cc" : full);
+  return true;
+full:
+  *room += 1; /* 0 - 1 wrapped: put it back */
+  return false;
+#else
+  if (*room == 0) return false;
+  *room -= 1;
+  return true;
+#endif
+}
+
 /* Pops an object from bin `bin` (class + 1), or NULL when the bin is empty (or the thread is
  * not set up).  key: where the env's link_key is (a global in preload). */
-static HZ3_ALWAYS_INLINE void *hz3_tcache_pop_bin(hz3_tcache_t *tc, size_t bin,
-                                                  const uintptr_t *key) {
-  hz3_bins_t *b = &tc->bins;
+static HZ3_ALWAYS_INLINE void *hz3_bins_pop(hz3_bins_t HZ3_BINS_AS *b, size_t bin,
+                                            const uintptr_t *key) {
   void *p = b->head[bin];
   if (HZ3_UNLIKELY(p == NULL)) return NULL;
   b->head[bin] = (void *)(*(uintptr_t *)p ^ *key);
-  b->len[bin]--;
+  b->room[bin]++;
   return p;
 }
 
 /* Pushes p onto bin `bin` (its page's hz3_segment_page_bin) if the bin has room; false
  * otherwise (full bin; thread not set up or torn down: max 0; not in a run: bin 0, max 0).
  * The owner is not asked: objects of other shards ride in the bin and go home on flush. */
-static HZ3_ALWAYS_INLINE bool hz3_tcache_push_bin(hz3_tcache_t *tc, void *p, size_t bin,
-                                                  const uintptr_t *key) {
-  hz3_bins_t *b = &tc->bins;
-  if (HZ3_UNLIKELY(b->len[bin] >= b->max[bin])) return false;
+static HZ3_ALWAYS_INLINE bool hz3_bins_push(hz3_bins_t HZ3_BINS_AS *b, void *p, size_t bin,
+                                            const uintptr_t *key) {
+  if (HZ3_UNLIKELY(!hz3_bins_take_room(&b->room[bin]))) return false;
   void *head = b->head[bin];
   if (HZ3_UNLIKELY(p == head)) hz3_tcache_double_free(p);
   *(uintptr_t *)p = hz3_link_encode(head, key);
   b->head[bin] = p;
-  b->len[bin]++;
   return true;
 }
 
+#ifdef HZ3_BINS_GENERIC
 /* The same by class, with the key of tc's env (callers without the key at hand: tests). */
 static inline const uintptr_t *hz3_tcache_key(const hz3_tcache_t *tc) {
   static const uintptr_t no_key = 0; /* a fresh tcache: no env yet, and empty bins */
   return tc->env != NULL ? &tc->env->link_key : &no_key;
 }
 static inline void *hz3_tcache_pop(hz3_tcache_t *tc, uint32_t cls) {
-  return hz3_tcache_pop_bin(tc, cls + 1, hz3_tcache_key(tc));
+  return hz3_bins_pop(&tc->bins, cls + 1, hz3_tcache_key(tc));
 }
 static inline bool hz3_tcache_push(hz3_tcache_t *tc, void *p, uint32_t bin) {
-  return hz3_tcache_push_bin(tc, p, bin, hz3_tcache_key(tc));
+  return hz3_bins_push(&tc->bins, p, bin, hz3_tcache_key(tc));
 }
+#endif

@@ -68,7 +68,33 @@ TEST_F(TcacheTest, FreshTcacheTakesSlowPathsOnly) {
   memset(&fresh, 0, sizeof fresh);
   EXPECT_FALSE(hz3_tcache_push(&fresh, p, hz3_segment_page_bin(&pool_, p)));
   EXPECT_FALSE(hz3_tcache_push(&fresh, p, 0));  // untagged page: never the fast path
+  // A refused push leaves no trace: no room was taken (the x86 form borrows, then undoes).
+  for (uint32_t i = 0; i < HZ3_NUM_BINS; i++) ASSERT_EQ(fresh.bins.room[i], 0u) << i;
+  EXPECT_EQ(fresh.bins.head[hz3_segment_page_bin(&pool_, p)], nullptr);
   Free(p);
+}
+
+TEST_F(TcacheTest, PushTakesRoomUntilTheBinIsFullThenRefuses) {
+  hz3_tcache_setup(&tc_, &env_, 0);
+  uint32_t cls = hz3_size_to_class(48);
+  std::vector<void*> v;
+  for (int i = 0; i < 3000; i++) v.push_back(Malloc(48));
+  while (void* p = hz3_tcache_pop(&tc_, cls)) v.push_back(p);  // empty the bin: all room
+  const uint32_t bin = cls + 1, max = tc_.bins.max[bin];
+  ASSERT_EQ(tc_.bins.room[bin], max);
+  ASSERT_GT(v.size(), size_t{max});
+  uint32_t pushed = 0;
+  for (void* p : v) {
+    if (!hz3_tcache_push(&tc_, p, bin)) break;
+    pushed++;
+    ASSERT_EQ(hz3_bins_len(&tc_.bins, bin), pushed);
+  }
+  EXPECT_EQ(pushed, max);  // exactly max fit
+  EXPECT_EQ(tc_.bins.room[bin], 0u);
+  EXPECT_FALSE(hz3_tcache_push(&tc_, v[max], bin));
+  EXPECT_EQ(tc_.bins.room[bin], 0u);  // the refusal took nothing
+  for (size_t i = max; i < v.size(); i++) Free(v[i]);
+  Check();
 }
 
 TEST_F(TcacheTest, RefillFillsTheBinAndPopsInOrder) {
@@ -76,7 +102,7 @@ TEST_F(TcacheTest, RefillFillsTheBinAndPopsInOrder) {
   uint32_t cls = hz3_size_to_class(64);
   void* first = Malloc(64);
   ASSERT_NE(first, nullptr);
-  uint32_t got = tc_.bins.len[cls + 1];
+  uint32_t got = hz3_bins_len(&tc_.bins, cls + 1);
   EXPECT_GT(got, 0u);
   std::set<void*> seen{first};
   for (uint32_t i = 0; i < got; i++) EXPECT_TRUE(seen.insert(hz3_tcache_pop(&tc_, cls)).second);
@@ -96,12 +122,12 @@ TEST_F(TcacheTest, FullBinFlushesHalfToCentral) {
   EXPECT_GT(max, 4u);
   uint32_t flushes = 0;
   for (void* p : v) {
-    uint32_t before = tc_.bins.len[bin_i];
+    uint32_t before = hz3_bins_len(&tc_.bins, bin_i);
     Free(p);
-    ASSERT_LE(tc_.bins.len[bin_i], max);
-    if (tc_.bins.len[bin_i] < before) {
+    ASSERT_LE(hz3_bins_len(&tc_.bins, bin_i), max);
+    if (hz3_bins_len(&tc_.bins, bin_i) < before) {
       EXPECT_EQ(before, max);  // only a full bin flushes
-      EXPECT_EQ(tc_.bins.len[bin_i], max / 2);
+      EXPECT_EQ(hz3_bins_len(&tc_.bins, bin_i), max / 2);
       flushes++;
     }
   }
@@ -130,7 +156,7 @@ TEST_F(TcacheTest, OtherShardsObjectsRideInBinsAndGoHomeInBatches) {
   // Shard 5's lock is busy (its owner is refilling): the batches wait in its inbox.
   hz3_central_lock_shard(&central_, 5);
   Free(v[max]);
-  EXPECT_EQ(tc_.bins.len[cls + 1], max / 2);
+  EXPECT_EQ(hz3_bins_len(&tc_.bins, cls + 1), max / 2);
   EXPECT_LT(tc_.stashed, env_.stash_batch);
   EXPECT_NE(central_.shards[5].inbox, nullptr);
   hz3_central_unlock_shard(&central_, 5);
@@ -226,10 +252,10 @@ TEST_F(TcacheTest, S58ShrinksBinsThatKeepOverflowing) {
   for (int i = 0; i < 5000; i++) v.push_back(Malloc(256));  // refills grow the bin meanwhile
   for (void* p : v) Free(p);                                // overflows several times
   EXPECT_GE(tc_.overflows[cls + 1], 3u);
-  uint32_t len = tc_.bins.len[b_i], max = tc_.bins.max[b_i];
+  uint32_t len = hz3_bins_len(&tc_.bins, b_i), max = tc_.bins.max[b_i];
   uint32_t got = hz3_tcache_reclaim(&tc_);
   EXPECT_LE(got, 10u);  // the reclaim budget
-  EXPECT_EQ(tc_.bins.len[b_i], len - got);
+  EXPECT_EQ(hz3_bins_len(&tc_.bins, b_i), len - got);
   EXPECT_LT(tc_.bins.max[b_i], max);  // the bin shrank
   EXPECT_EQ(tc_.overflows[cls + 1], 0u);
   EXPECT_EQ(hz3_tcache_reclaim(&tc_), 0u);  // no new overflows: nothing more to do
@@ -243,14 +269,14 @@ TEST_F(TcacheTest, TeardownReturnsEverythingAndLaterCallsStillWork) {
   for (int i = 0; i < 50; i++) Free(v[i]);
   hz3_tcache_teardown(&tc_);
   EXPECT_EQ(tc_.state, static_cast<uint32_t>(HZ3_TCACHE_DEAD));
-  for (uint32_t i = 0; i < HZ3_NUM_BINS; i++) EXPECT_EQ(tc_.bins.len[i], 0u);
+  for (uint32_t i = 0; i < HZ3_NUM_BINS; i++) EXPECT_EQ(hz3_bins_len(&tc_.bins, i), 0u);
   // As in a TLS destructor that runs after ours: allocate and free without caching.
   void* late = Malloc(100);
   ASSERT_NE(late, nullptr);
   memset(late, 1, 100);
   Free(late);
   for (int i = 50; i < 100; i++) Free(v[i]);
-  for (uint32_t i = 0; i < HZ3_NUM_BINS; i++) EXPECT_EQ(tc_.bins.len[i], 0u);
+  for (uint32_t i = 0; i < HZ3_NUM_BINS; i++) EXPECT_EQ(hz3_bins_len(&tc_.bins, i), 0u);
 }
 
 TEST_F(TcacheTest, AnExitedThreadsCacheWaitsWholeForTheNextThread) {
@@ -291,7 +317,7 @@ TEST_F(TcacheTest, AnExitedThreadsCacheWaitsWholeForTheNextThread) {
   ASSERT_TRUE(hz3_tcache_orphan_park(&orphans, &next));
   uint64_t held = 0;
   for (const hz3_tcache_orphan_t& slot : orphans.slots)
-    for (uint32_t i = 1; slot.used && i < HZ3_NUM_BINS; i++) held += slot.bins.len[i];
+    for (uint32_t i = 1; slot.used && i < HZ3_NUM_BINS; i++) held += hz3_bins_len(&slot.bins, i);
   EXPECT_GT(held, 0u);
   EXPECT_EQ(hz3_tcache_orphans_flush(&orphans, &env_), held);
   EXPECT_EQ(orphans.parked, 0u);
@@ -329,7 +355,7 @@ TEST_F(TcacheTest, ParkedCachesAreFewAndSmall) {
   for (uint32_t i = 0; i < HZ3_ORPHAN_SLOTS; i++) {
     uint64_t bytes = 0;
     for (uint32_t b = 1; b < HZ3_NUM_BINS; b++)
-      bytes += uint64_t{orphans.slots[i].bins.len[b]} * hz3_class_to_size(b - 1);
+      bytes += uint64_t{hz3_bins_len(&orphans.slots[i].bins, b)} * hz3_class_to_size(b - 1);
     EXPECT_LE(bytes, uint64_t{HZ3_ORPHAN_MAX_BYTES}) << i;
   }
   hz3_tcache_orphans_flush(&orphans, &env_);
