@@ -9,11 +9,15 @@
 
 #define RING 4096
 
+/* Each side's own fields on a cache line of their own (head and the consumer; tail, rng and
+ * the producer): rng is written on every object, and sharing a line with the index the other
+ * side polls made the harness contend with itself. */
 typedef struct {
   void *ring[RING];
-  volatile unsigned long long head, tail; /* head: consumer, tail: producer */
-  unsigned long long objs;
+  _Alignas(64) volatile unsigned long long head; /* the consumer's */
+  _Alignas(64) volatile unsigned long long tail; /* the producer's */
   uint64_t rng;
+  _Alignas(64) unsigned long long objs; /* read-only */
 } pair_t;
 
 static size_t g_lo = 16, g_hi = 256;
@@ -62,9 +66,10 @@ int main(int argc, char **argv) {
     return 2;
   }
   unsigned pairs = threads / 2;
-  pair_t *prs = calloc(pairs, sizeof(pair_t));
+  pair_t *prs = aligned_alloc(64, pairs * sizeof(pair_t));
   pthread_t *tids = calloc(threads, sizeof(pthread_t));
   BENCH_CHECK_ALLOC(prs, pairs * sizeof(pair_t));
+  memset(prs, 0, pairs * sizeof(pair_t));
   BENCH_CHECK_ALLOC(tids, threads * sizeof(pthread_t));
   double t0 = bench_now_s();
   for (unsigned i = 0; i < pairs; i++) {
