@@ -480,21 +480,6 @@ void hz3_segment_mark_idle(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3
   if (pool->unused_hook) pool->unused_hook(pool->unused_ctx, pool, set, seg, first, npages);
 }
 
-hz3_segment_t *hz3_segment_of(const hz3_segment_pool_t *pool, const void *p) {
-  const hz3_arena_t *a = hz3_segment_arena_of(pool, p);
-  return &a->metas[((uintptr_t)p - a->base) >> HZ3_SEG_SHIFT];
-}
-
-hz3_run_t *hz3_segment_run_of(const hz3_segment_pool_t *pool, const void *p) {
-  hz3_tag_t tag = hz3_segment_tag(pool, p);
-  if (tag == 0) return NULL;
-  return &hz3_segment_of(pool, p)->runs[HZ3_TAG_RUN_SLOT(tag)];
-}
-
-void *hz3_segment_run_start(const hz3_segment_pool_t *pool, const hz3_run_t *run) {
-  return (void *)(pool->arenas[run->arena].base + ((uintptr_t)run->first_page << HZ3_PAGE_SHIFT));
-}
-
 void *hz3_segment_page_addr(const hz3_segment_pool_t *pool, const hz3_segment_t *seg,
                             uint32_t page) {
   return (char *)seg_base(pool, seg) + ((size_t)page << HZ3_PAGE_SHIFT);

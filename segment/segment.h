@@ -196,6 +196,12 @@ static inline hz3_tag_t hz3_segment_tag(const hz3_segment_pool_t *pool, const vo
   const hz3_arena_t *a = hz3_segment_arena_of(pool, p);
   return __atomic_load_n(&a->tags[((uintptr_t)p - a->base) >> HZ3_PAGE_SHIFT], __ATOMIC_RELAXED);
 }
+/* The same for any p: 0 when p is in no arena's segments (checks of untrusted links). */
+static inline hz3_tag_t hz3_segment_tag_or_zero(const hz3_segment_pool_t *pool, const void *p) {
+  const hz3_arena_t *a = hz3_segment_arena_of(pool, p);
+  if (a == NULL) return 0;
+  return __atomic_load_n(&a->tags[((uintptr_t)p - a->base) >> HZ3_PAGE_SHIFT], __ATOMIC_RELAXED);
+}
 /* The tcache bin (class + 1, or 0: no run) of the page holding p; p in one of the segments. */
 static inline uint32_t hz3_segment_page_bin(const hz3_segment_pool_t *pool, const void *p) {
   const hz3_arena_t *a = hz3_segment_arena_of(pool, p);
@@ -203,11 +209,22 @@ static inline uint32_t hz3_segment_page_bin(const hz3_segment_pool_t *pool, cons
                          __ATOMIC_RELAXED);
 }
 /* The segment holding p (in one of the segments), in O(1) for the first arena. */
-hz3_segment_t *hz3_segment_of(const hz3_segment_pool_t *pool, const void *p);
+static inline hz3_segment_t *hz3_segment_of(const hz3_segment_pool_t *pool, const void *p) {
+  const hz3_arena_t *a = hz3_segment_arena_of(pool, p);
+  return &a->metas[((uintptr_t)p - a->base) >> HZ3_SEG_SHIFT];
+}
 /* The run holding p, or NULL if p's page is in no run. */
-hz3_run_t *hz3_segment_run_of(const hz3_segment_pool_t *pool, const void *p);
+static inline hz3_run_t *hz3_segment_run_of(const hz3_segment_pool_t *pool, const void *p) {
+  const hz3_arena_t *a = hz3_segment_arena_of(pool, p);
+  uintptr_t off = (uintptr_t)p - a->base;
+  hz3_tag_t tag = __atomic_load_n(&a->tags[off >> HZ3_PAGE_SHIFT], __ATOMIC_RELAXED);
+  if (tag == 0) return NULL;
+  return &a->metas[off >> HZ3_SEG_SHIFT].runs[HZ3_TAG_RUN_SLOT(tag)];
+}
 /* First byte of a run / of a segment's page. */
-void *hz3_segment_run_start(const hz3_segment_pool_t *pool, const hz3_run_t *run);
+static inline void *hz3_segment_run_start(const hz3_segment_pool_t *pool, const hz3_run_t *run) {
+  return (void *)(pool->arenas[run->arena].base + ((uintptr_t)run->first_page << HZ3_PAGE_SHIFT));
+}
 void *hz3_segment_page_addr(const hz3_segment_pool_t *pool, const hz3_segment_t *seg,
                             uint32_t page);
 

@@ -22,18 +22,13 @@ void hz3_tcache_double_free(void *p) {
 
 /* Whether v is NULL or an object of the pool (the shape of a plain, unencoded link). */
 static bool is_object_or_null(const hz3_segment_pool_t *pool, const void *v) {
-  return v == NULL || (hz3_segment_pool_contains(pool, v) && hz3_segment_tag(pool, v) != 0);
+  return v == NULL || hz3_segment_tag_or_zero(pool, v) != 0;
 }
 
-/* A decoded link must be NULL or an object of the pool in a run: anything else means the freed
- * object was written to after free (a use-after-free or an overflow into it), or it is in the
- * bin twice: a double free whose first copy a flush has already relinked with a plain
- * pointer, which is what the raw word then holds. */
-static void check_link(const hz3_tcache_t *tc, const void *p, const void *next) {
-  if (next == NULL) return;
-  const hz3_segment_pool_t *pool = tc->env->pool;
-  if (HZ3_LIKELY(is_object_or_null(pool, next))) return;
-  if (is_object_or_null(pool, (const void *)(*(const uintptr_t *)p)))
+/* The object p links to next, which is not an object of the pool: reports it and aborts. */
+static HZ3_NOINLINE HZ3_COLD void link_corrupt(const hz3_tcache_t *tc, const void *p,
+                                               const void *next) {
+  if (is_object_or_null(tc->env->pool, (const void *)(*(const uintptr_t *)p)))
     hz3_fatal(
         "free(): double free of %p (it is in this thread's cache twice; or a pointer was "
         "written into it after free)",
@@ -42,6 +37,17 @@ static void check_link(const hz3_tcache_t *tc, const void *p, const void *next) 
       "malloc: corrupted free list: the free object %p links to %p, not a free object "
       "(written to after free, or overrun by its neighbour)",
       p, next);
+}
+
+/* A decoded link must be NULL or an object of the pool in a run: anything else means the freed
+ * object was written to after free (a use-after-free or an overflow into it), or it is in the
+ * bin twice: a double free whose first copy a flush has already relinked with a plain
+ * pointer, which is what the raw word then holds.  Returns next's page tag (0 for NULL). */
+static hz3_tag_t check_link(const hz3_tcache_t *tc, const void *p, const void *next) {
+  if (next == NULL) return 0;
+  hz3_tag_t tag = hz3_segment_tag_or_zero(tc->env->pool, next);
+  if (HZ3_UNLIKELY(tag == 0)) link_corrupt(tc, p, next);
+  return tag;
 }
 
 /* A bin may grow to this many bytes' worth of objects, and at least 4 and at most 2048
@@ -234,10 +240,12 @@ static void stash_push(hz3_tcache_t *tc, uint32_t owner, void *p) {
 static void release_list(hz3_tcache_t *tc, void *head) {
   const hz3_tcache_env_t *env = tc->env;
   void *mine = NULL;
+  /* head was checked as the link to it (bin_cut); each next's tag comes with its check. */
+  hz3_tag_t tag = head != NULL ? hz3_segment_tag(env->pool, head) : 0;
   while (head != NULL) {
     void *next = link_get(tc, head);
-    check_link(tc, head, next);
-    uint32_t owner = HZ3_TAG_OWNER(hz3_segment_tag(env->pool, head));
+    hz3_tag_t next_tag = check_link(tc, head, next);
+    uint32_t owner = HZ3_TAG_OWNER(tag);
     if (owner == tc->shard) {
       *(void **)head = mine;
       mine = head;
@@ -246,6 +254,7 @@ static void release_list(hz3_tcache_t *tc, void *head) {
       stash_push(tc, owner, head);
     }
     head = next;
+    tag = next_tag;
   }
   hz3_central_free_list(env->central, tc->shard, mine);
 }
