@@ -16,6 +16,7 @@
   X(central_refills, calls, "tcache refills served by central")                            \
   X(central_flushes, calls, "tcache flushes into central")                                 \
   X(remote_frees, objects, "objects freed by a thread of another shard")                   \
+  X(transfer_objects, objects, "remote frees a refill took from a transfer list")          \
   X(large_allocs, allocs, "allocations above 64 KiB (own mapping)")                        \
   X(large_frees, frees, "large allocations freed")                                         \
   X(large_cache_hits, allocs, "large allocations served from the cache")                   \

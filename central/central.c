@@ -157,6 +157,48 @@ static uint32_t drain_locked(hz3_central_t *c, hz3_central_shard_t *sh) {
   return free_list_locked(c, sh, list);
 }
 
+/* Appends head..tail (n objects of cls) to the shard's transfer list of cls if its owner's
+ * last refill asked for that many and the bytes allow; false otherwise. */
+static bool transfer_put_locked(hz3_central_shard_t *sh, uint32_t cls, void *head, void *tail,
+                                uint32_t n) {
+  hz3_central_transfer_t *t = &sh->transfer[cls];
+  if (t->n + n > t->wanted || (t->n + n) * hz3_class_to_size(cls) > HZ3_TRANSFER_MAX_BYTES)
+    return false;
+  obj_set_next(tail, NULL);
+  if (t->tail != NULL)
+    obj_set_next(t->tail, head);
+  else
+    t->head = head;
+  t->tail = tail;
+  t->n += n;
+  sh->transfer_objects += n;
+  return true;
+}
+
+/* Every transfer list of the shard into its runs, and closed until the next refill. */
+static uint32_t transfer_drain_locked(hz3_central_t *c, hz3_central_shard_t *sh) {
+  uint32_t n = 0;
+  for (uint32_t cls = 0; cls < HZ3_NUM_CLASSES; cls++) {
+    hz3_central_transfer_t *t = &sh->transfer[cls];
+    t->wanted = 0;
+    if (t->head == NULL) continue;
+    n += free_list_locked(c, sh, t->head);
+    t->head = t->tail = NULL;
+    t->n = 0;
+  }
+  sh->transfer_objects = 0;
+  return n;
+}
+
+/* Appends p to the list first..last, its link stored XORed with key. */
+static inline void chain_keyed(void **first, void **last, void *p, uintptr_t key) {
+  if (*last)
+    obj_set_next(*last, (void *)((uintptr_t)p ^ key));
+  else
+    *first = p;
+  *last = p;
+}
+
 uint32_t hz3_central_alloc_batch(hz3_central_t *c, uint32_t shard, uint32_t cls, uint32_t want,
                                  void **head) {
   return hz3_central_alloc_batch_linked(c, shard, cls, want, 0, head);
@@ -170,6 +212,21 @@ uint32_t hz3_central_alloc_batch_linked(hz3_central_t *c, uint32_t shard, uint32
   uint32_t n = 0;
   hz3_lock_acquire(&sh->lock);
   drain_locked(c, sh);
+  /* First what other shards' threads left for this class, oldest first. */
+  hz3_central_transfer_t *t = &sh->transfer[cls];
+  while (n < want && t->head != NULL) {
+    void *p = t->head;
+    t->head = obj_next(p);
+    chain_keyed(&first, &last, p, key);
+    n++;
+  }
+  if (n > 0) {
+    t->n -= n;
+    sh->transfer_objects -= n;
+    if (t->head == NULL) t->tail = NULL;
+    HZ3_STAT_ADD(c->stats, transfer_objects, n);
+  }
+  t->wanted = want; /* the owner works this class: take that many for its next refill */
   while (n < want) {
     hz3_run_t *run = sh->partial[cls];
     if (run == NULL && (run = new_run(c, sh, cls)) == NULL) break;
@@ -189,12 +246,7 @@ uint32_t hz3_central_alloc_batch_linked(hz3_central_t *c, uint32_t shard, uint32
           hz3_segment_mark_busy(c->pool, &sh->segments, seg, from, p1 + 1 - from);
           busy_upto = p1 + 1;
         }
-        void *p = (void *)(start + (size_t)(w * 64 + b) * size);
-        if (last)
-          obj_set_next(last, (void *)((uintptr_t)p ^ key));
-        else
-          first = p;
-        last = p;
+        chain_keyed(&first, &last, (void *)(start + (size_t)(w * 64 + b) * size), key);
         n++;
         run->nfree--;
       }
@@ -228,13 +280,20 @@ void hz3_central_remote_push(hz3_central_t *c, uint32_t shard, void *head, void 
                                         __ATOMIC_RELAXED));
 }
 
-void hz3_central_free_remote(hz3_central_t *c, uint32_t shard, void *head, void *tail) {
+/* free_remote, and for a list of one class (n > 0) its transfer list first. */
+static void free_remote(hz3_central_t *c, uint32_t shard, uint32_t cls, void *head, void *tail,
+                        uint32_t n) {
   hz3_central_shard_t *sh = &c->shards[shard];
   if (!HZ3_REMOTE_DIRECT) {
     hz3_central_remote_push(c, shard, head, tail);
     return;
   }
   if (hz3_lock_try(&sh->lock)) {
+    if (n > 0 && transfer_put_locked(sh, cls, head, tail, n)) {
+      drain_locked(c, sh); /* what waits in the inbox goes to the runs, as below */
+      hz3_lock_release(&sh->lock);
+      return;
+    }
     obj_set_next(tail, NULL);
     drain_locked(c, sh);
     free_list_locked(c, sh, head);
@@ -250,11 +309,19 @@ void hz3_central_free_remote(hz3_central_t *c, uint32_t shard, void *head, void 
   }
 }
 
+void hz3_central_free_remote(hz3_central_t *c, uint32_t shard, void *head, void *tail) {
+  free_remote(c, shard, 0, head, tail, 0);
+}
+
+void hz3_central_free_remote_class(hz3_central_t *c, uint32_t shard, uint32_t cls, void *head,
+                                   void *tail, uint32_t n) {
+  free_remote(c, shard, cls, head, tail, n);
+}
+
 uint32_t hz3_central_drain_inbox(hz3_central_t *c, uint32_t shard) {
   hz3_central_shard_t *sh = &c->shards[shard];
-  if (__atomic_load_n(&sh->inbox, __ATOMIC_RELAXED) == NULL) return 0;
   hz3_lock_acquire(&sh->lock);
-  uint32_t n = drain_locked(c, sh);
+  uint32_t n = drain_locked(c, sh) + transfer_drain_locked(c, sh);
   hz3_lock_release(&sh->lock);
   return n;
 }
@@ -291,6 +358,32 @@ static bool check_shard(hz3_central_t *c, uint32_t s, hz3_check_report_t *r) {
       listed++;
     }
   }
+  /* Transfer lists: objects of their class and shard, allocated as far as their runs know. */
+  uint32_t transferring = 0;
+  for (uint32_t cls = 0; cls < HZ3_NUM_CLASSES; cls++) {
+    const hz3_central_transfer_t *t = &sh->transfer[cls];
+    uint32_t n = 0;
+    void *last = NULL;
+    for (void *p = t->head; p != NULL && n <= t->n; last = p, p = obj_next(p), n++) {
+      hz3_run_t *run = hz3_segment_run_of(c->pool, p);
+      if (run == NULL || run->cls != cls || run->owner != s)
+        return hz3_check_fail(r, "shard %u class %u: transfer list holds %p of another run", s, cls,
+                              p);
+      uint32_t idx = (uint32_t)(((uintptr_t)p - (uintptr_t)hz3_segment_run_start(c->pool, run)) /
+                                hz3_class_to_size(cls));
+      if (obj_is_free(run, idx))
+        return hz3_check_fail(r, "shard %u class %u: %p is on a transfer list and free in its run",
+                              s, cls, p);
+    }
+    if (n != t->n || last != t->tail)
+      return hz3_check_fail(r, "shard %u class %u: transfer list n %u, list %u", s, cls, t->n, n);
+    if ((uint64_t)t->n * hz3_class_to_size(cls) > HZ3_TRANSFER_MAX_BYTES)
+      return hz3_check_fail(r, "shard %u class %u: transfer list over its bytes", s, cls);
+    transferring += n;
+  }
+  if (transferring != sh->transfer_objects)
+    return hz3_check_fail(r, "shard %u: transfer_objects %u, lists %u", s, sh->transfer_objects,
+                          transferring);
   /* Every partly free run of the shard's segments is listed, and no run is wholly free. */
   uint32_t partly_free = 0;
   for (hz3_segment_t *seg = sh->segments.head; seg != NULL; seg = seg->next) {

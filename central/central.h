@@ -2,7 +2,8 @@
  *
  * Owns: per shard, per class, the runs that have free objects (a free map per run, kept in the
  *   run descriptor, outside the objects' memory); the shard's segment set; the shard's remote
- *   inbox of objects freed by threads of other shards.
+ *   inbox of objects freed by threads of other shards, and its transfer lists (the same, kept
+ *   by class for the owner's next refill).
  * Invariants: a run's nfree equals the bits set in its free_map; a run is on its class's partial
  *   list iff 0 < nfree < objects per run; a run whose objects are all free goes back to its
  *   segment at once (the original hz3 never did, and its purge found nothing to purge).
@@ -19,12 +20,27 @@
 #include "base/base.h"
 #include "segment/segment.h"
 
+/* Objects of one class that threads of other shards freed, kept whole for this shard's next
+ * refill of the class: a transfer list (tcmalloc's transfer cache, in spirit).  They skip their
+ * runs' free maps both ways, the cost of producer/consumer traffic.  Only as much as the
+ * owner's last refill of the class asked for (wanted), at most HZ3_TRANSFER_MAX_BYTES, and
+ * only until the shard's next drain (its epochs, a thread leaving it, trim): what an owner
+ * that stops allocating can leave waiting is one refill's worth per class. */
+#define HZ3_TRANSFER_MAX_BYTES (64u << 10)
+typedef struct hz3_central_transfer {
+  void *head, *tail; /* linked through the first word, plain */
+  uint32_t n;
+  uint32_t wanted; /* objects the owner's last refill asked for; 0: not taking */
+} hz3_central_transfer_t;
+
 typedef struct hz3_central_shard {
   hz3_lock_t lock;
   hz3_segment_set_t segments;
   hz3_run_t *partial[HZ3_NUM_CLASSES]; /* runs with some free objects */
   void *inbox;                         /* remote frees: a stack linked through each object */
   uint32_t epoch;                      /* stamped on segments as they change */
+  uint32_t transfer_objects;           /* in transfer[] (read without the lock as a hint) */
+  hz3_central_transfer_t transfer[HZ3_NUM_CLASSES];
 } HZ3_CACHE_ALIGNED hz3_central_shard_t;
 
 typedef struct hz3_central {
@@ -54,7 +70,12 @@ void hz3_central_remote_push(hz3_central_t *c, uint32_t shard, void *head, void 
  * onto the inbox.  So remote frees reach their runs, and the release policy, while the owner
  * sleeps or is gone, without a background thread and without waiting on a busy lock. */
 void hz3_central_free_remote(hz3_central_t *c, uint32_t shard, void *head, void *tail);
-/* Moves the shard's inbox into its runs; returns the number of objects. */
+/* The same for n objects of one class cls (a flushed bin's share for shard): into the
+ * shard's transfer list of cls while its owner takes them, else as hz3_central_free_remote. */
+void hz3_central_free_remote_class(hz3_central_t *c, uint32_t shard, uint32_t cls, void *head,
+                                   void *tail, uint32_t n);
+/* Moves the shard's inbox and transfer lists into its runs (and closes the transfer lists
+ * until the next refill of each class); returns the number of objects. */
 uint32_t hz3_central_drain_inbox(hz3_central_t *c, uint32_t shard);
 
 /* ---- maintenance (epoch): a shard's segments under its lock ---- */

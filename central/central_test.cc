@@ -147,6 +147,58 @@ TEST_F(CentralTest, AllocDrainsTheInboxFirst) {
   Free(0, cls, again);
 }
 
+// A batch of one class freed by another shard's thread waits whole for the owner's next
+// refill of the class, up to what its last refill asked for and HZ3_TRANSFER_MAX_BYTES; the
+// refill takes it first, oldest first; a drain (the owner's epoch, its leaving) sends what
+// still waits to the runs and closes the list until a refill asks again.
+TEST_F(CentralTest, TransferListsCarryRemoteBatchesToTheOwnersNextRefill) {
+  if (!HZ3_REMOTE_DIRECT) {
+    GTEST_SKIP() << "remote_direct=0: remote frees only use the inbox";
+  }
+  uint32_t cls = hz3_size_to_class(64);
+  auto send = [&](uint32_t shard, uint32_t c, std::vector<void*> batch) {
+    hz3_central_free_remote_class(&central_, shard, c, VectorToList(batch), batch.back(),
+                                  (uint32_t)batch.size());
+  };
+  hz3_central_transfer_t& t = central_.shards[3].transfer[cls];
+  EXPECT_EQ(t.wanted, 0u);  // no refill asked yet
+  std::vector<void*> v = Alloc(3, cls, 200);
+  std::vector<void*> a = Alloc(3, cls, 40);  // the last refill asks for 40
+  EXPECT_EQ(t.wanted, 40u);
+  send(3, cls, std::vector<void*>(v.begin(), v.begin() + 30));
+  EXPECT_EQ(t.n, 30u);
+  send(3, cls, std::vector<void*>(v.begin() + 30, v.begin() + 60));  // 60 > 40: to the runs
+  EXPECT_EQ(t.n, 30u);
+  EXPECT_EQ(central_.shards[3].transfer_objects, 30u);
+  Check();
+  uint64_t taken_before = stats_.transfer_objects;
+  std::vector<void*> got = Alloc(3, cls, 20);
+  EXPECT_EQ(got, std::vector<void*>(v.begin(), v.begin() + 20));  // oldest first
+  if (HZ3_STATS) {
+    EXPECT_EQ(stats_.transfer_objects - taken_before, 20u);
+  }
+  EXPECT_EQ(t.n, 10u);
+  Check();
+  EXPECT_EQ(hz3_central_drain_inbox(&central_, 3), 10u);
+  EXPECT_EQ(t.n, 0u);
+  EXPECT_EQ(t.wanted, 0u);
+  send(3, cls, std::vector<void*>(v.begin() + 60, v.begin() + 70));  // closed: to the runs
+  EXPECT_EQ(t.n, 0u);
+  // Bytes bound the list whatever the refill asked for: 40 objects of 2 KiB are 80 KiB.
+  uint32_t big = hz3_size_to_class(2048);
+  std::vector<void*> w = Alloc(3, big, 100);
+  send(3, big, std::vector<void*>(w.begin(), w.begin() + 40));
+  EXPECT_EQ(central_.shards[3].transfer[big].n, 0u);
+  send(3, big, std::vector<void*>(w.begin() + 40, w.begin() + 70));  // 60 KiB: waits
+  EXPECT_EQ(central_.shards[3].transfer[big].n, 30u);
+  Check();
+  EXPECT_EQ(hz3_central_drain_inbox(&central_, 3), 30u);
+  Free(3, big, std::vector<void*>(w.begin() + 70, w.end()));
+  Free(3, cls, got);
+  Free(3, cls, a);
+  Free(3, cls, std::vector<void*>(v.begin() + 70, v.end()));
+}
+
 TEST_F(CentralTest, OutOfMemoryIsEnomem) {
   uint32_t cls = hz3_size_to_class(65536);
   std::vector<void*> all;

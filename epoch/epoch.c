@@ -45,6 +45,9 @@ uint64_t hz3_epoch_run(hz3_epoch_t *e, hz3_tcache_t *tc) {
 }
 
 void hz3_epoch_owner_left(hz3_epoch_t *e, uint32_t shard) {
+  /* What waits for the shard's refills (inbox, transfer lists) goes to its runs now: the
+   * thread that asked may be this one. */
+  hz3_central_drain_inbox(e->central, shard);
   hz3_central_lock_shard(e->central, shard);
   hz3_purge_owner_left(e->purge, hz3_central_segments(e->central, shard));
   hz3_central_unlock_shard(e->central, shard);

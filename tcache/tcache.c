@@ -124,7 +124,7 @@ void hz3_tcache_setup(hz3_tcache_t *tc, const hz3_tcache_env_t *env, uint32_t sh
   tc->state = HZ3_TCACHE_ACTIVE;
 }
 
-static void release_list(hz3_tcache_t *tc, void *head);
+static uint32_t release_list(hz3_tcache_t *tc, void *head);
 
 /* Cuts bin i down to its newest `keep` objects and returns the older ones, still linked with
  * the key (release_list decodes them); NULL if there is nothing beyond keep. */
@@ -174,24 +174,30 @@ static bool steal_one(hz3_tcache_t *tc, uint32_t except) {
   return false;
 }
 
-/* Bin i ran empty: the thread allocates more than it frees there, so let it hold more (double
- * its max length up to its cap).  Growth is free of the byte budget: a thread that allocates
- * is working, and SSOT-like loops need their cache. */
-static void grow_bin(hz3_tcache_t *tc, uint32_t i) {
+/* Doubles bin i's max length (up to its cap) if the bins' total stays within limit bytes,
+ * halving other bins round robin for room if may_steal. */
+static void grow_bin(hz3_tcache_t *tc, uint32_t i, uint64_t limit, bool may_steal) {
   uint32_t max = tc->bins.max[i];
   uint32_t want = HZ3_MIN(bin_cap(tc->env, i - 1), max ? max * 2 : 1);
   if (want <= max) return;
   uint64_t more = (uint64_t)(want - max) * bin_obj_bytes(i);
-  while (tc->budget_used_bytes + more > HZ3_TCACHE_GROW_BYTES && steal_one(tc, i)) {
+  while (may_steal && tc->budget_used_bytes + more > limit && steal_one(tc, i)) {
   }
-  if (tc->budget_used_bytes + more <= HZ3_TCACHE_GROW_BYTES) set_bin_max(tc, i, want);
+  if (tc->budget_used_bytes + more <= limit) set_bin_max(tc, i, want);
 }
 
 /* Frees keep overflowing bins with no refill between: the thread is emptying its working set,
  * the shape of a phase that ends in idleness.  Bring the bins' total max length back within
  * the byte budget, halving other bins round robin (their excess goes home).  From then on,
  * whatever the thread does short of allocating again, it holds at most max_bytes. */
-static void enforce_budget(hz3_tcache_t *tc, uint32_t i) {
+static void enforce_budget(hz3_tcache_t *tc, uint32_t i, bool close_empty) {
+  /* close_empty (a consumer of other threads' objects): empty bins first, as it has no use
+   * for their room, and closing them leaves the budget to the bins it frees into (a refill
+   * opens them again).  A thread emptying its own working set halves them all alike, which
+   * leaves it holding less when it goes idle. */
+  for (uint32_t k = 1;
+       close_empty && k < HZ3_NUM_BINS && tc->budget_used_bytes > tc->env->max_bytes; k++)
+    if (k != i && tc->bins.head[k] == NULL && tc->bins.max[k] != 0) set_bin_max(tc, k, 0);
   while (tc->budget_used_bytes > tc->env->max_bytes && steal_one(tc, i)) {
   }
   while (tc->budget_used_bytes > tc->env->max_bytes && tc->bins.max[i] > 0)
@@ -211,7 +217,9 @@ void *hz3_tcache_refill(hz3_tcache_t *tc, uint32_t cls) {
   HZ3_ASSERT(tc->bins.head[i] == NULL &&
              hz3_bins_len(&tc->bins, i) == 0); /* only empty bins refill */
   tc->drain_streak = 0;
-  grow_bin(tc, i); /* ran empty: the thread works this class, let it hold more */
+  /* Ran empty: the thread allocates more than it frees here, so let it hold more.  Free of
+   * the byte budget: a thread that allocates is working, and SSOT-like loops need their cache. */
+  grow_bin(tc, i, HZ3_TCACHE_GROW_BYTES, true);
   uint32_t n = hz3_central_alloc_batch_linked(
       env->central, tc->shard, cls, refill_count(env, tc->bins.max[i], cls), env->link_key, &head);
   if (n == 0) return NULL; /* errno = ENOMEM from central */
@@ -235,13 +243,38 @@ static void stash_push(hz3_tcache_t *tc, uint32_t owner, void *p) {
   }
 }
 
-/* Sends a list of objects cut from a bin (links keyed) home: this shard's to central in one
- * locked call, the others' to the stash (and from there, in batches, to their owners). */
-static void release_list(hz3_tcache_t *tc, void *head) {
+/* A flushed bin's objects of other shards, by owner (plain links). */
+typedef struct remote_lists {
+  uint64_t owners; /* bit s: lists[s] is not empty */
+  hz3_stash_t lists[HZ3_NUM_SHARDS];
+} remote_lists_t;
+
+/* A flush's share of one owner: HZ3_TRANSFER_MIN_OBJS or more go to the owner's transfer
+ * list for the class (its next refill takes them whole), fewer wait in the stash for more. */
+#define HZ3_TRANSFER_MIN_OBJS 8u
+static void send_remote(hz3_tcache_t *tc, uint32_t owner, uint32_t cls, hz3_stash_t *l) {
+  if (l->n >= HZ3_MIN(HZ3_TRANSFER_MIN_OBJS, tc->env->stash_batch)) {
+    hz3_central_free_remote_class(tc->env->central, owner, cls, l->head, l->tail, l->n);
+    return;
+  }
+  for (void *p = l->head, *next; p != NULL; p = next) {
+    next = *(void **)p;
+    stash_push(tc, owner, p);
+  }
+}
+
+/* Sends a list of objects cut from a bin (links keyed; one class) home: this shard's to
+ * central in one locked call, the others' by owner (send_remote).  Returns how many were
+ * other shards'. */
+static uint32_t release_list(hz3_tcache_t *tc, void *head) {
+  if (head == NULL) return 0;
   const hz3_tcache_env_t *env = tc->env;
   void *mine = NULL;
+  remote_lists_t remote;
+  remote.owners = 0;
   /* head was checked as the link to it (bin_cut); each next's tag comes with its check. */
-  hz3_tag_t tag = head != NULL ? hz3_segment_tag(env->pool, head) : 0;
+  hz3_tag_t tag = hz3_segment_tag(env->pool, head);
+  const uint32_t cls = HZ3_TAG_CLASS(tag);
   while (head != NULL) {
     void *next = link_get(tc, head);
     hz3_tag_t next_tag = check_link(tc, head, next);
@@ -250,19 +283,37 @@ static void release_list(hz3_tcache_t *tc, void *head) {
       *(void **)head = mine;
       mine = head;
     } else {
-      HZ3_STAT_ADD(env->central->stats, remote_frees, 1);
-      stash_push(tc, owner, head);
+      hz3_stash_t *l = &remote.lists[owner];
+      if (!(remote.owners >> owner & 1)) {
+        remote.owners |= 1ull << owner;
+        l->head = l->tail = NULL;
+        l->n = 0;
+      }
+      *(void **)head = l->head;
+      l->head = head;
+      if (l->tail == NULL) l->tail = head;
+      l->n++;
     }
     head = next;
     tag = next_tag;
   }
   hz3_central_free_list(env->central, tc->shard, mine);
+  uint32_t others = 0;
+  for (uint64_t o = remote.owners; o != 0; o &= o - 1) {
+    uint32_t owner = (uint32_t)__builtin_ctzll(o);
+    others += remote.lists[owner].n;
+    HZ3_STAT_ADD(env->central->stats, remote_frees, remote.lists[owner].n);
+    send_remote(tc, owner, cls, &remote.lists[owner]);
+  }
+  return others;
 }
 
-/* The bin is full: keep the newest half, send the older half home. */
-static void flush_bin(hz3_tcache_t *tc, uint32_t i) {
-  void *rest = bin_cut(tc, i, tc->bins.max[i] / 2);
-  if (rest) release_list(tc, rest);
+/* The bin is full: keep the newest half, send the older half home.  Returns whether most of
+ * what went were other shards' objects. */
+static bool flush_bin(hz3_tcache_t *tc, uint32_t i) {
+  uint32_t keep = tc->bins.max[i] / 2, sent = hz3_bins_len(&tc->bins, i) - keep;
+  void *rest = bin_cut(tc, i, keep);
+  return rest != NULL && 2 * release_list(tc, rest) > sent;
 }
 
 void hz3_tcache_free_slow(hz3_tcache_t *tc, void *p, hz3_tag_t tag) {
@@ -288,8 +339,16 @@ void hz3_tcache_free_slow(hz3_tcache_t *tc, void *p, hz3_tag_t tag) {
   hz3_bins_set_len(b, i, len);
   if (len > b->max[i]) {
     if (tc->overflows[i] < UINT16_MAX) tc->overflows[i]++;
-    flush_bin(tc, i);
-    if (tc->env->max_bytes && ++tc->drain_streak >= HZ3_DRAIN_STREAK) enforce_budget(tc, i);
+    bool mostly_remote = flush_bin(tc, i);
+    if (tc->env->max_bytes && ++tc->drain_streak >= HZ3_DRAIN_STREAK) {
+      enforce_budget(tc, i, mostly_remote);
+      /* A thread that frees other threads' objects here without allocating (a consumer)
+       * flushes max / 2 at a time: let the bin grow into room the budget has left, without
+       * taking other bins', so that its batches are large (the owners' transfer lists take
+       * them whole) while what the thread may hold stays within max_bytes.  A thread emptying
+       * its own working set (going idle) keeps its small bins. */
+      if (mostly_remote) grow_bin(tc, i, tc->env->max_bytes, false);
+    }
   }
 }
 

@@ -161,15 +161,27 @@ TEST_F(TcacheTest, OtherShardsObjectsRideInBinsAndGoHomeInBatches) {
   EXPECT_NE(central_.shards[5].inbox, nullptr);
   hz3_central_unlock_shard(&central_, 5);
   Check();
-  // The lock is free again: the next batch goes straight into shard 5's runs, and takes what
-  // waited in the inbox with it, though shard 5's thread never comes back.
+  // The lock is free again: the next batch goes to shard 5 directly, and takes what waited
+  // in the inbox with it into its runs, though shard 5's thread never comes back.  Shard 5's
+  // thread refilled this class: up to what that refill asked for waits whole in the class's
+  // transfer list for its next refill; the rest goes into the runs.
   for (uint32_t i = max + 1; i < v.size(); i++) Free(v[i]);
   hz3_tcache_flush_all(&tc_);  // everything else, and the stash
   EXPECT_EQ(tc_.stashed, 0u);
   if (HZ3_REMOTE_DIRECT) {
-    EXPECT_EQ(central_.shards[5].inbox, nullptr);  // nothing waits for shard 5's thread
+    EXPECT_EQ(central_.shards[5].inbox, nullptr);
+    const hz3_central_transfer_t& t = central_.shards[5].transfer[cls];
+    EXPECT_GT(t.n, 0u);
+    EXPECT_LE(t.n, t.wanted);
+    EXPECT_EQ(central_.shards[5].transfer_objects, t.n);
+    hz3_check_report_t r;
+    ASSERT_TRUE(hz3_central_check(&central_, &r)) << r.message;
+    // Shard 5's thread leaves (the epoch drains its shard then): the list goes to the runs.
+    uint32_t waiting = t.n;
     hz3_tcache_teardown(&other);
-    EXPECT_EQ(hz3_central_drain_inbox(&central_, 5), 0u);
+    EXPECT_EQ(hz3_central_drain_inbox(&central_, 5), waiting);
+    EXPECT_EQ(central_.shards[5].transfer_objects, 0u);
+    EXPECT_EQ(t.wanted, 0u);  // closed until a refill of the class asks again
   } else {  // --define remote_direct=0: everything waits in the inbox for its owner
     EXPECT_NE(central_.shards[5].inbox, nullptr);
     hz3_tcache_teardown(&other);
