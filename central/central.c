@@ -12,6 +12,7 @@ void hz3_central_init(hz3_central_t *c, hz3_segment_pool_t *pool, hz3_stats_t *s
   c->pool = pool;
   c->stats = stats;
   c->nshards = HZ3_NUM_SHARDS;
+  c->transfer_mark = 0x7A3C5E1F9B2D4C68ull;
   for (uint32_t s = 0; s < c->nshards; s++) {
     hz3_lock_init(&c->shards[s].lock);
     hz3_segment_set_init(&c->shards[s].segments, s);
@@ -157,13 +158,37 @@ static uint32_t drain_locked(hz3_central_t *c, hz3_central_shard_t *sh) {
   return free_list_locked(c, sh, list);
 }
 
+/* The second word of an object on a transfer list. */
+static inline uintptr_t *transfer_word(void *p) { return (uintptr_t *)p + 1; }
+
+/* Checks an object joining a transfer list as free_to_run checks one reaching its run (it
+ * starts an object of cls, the run does not have it free), plus that it is not on a transfer
+ * list already, and marks it as on one. */
+static void transfer_admit(hz3_central_t *c, uint32_t cls, void *p) {
+  hz3_run_t *run = hz3_segment_run_of(c->pool, p);
+  if (HZ3_UNLIKELY(run == NULL || run->cls != cls))
+    hz3_fatal("free(): double free of %p (its run was freed already)", p);
+  uintptr_t start = (uintptr_t)hz3_segment_run_start(c->pool, run);
+  uint32_t size = (uint32_t)hz3_class_to_size(cls);
+  uint32_t off = (uint32_t)((uintptr_t)p - start), idx = off / size;
+  if (HZ3_UNLIKELY(off != idx * size))
+    hz3_fatal("free(): invalid pointer %p (inside an object of %u bytes at %p, not its start)", p,
+              size, (void *)(start + (uintptr_t)idx * size));
+  uintptr_t mark = c->transfer_mark ^ (uintptr_t)p;
+  if (HZ3_UNLIKELY(obj_is_free(run, idx) || *transfer_word(p) == mark))
+    hz3_fatal("free(): double free of %p (an object of %u bytes, already free)", p, size);
+  *transfer_word(p) = mark;
+}
+
 /* Appends head..tail (n objects of cls) to the shard's transfer list of cls if its owner's
  * last refill asked for that many and the bytes allow; false otherwise. */
-static bool transfer_put_locked(hz3_central_shard_t *sh, uint32_t cls, void *head, void *tail,
-                                uint32_t n) {
+static bool transfer_put_locked(hz3_central_t *c, hz3_central_shard_t *sh, uint32_t cls, void *head,
+                                void *tail, uint32_t n) {
   hz3_central_transfer_t *t = &sh->transfer[cls];
   if (t->n + n > t->wanted || (t->n + n) * hz3_class_to_size(cls) > HZ3_TRANSFER_MAX_BYTES)
     return false;
+  for (void *p = head; p != tail; p = obj_next(p)) transfer_admit(c, cls, p);
+  transfer_admit(c, cls, tail);
   obj_set_next(tail, NULL);
   if (t->tail != NULL)
     obj_set_next(t->tail, head);
@@ -182,6 +207,7 @@ static uint32_t transfer_drain_locked(hz3_central_t *c, hz3_central_shard_t *sh)
     hz3_central_transfer_t *t = &sh->transfer[cls];
     t->wanted = 0;
     if (t->head == NULL) continue;
+    for (void *p = t->head; p != NULL; p = obj_next(p)) *transfer_word(p) = 0;
     n += free_list_locked(c, sh, t->head);
     t->head = t->tail = NULL;
     t->n = 0;
@@ -217,6 +243,7 @@ uint32_t hz3_central_alloc_batch_linked(hz3_central_t *c, uint32_t shard, uint32
   while (n < want && t->head != NULL) {
     void *p = t->head;
     t->head = obj_next(p);
+    *transfer_word(p) = 0; /* off the list: a later free of it is a free, not a double one */
     chain_keyed(&first, &last, p, key);
     n++;
   }
@@ -289,7 +316,7 @@ static void free_remote(hz3_central_t *c, uint32_t shard, uint32_t cls, void *he
     return;
   }
   if (hz3_lock_try(&sh->lock)) {
-    if (n > 0 && transfer_put_locked(sh, cls, head, tail, n)) {
+    if (n > 0 && transfer_put_locked(c, sh, cls, head, tail, n)) {
       drain_locked(c, sh); /* what waits in the inbox goes to the runs, as below */
       hz3_lock_release(&sh->lock);
       return;
@@ -374,6 +401,9 @@ static bool check_shard(hz3_central_t *c, uint32_t s, hz3_check_report_t *r) {
       if (obj_is_free(run, idx))
         return hz3_check_fail(r, "shard %u class %u: %p is on a transfer list and free in its run",
                               s, cls, p);
+      if (*transfer_word(p) != (c->transfer_mark ^ (uintptr_t)p))
+        return hz3_check_fail(r, "shard %u class %u: %p on a transfer list lost its mark", s, cls,
+                              p);
     }
     if (n != t->n || last != t->tail)
       return hz3_check_fail(r, "shard %u class %u: transfer list n %u, list %u", s, cls, t->n, n);

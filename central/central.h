@@ -46,6 +46,10 @@ typedef struct hz3_central_shard {
 typedef struct hz3_central {
   hz3_segment_pool_t *pool;
   hz3_stats_t *stats;
+  /* Objects on a transfer list hold transfer_mark ^ their address in their second word, so
+   * that one freed again while it waits is recognised (init sets a constant; preload a
+   * per-process random value). */
+  uintptr_t transfer_mark;
   uint32_t nshards;
   hz3_central_shard_t shards[HZ3_NUM_SHARDS];
 } hz3_central_t;

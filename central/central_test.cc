@@ -312,4 +312,36 @@ TEST_F(CentralTest, InteriorPointerReachingItsRunIsReported) {
   Free(0, cls, v);
 }
 
+// The transfer path checks what free_to_run would: a pointer inside an object, an object
+// freed again while it waits on a transfer list, or one its run already has free.
+TEST_F(CentralTest, BadPointersJoiningATransferListAreReported) {
+  if (!HZ3_REMOTE_DIRECT) {
+    GTEST_SKIP() << "remote_direct=0: remote frees only use the inbox";
+  }
+  uint32_t cls = hz3_size_to_class(48);
+  std::vector<void*> v = Alloc(1, cls, 40);  // shard 1 asks for 40: its list is open
+  ASSERT_EQ(v.size(), 40u);
+  auto send = [&](std::vector<void*> batch) {
+    hz3_central_free_remote_class(&central_, 1, cls, VectorToList(batch), batch.back(),
+                                  (uint32_t)batch.size());
+  };
+  char* inside = static_cast<char*>(v[9]) + 16;
+  EXPECT_DEATH(send({v[8], inside}), "invalid pointer 0x[0-9a-f]+ \\(inside an object of 48 bytes");
+  send({v[0], v[1], v[2]});
+  EXPECT_EQ(central_.shards[1].transfer[cls].n, 3u);
+  EXPECT_DEATH(send({v[3], v[1]}), "double free of 0x[0-9a-f]+ \\(an object of 48 bytes");
+  Free(1, cls, {v[4]});  // into its run
+  EXPECT_DEATH(send({v[5], v[4]}), "double free of 0x[0-9a-f]+ \\(an object of 48 bytes");
+  // Taken by a refill, an object is live again: freeing it once more is no double free.
+  std::vector<void*> again = Alloc(1, cls, 3);
+  EXPECT_EQ(again, std::vector<void*>(v.begin(), v.begin() + 3));
+  send({again[1]});
+  EXPECT_EQ(central_.shards[1].transfer[cls].n, 1u);
+  Check();
+  EXPECT_EQ(hz3_central_drain_inbox(&central_, 1), 1u);
+  Free(1, cls, {again[0], again[2]});
+  Free(1, cls, std::vector<void*>(v.begin() + 3, v.begin() + 4));
+  Free(1, cls, std::vector<void*>(v.begin() + 5, v.end()));
+}
+
 }  // namespace

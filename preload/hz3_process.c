@@ -199,6 +199,7 @@ int hz3_process_ensure(void) {
   hz3_g.env = hz3_tcache_env_default(&hz3_g.central, &hz3_g.pool, epoch_tick);
   hz3_g.env.max_bytes = g_options[OPT_TCACHE_MAX_BYTES].value;
   hz3_g.env.link_key = hz3_link_key = link_key();
+  hz3_g.central.transfer_mark = hz3_link_key * 0x9E3779B97F4A7C15ull; /* secret, not the key */
   hz3_tcache_orphans_init(&hz3_g.orphans);
   /* The thread-exit key exists before any thread can set up a cache (glibc's
    * pthread_key_create does not allocate), so every thread's cache goes home at its exit. */
