@@ -234,6 +234,59 @@ TEST_F(TcacheTest, ByteBudgetBoundsWhatAFreeingThreadHolds) {
   }
 }
 
+// A consumer (its thread frees other shards' objects and allocates nothing) keeps its byte
+// budget too, but spends it on the bins it frees into: its empty bins close, and a bin whose
+// flushes are mostly other shards' objects grows, so its batches get large.  A thread
+// freeing its own objects halves its bins alike and closes none.
+TEST_F(TcacheTest, AConsumerSpendsItsBudgetOnTheBinsItFreesInto) {
+  env_.max_bytes = 64 * 1024;
+  hz3_tcache_t producer;
+  memset(&producer, 0, sizeof producer);
+  hz3_tcache_setup(&producer, &env_, 5);
+  hz3_tcache_setup(&tc_, &env_, 2);
+  uint32_t cls = hz3_size_to_class(64);
+  const uint32_t bin = cls + 1, start_max = tc_.bins.max[bin];
+  std::vector<void*> v;
+  for (int i = 0; i < 4000; i++) {
+    void* p = hz3_tcache_pop(&producer, cls);
+    v.push_back(p ? p : hz3_tcache_refill(&producer, cls));
+    ASSERT_NE(v.back(), nullptr);
+  }
+  for (void* p : v) Free(p);  // all shard 5's: every flush is remote
+  EXPECT_GE(tc_.drain_streak, static_cast<uint32_t>(HZ3_DRAIN_STREAK));
+  EXPECT_LE(tc_.budget_used_bytes, env_.max_bytes);
+  EXPECT_GT(tc_.bins.max[bin], start_max);  // grew: batches larger than the first ones
+  uint32_t open_empty = 0;
+  for (uint32_t i = 1; i < HZ3_NUM_BINS; i++)
+    if (i != bin && tc_.bins.max[i] != 0) open_empty++;
+  EXPECT_EQ(open_empty, 0u);  // the budget went to the one bin in use
+  Check();
+  hz3_tcache_flush_all(&tc_);
+  hz3_tcache_teardown(&producer);  // its shard's transfer lists go to the runs
+  hz3_central_drain_inbox(&central_, 5);
+
+  // The same frees of a thread's own objects (short bins, so that they overflow again and
+  // again): the budget holds, and the bin does not grow on overflow.
+  env_.bin_max = 128;
+  hz3_tcache_t own;
+  memset(&own, 0, sizeof own);
+  hz3_tcache_setup(&own, &env_, 5);
+  v.clear();
+  for (int i = 0; i < 4000; i++) {
+    void* p = hz3_tcache_pop(&own, cls);
+    v.push_back(p ? p : hz3_tcache_refill(&own, cls));
+  }
+  const uint32_t grown_by_refills = own.bins.max[bin];
+  for (void* p : v) {
+    hz3_tag_t tag = hz3_segment_tag(&pool_, p);
+    if (!hz3_tcache_push(&own, p, HZ3_TAG_BIN(tag))) hz3_tcache_free_slow(&own, p, tag);
+  }
+  EXPECT_GE(own.drain_streak, static_cast<uint32_t>(HZ3_DRAIN_STREAK));
+  EXPECT_LE(own.budget_used_bytes, env_.max_bytes);
+  EXPECT_LE(own.bins.max[bin], grown_by_refills);
+  hz3_tcache_teardown(&own);
+}
+
 TEST_F(TcacheTest, ByteBudgetLeavesABalancedLoopAlone) {
   env_.max_bytes = 64 * 1024;
   hz3_tcache_setup(&tc_, &env_, 0);
