@@ -43,7 +43,8 @@ static HZ3_NOINLINE HZ3_COLD void link_corrupt(const hz3_tcache_t *tc, const voi
  * object was written to after free (a use-after-free or an overflow into it), or it is in the
  * bin twice: a double free whose first copy a flush has already relinked with a plain
  * pointer, which is what the raw word then holds.  Returns next's page tag (0 for NULL). */
-static hz3_tag_t check_link(const hz3_tcache_t *tc, const void *p, const void *next) {
+static HZ3_ALWAYS_INLINE hz3_tag_t check_link(const hz3_tcache_t *tc, const void *p,
+                                              const void *next) {
   if (next == NULL) return 0;
   hz3_tag_t tag = hz3_segment_tag_or_zero(tc->env->pool, next);
   if (HZ3_UNLIKELY(tag == 0)) link_corrupt(tc, p, next);
