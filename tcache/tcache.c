@@ -264,13 +264,19 @@ static void send_remote(hz3_tcache_t *tc, uint32_t owner, uint32_t cls, hz3_stas
   }
 }
 
+static uint32_t release_into(hz3_tcache_t *tc, void *head, void **mine_out);
+
 /* Sends a list of objects cut from a bin (links keyed; one class) home: this shard's to
  * central in one locked call, the others' by owner (send_remote).  Returns how many were
  * other shards'. */
-static uint32_t release_list(hz3_tcache_t *tc, void *head) {
+static uint32_t release_list(hz3_tcache_t *tc, void *head) { return release_into(tc, head, NULL); }
+
+/* The same, but with mine_out this shard's objects are put in front of *mine_out (plain
+ * links) for the caller to free in one locked call with other bins' (thread exit). */
+static uint32_t release_into(hz3_tcache_t *tc, void *head, void **mine_out) {
   if (head == NULL) return 0;
   const hz3_tcache_env_t *env = tc->env;
-  void *mine = NULL;
+  void *mine = NULL, *mine_tail = NULL;
   remote_lists_t remote;
   remote.owners = 0;
   /* head was checked as the link to it (bin_cut); each next's tag comes with its check. */
@@ -283,6 +289,7 @@ static uint32_t release_list(hz3_tcache_t *tc, void *head) {
     if (owner == tc->shard) {
       *(void **)head = mine;
       mine = head;
+      if (mine_tail == NULL) mine_tail = head;
     } else {
       hz3_stash_t *l = &remote.lists[owner];
       if (!(remote.owners >> owner & 1)) {
@@ -298,7 +305,12 @@ static uint32_t release_list(hz3_tcache_t *tc, void *head) {
     head = next;
     tag = next_tag;
   }
-  hz3_central_free_list(env->central, tc->shard, mine);
+  if (mine_out != NULL && mine != NULL) {
+    *(void **)mine_tail = *mine_out;
+    *mine_out = mine;
+  } else {
+    hz3_central_free_list(env->central, tc->shard, mine);
+  }
   uint32_t others = 0;
   for (uint64_t o = remote.owners; o != 0; o &= o - 1) {
     uint32_t owner = (uint32_t)__builtin_ctzll(o);
@@ -395,13 +407,17 @@ void hz3_tcache_send_stash(hz3_tcache_t *tc) {
 
 void hz3_tcache_flush_all(hz3_tcache_t *tc) {
   if (tc->state != HZ3_TCACHE_ACTIVE) return;
+  /* This shard's objects of every bin go to central in one locked call, not one per bin (a
+   * short-lived thread exits with dozens of small bins, and its shard's lock is shared). */
+  void *mine = NULL;
   for (uint32_t i = 1; i < HZ3_NUM_BINS; i++) {
     if (hz3_bins_len(&tc->bins, i) == 0) continue;
     void *head = tc->bins.head[i];
     tc->bins.head[i] = NULL;
     hz3_bins_set_len(&tc->bins, i, 0);
-    release_list(tc, head);
+    release_into(tc, head, &mine);
   }
+  hz3_central_free_list(tc->env->central, tc->shard, mine);
   hz3_tcache_send_stash(tc);
 }
 
