@@ -70,11 +70,12 @@ static void obj_pages(const hz3_run_t *run, uint32_t idx, size_t size, uint32_t 
   *p1 = run_page + (uint32_t)((off + size - 1) >> HZ3_PAGE_SHIFT);
 }
 
-/* After object idx became free: the pages it overlaps whose objects are now all free turn idle
- * (resident but unused: purge may drop them, and a purged page comes back as zeroes). */
 static bool obj_is_free(const hz3_run_t *run, uint32_t idx) {
   return (run->free_map[idx >> 6] >> (idx & 63)) & 1;
 }
+
+/* After object idx became free: the pages it overlaps whose objects are now all free turn idle
+ * (resident but unused: purge may drop them, and a purged page comes back as zeroes). */
 
 static void note_idle_pages(hz3_central_t *c, hz3_central_shard_t *sh, hz3_run_t *run,
                             uint32_t idx) {
@@ -113,19 +114,26 @@ static void note_idle_pages(hz3_central_t *c, hz3_central_shard_t *sh, hz3_run_t
  * hand objects on unchecked: their fast path has no room for it), so a pointer that does not
  * start an object, or an object already free, is reported here in every build: late (a cache
  * may have handed such a pointer out again meanwhile) but before it corrupts the run. */
-static void free_to_run(hz3_central_t *c, hz3_central_shard_t *sh, hz3_run_t *run, void *p) {
-  uint32_t cls = run->cls;
+/* The index of p in run, once p is known to start one of its objects and not to be free in
+ * it: anything else is reported and aborts (the checks every object going home passes). */
+static HZ3_ALWAYS_INLINE uint32_t obj_index_checked(hz3_central_t *c, const hz3_run_t *run,
+                                                    const void *p) {
   uintptr_t start = (uintptr_t)hz3_segment_run_start(c->pool, run);
-  uint32_t size = (uint32_t)hz3_class_to_size(cls);
+  uint32_t size = (uint32_t)hz3_class_to_size(run->cls);
   uint32_t off = (uint32_t)((uintptr_t)p - start);
   uint32_t idx = off / size;
-  uint64_t bit = 1ull << (idx & 63);
-  if (HZ3_UNLIKELY(off != idx * size || idx >= hz3_class_run_objs(cls)))
+  if (HZ3_UNLIKELY(off != idx * size || idx >= hz3_class_run_objs(run->cls)))
     hz3_fatal("free(): invalid pointer %p (inside an object of %u bytes at %p, not its start)", p,
               size, (void *)(start + (uintptr_t)idx * size));
-  if (HZ3_UNLIKELY(run->free_map[idx >> 6] & bit))
+  if (HZ3_UNLIKELY(obj_is_free(run, idx)))
     hz3_fatal("free(): double free of %p (an object of %u bytes, already free)", p, size);
-  run->free_map[idx >> 6] |= bit;
+  return idx;
+}
+
+static void free_to_run(hz3_central_t *c, hz3_central_shard_t *sh, hz3_run_t *run, void *p) {
+  uint32_t cls = run->cls;
+  uint32_t idx = obj_index_checked(c, run, p);
+  run->free_map[idx >> 6] |= 1ull << (idx & 63);
   run->nfree++;
   if (run->nfree == hz3_class_run_objs(cls)) {
     if (run->on_list) list_remove(&sh->partial[cls], run);
@@ -161,22 +169,17 @@ static uint32_t drain_locked(hz3_central_t *c, hz3_central_shard_t *sh) {
 /* The second word of an object on a transfer list. */
 static inline uintptr_t *transfer_word(void *p) { return (uintptr_t *)p + 1; }
 
-/* Checks an object joining a transfer list as free_to_run checks one reaching its run (it
- * starts an object of cls, the run does not have it free), plus that it is not on a transfer
- * list already, and marks it as on one. */
+/* Checks an object joining a transfer list as free_to_run checks one reaching its run, plus
+ * that it is not on a transfer list already, and marks it as on one. */
 static void transfer_admit(hz3_central_t *c, uint32_t cls, void *p) {
   hz3_run_t *run = hz3_segment_run_of(c->pool, p);
   if (HZ3_UNLIKELY(run == NULL || run->cls != cls))
     hz3_fatal("free(): double free of %p (its run was freed already)", p);
-  uintptr_t start = (uintptr_t)hz3_segment_run_start(c->pool, run);
-  uint32_t size = (uint32_t)hz3_class_to_size(cls);
-  uint32_t off = (uint32_t)((uintptr_t)p - start), idx = off / size;
-  if (HZ3_UNLIKELY(off != idx * size))
-    hz3_fatal("free(): invalid pointer %p (inside an object of %u bytes at %p, not its start)", p,
-              size, (void *)(start + (uintptr_t)idx * size));
+  obj_index_checked(c, run, p);
   uintptr_t mark = c->transfer_mark ^ (uintptr_t)p;
-  if (HZ3_UNLIKELY(obj_is_free(run, idx) || *transfer_word(p) == mark))
-    hz3_fatal("free(): double free of %p (an object of %u bytes, already free)", p, size);
+  if (HZ3_UNLIKELY(*transfer_word(p) == mark))
+    hz3_fatal("free(): double free of %p (an object of %u bytes, already free)", p,
+              (uint32_t)hz3_class_to_size(cls));
   *transfer_word(p) = mark;
 }
 
@@ -196,7 +199,6 @@ static bool transfer_put_locked(hz3_central_t *c, hz3_central_shard_t *sh, uint3
     t->head = head;
   t->tail = tail;
   t->n += n;
-  sh->transfer_objects += n;
   return true;
 }
 
@@ -212,7 +214,6 @@ static uint32_t transfer_drain_locked(hz3_central_t *c, hz3_central_shard_t *sh)
     t->head = t->tail = NULL;
     t->n = 0;
   }
-  sh->transfer_objects = 0;
   return n;
 }
 
@@ -249,7 +250,6 @@ uint32_t hz3_central_alloc_batch_linked(hz3_central_t *c, uint32_t shard, uint32
   }
   if (n > 0) {
     t->n -= n;
-    sh->transfer_objects -= n;
     if (t->head == NULL) t->tail = NULL;
     HZ3_STAT_ADD(c->stats, transfer_objects, n);
   }
@@ -386,7 +386,6 @@ static bool check_shard(hz3_central_t *c, uint32_t s, hz3_check_report_t *r) {
     }
   }
   /* Transfer lists: objects of their class and shard, allocated as far as their runs know. */
-  uint32_t transferring = 0;
   for (uint32_t cls = 0; cls < HZ3_NUM_CLASSES; cls++) {
     const hz3_central_transfer_t *t = &sh->transfer[cls];
     uint32_t n = 0;
@@ -409,11 +408,7 @@ static bool check_shard(hz3_central_t *c, uint32_t s, hz3_check_report_t *r) {
       return hz3_check_fail(r, "shard %u class %u: transfer list n %u, list %u", s, cls, t->n, n);
     if ((uint64_t)t->n * hz3_class_to_size(cls) > HZ3_TRANSFER_MAX_BYTES)
       return hz3_check_fail(r, "shard %u class %u: transfer list over its bytes", s, cls);
-    transferring += n;
   }
-  if (transferring != sh->transfer_objects)
-    return hz3_check_fail(r, "shard %u: transfer_objects %u, lists %u", s, sh->transfer_objects,
-                          transferring);
   /* Every partly free run of the shard's segments is listed, and no run is wholly free. */
   uint32_t partly_free = 0;
   for (hz3_segment_t *seg = sh->segments.head; seg != NULL; seg = seg->next) {
@@ -464,6 +459,15 @@ uint64_t hz3_central_free_objects(hz3_central_t *c, uint32_t shard) {
   hz3_lock_acquire(&sh->lock);
   for (uint32_t cls = 0; cls < HZ3_NUM_CLASSES; cls++)
     for (hz3_run_t *run = sh->partial[cls]; run != NULL; run = run->next) n += run->nfree;
+  hz3_lock_release(&sh->lock);
+  return n;
+}
+
+uint32_t hz3_central_transferring(hz3_central_t *c, uint32_t shard) {
+  hz3_central_shard_t *sh = &c->shards[shard];
+  uint32_t n = 0;
+  hz3_lock_acquire(&sh->lock);
+  for (uint32_t cls = 0; cls < HZ3_NUM_CLASSES; cls++) n += sh->transfer[cls].n;
   hz3_lock_release(&sh->lock);
   return n;
 }

@@ -39,7 +39,6 @@ typedef struct hz3_central_shard {
   hz3_run_t *partial[HZ3_NUM_CLASSES]; /* runs with some free objects */
   void *inbox;                         /* remote frees: a stack linked through each object */
   uint32_t epoch;                      /* stamped on segments as they change */
-  uint32_t transfer_objects;           /* in transfer[] (read without the lock as a hint) */
   hz3_central_transfer_t transfer[HZ3_NUM_CLASSES];
 } HZ3_CACHE_ALIGNED hz3_central_shard_t;
 
@@ -111,3 +110,5 @@ bool hz3_central_check(hz3_central_t *c, hz3_check_report_t *report);
 uint64_t hz3_central_bytes_out(hz3_central_t *c);
 /* Objects free in central (on runs) for shard, all classes; for tests and stats. */
 uint64_t hz3_central_free_objects(hz3_central_t *c, uint32_t shard);
+/* Objects waiting on shard's transfer lists, all classes; for tests and stats. */
+uint32_t hz3_central_transferring(hz3_central_t *c, uint32_t shard);

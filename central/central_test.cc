@@ -169,7 +169,7 @@ TEST_F(CentralTest, TransferListsCarryRemoteBatchesToTheOwnersNextRefill) {
   EXPECT_EQ(t.n, 30u);
   send(3, cls, std::vector<void*>(v.begin() + 30, v.begin() + 60));  // 60 > 40: to the runs
   EXPECT_EQ(t.n, 30u);
-  EXPECT_EQ(central_.shards[3].transfer_objects, 30u);
+  EXPECT_EQ(hz3_central_transferring(&central_, 3), 30u);
   Check();
   uint64_t taken_before = stats_.transfer_objects;
   std::vector<void*> got = Alloc(3, cls, 20);

@@ -14,7 +14,7 @@
 #include "preload/hz3.h"
 #include "preload/hz3_preload.h"
 
-/* This thread's bins.  On x86-64 (GCC, clang) they are reached through the %fs segment from
+/* This thread's bins.  On x86-64 with GCC they are reached through the %fs segment from
  * their TLS offset, one GOT load: every bin access is then one instruction with the bin as a
  * scaled index, and the free path's room test can be a single `subl; jb` on that operand
  * (tcache_fast.h).  A plain pointer would first add the thread pointer (fs:0), and an asm

@@ -26,7 +26,7 @@
 #define HZ3_NUM_BINS (HZ3_NUM_CLASSES + 1)
 
 /* The bins as three arrays, not an array of structs: the fast paths index head[] (x8) and
- * len[]/max[] (x4) with the bin number straight from the size or the page-bin byte, from the
+ * room[]/max[] (x4) with the bin number straight from the size or the page-bin byte, from the
  * one TLS base register, with no multiply by a struct size (2 instructions a pair). */
 typedef struct hz3_bins {
   void *head[HZ3_NUM_BINS]; /* first, so that malloc's head load needs no displacement */

@@ -29,7 +29,7 @@ static HZ3_ALWAYS_INLINE uintptr_t hz3_link_encode(const void *head, const uintp
 
 /* The address space of the bins the fast path works on.  An includer may define it before
  * including this header: preload makes it __seg_fs, so that its thread's bins are addressed
- * as %fs:offset(base, bin, scale) from the TLS offset alone (hz3_preload.h); tests leave it
+ * as %fs:offset(base, bin, scale) from the TLS offset alone (preload.c); tests leave it
  * empty and pass ordinary pointers. */
 #ifndef HZ3_BINS_AS
 #define HZ3_BINS_AS

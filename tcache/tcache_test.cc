@@ -173,14 +173,14 @@ TEST_F(TcacheTest, OtherShardsObjectsRideInBinsAndGoHomeInBatches) {
     const hz3_central_transfer_t& t = central_.shards[5].transfer[cls];
     EXPECT_GT(t.n, 0u);
     EXPECT_LE(t.n, t.wanted);
-    EXPECT_EQ(central_.shards[5].transfer_objects, t.n);
+    EXPECT_EQ(hz3_central_transferring(&central_, 5), t.n);
     hz3_check_report_t r;
     ASSERT_TRUE(hz3_central_check(&central_, &r)) << r.message;
     // Shard 5's thread leaves (the epoch drains its shard then): the list goes to the runs.
     uint32_t waiting = t.n;
     hz3_tcache_teardown(&other);
     EXPECT_EQ(hz3_central_drain_inbox(&central_, 5), waiting);
-    EXPECT_EQ(central_.shards[5].transfer_objects, 0u);
+    EXPECT_EQ(hz3_central_transferring(&central_, 5), 0u);
     EXPECT_EQ(t.wanted, 0u);  // closed until a refill of the class asks again
   } else {  // --define remote_direct=0: everything waits in the inbox for its owner
     EXPECT_NE(central_.shards[5].inbox, nullptr);
