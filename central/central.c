@@ -13,6 +13,7 @@ void hz3_central_init(hz3_central_t *c, hz3_segment_pool_t *pool, hz3_stats_t *s
   c->stats = stats;
   c->nshards = HZ3_NUM_SHARDS;
   c->transfer_mark = 0x7A3C5E1F9B2D4C68ull;
+  c->spare_unused_max = HZ3_RETAIN_MAX_PAGES;
   for (uint32_t s = 0; s < c->nshards; s++) {
     hz3_lock_init(&c->shards[s].lock);
     hz3_segment_set_init(&c->shards[s].segments, s);
@@ -130,12 +131,33 @@ static HZ3_ALWAYS_INLINE uint32_t obj_index_checked(hz3_central_t *c, const hz3_
   return idx;
 }
 
+/* Whether run, now wholly free, stays as its class's spare: when no other run of the class is
+ * listed (so a class keeps at most one; runs listed later go in front of it).  A short-lived
+ * thread's exit empties the runs its first batches came from, and the next thread's first refill of
+ * each class would take a fresh run from the segment again (a range search, page states both ways):
+ * `churn 300 20`, ~30 % of its allocator's instructions.  The spare's pages are idle like any free
+ * object's, so purge may still drop them; what stays is the run's place in its segment, one per
+ * class, until trim. */
+static bool keep_as_spare(const hz3_central_t *c, const hz3_central_shard_t *sh,
+                          const hz3_run_t *run) {
+  const hz3_run_t *head = sh->partial[run->cls];
+  if (head != NULL && (head != run || run->next != NULL)) return false;
+  /* Not while unused pages pile up (a burst freed): those go back as before, whole runs and
+   * segments, so that an idle process keeps no more than the release policy lets it. */
+  uint32_t limit = __atomic_load_n(&c->spare_unused_max, __ATOMIC_RELAXED);
+  return limit == 0 || __atomic_load_n(&c->pool->unused_pages, __ATOMIC_RELAXED) < limit;
+}
+
+void hz3_central_set_spare_limit(hz3_central_t *c, uint32_t unused_pages) {
+  __atomic_store_n(&c->spare_unused_max, unused_pages, __ATOMIC_RELAXED);
+}
+
 static void free_to_run(hz3_central_t *c, hz3_central_shard_t *sh, hz3_run_t *run, void *p) {
   uint32_t cls = run->cls;
   uint32_t idx = obj_index_checked(c, run, p);
   run->free_map[idx >> 6] |= 1ull << (idx & 63);
   run->nfree++;
-  if (run->nfree == hz3_class_run_objs(cls)) {
+  if (run->nfree == hz3_class_run_objs(cls) && !keep_as_spare(c, sh, run)) {
     if (run->on_list) list_remove(&sh->partial[cls], run);
     hz3_segment_free_run(c->pool, &sh->segments, run, sh->epoch);
     return;
@@ -353,6 +375,23 @@ uint32_t hz3_central_drain_inbox(hz3_central_t *c, uint32_t shard) {
   return n;
 }
 
+uint32_t hz3_central_release_spares(hz3_central_t *c, uint32_t shard) {
+  hz3_central_shard_t *sh = &c->shards[shard];
+  uint32_t n = 0;
+  hz3_lock_acquire(&sh->lock);
+  for (uint32_t cls = 0; cls < HZ3_NUM_CLASSES; cls++) {
+    for (hz3_run_t *run = sh->partial[cls], *next; run != NULL; run = next) {
+      next = run->next;
+      if (run->nfree != hz3_class_run_objs(cls)) continue;
+      list_remove(&sh->partial[cls], run);
+      hz3_segment_free_run(c->pool, &sh->segments, run, sh->epoch);
+      n++;
+    }
+  }
+  hz3_lock_release(&sh->lock);
+  return n;
+}
+
 void hz3_central_lock_all(hz3_central_t *c) {
   for (uint32_t s = 0; s < c->nshards; s++) hz3_lock_acquire(&c->shards[s].lock);
 }
@@ -370,6 +409,7 @@ static bool check_shard(hz3_central_t *c, uint32_t s, hz3_check_report_t *r) {
   uint32_t listed = 0;
   for (uint32_t cls = 0; cls < HZ3_NUM_CLASSES; cls++) {
     hz3_run_t *prev = NULL;
+    uint32_t spares = 0;
     for (hz3_run_t *run = sh->partial[cls]; run != NULL; prev = run, run = run->next) {
       uint32_t bits = 0;
       for (uint32_t w = 0; w < HZ3_RUN_MAP_WORDS; w++)
@@ -379,9 +419,11 @@ static bool check_shard(hz3_central_t *c, uint32_t s, hz3_check_report_t *r) {
       if (run->cls != cls || run->owner != s || run->npages == 0)
         return hz3_check_fail(r, "shard %u class %u: run of class %u owner %u on list", s, cls,
                               run->cls, run->owner);
-      if (bits != run->nfree || run->nfree == 0 || run->nfree >= hz3_class_run_objs(cls))
+      if (bits != run->nfree || run->nfree == 0 || run->nfree > hz3_class_run_objs(cls))
         return hz3_check_fail(r, "shard %u class %u: run nfree %u, %u bits, %u objects", s, cls,
                               run->nfree, bits, hz3_class_run_objs(cls));
+      if (run->nfree == hz3_class_run_objs(cls) && ++spares > 1)
+        return hz3_check_fail(r, "shard %u class %u: two wholly free runs kept", s, cls);
       listed++;
     }
   }
@@ -409,14 +451,15 @@ static bool check_shard(hz3_central_t *c, uint32_t s, hz3_check_report_t *r) {
     if ((uint64_t)t->n * hz3_class_to_size(cls) > HZ3_TRANSFER_MAX_BYTES)
       return hz3_check_fail(r, "shard %u class %u: transfer list over its bytes", s, cls);
   }
-  /* Every partly free run of the shard's segments is listed, and no run is wholly free. */
+  /* Every partly or wholly free run of the shard's segments is listed (a wholly free one only
+   * as its class's spare, at most one a class: checked above). */
   uint32_t partly_free = 0;
   for (hz3_segment_t *seg = sh->segments.head; seg != NULL; seg = seg->next) {
     for (uint32_t slot = 0; slot < HZ3_SEG_PAGES; slot++) {
       if (!((seg->slot_used[slot >> 6] >> (slot & 63)) & 1)) continue;
       hz3_run_t *run = &seg->runs[slot];
       uint32_t pg = run->first_page % HZ3_SEG_PAGES;
-      if (run->nfree == hz3_class_run_objs(run->cls))
+      if (run->nfree == hz3_class_run_objs(run->cls) && !run->on_list)
         return hz3_check_fail(r, "shard %u: wholly free run kept at page %u", s, run->first_page);
       /* A page is idle iff every object overlapping it is free in central. */
       size_t size = hz3_class_to_size(run->cls);

@@ -5,8 +5,10 @@
  *   inbox of objects freed by threads of other shards, and its transfer lists (the same, kept
  *   by class for the owner's next refill).
  * Invariants: a run's nfree equals the bits set in its free_map; a run is on its class's partial
- *   list iff 0 < nfree < objects per run; a run whose objects are all free goes back to its
- *   segment at once (the original hz3 never did, and its purge found nothing to purge).
+ *   list iff nfree > 0; a run whose objects are all free goes back to its segment at once (the
+ *   original hz3 never did, and its purge found nothing to purge), unless it is its class's
+ *   only listed run: that one stays listed as the class's spare (its pages idle, purgeable)
+ *   for the next refill, until trim (hz3_central_release_spares); at most one a class.
  * Threads: everything but hz3_central_remote_push() runs under the shard's lock, which the
  *   functions take themselves.  remote_push is lock-free (a CAS onto the inbox); free_remote
  *   only try-locks.
@@ -49,6 +51,10 @@ typedef struct hz3_central {
    * that one freed again while it waits is recognised (init sets a constant; preload a
    * per-process random value). */
   uintptr_t transfer_mark;
+  /* A wholly free run stays as its class's spare only while the pool holds fewer
+   * resident-unused pages than this (0: always).  Preload keeps it at the retain cap, so
+   * spares use the allowance the release policy keeps anyway and never hold a burst's worth. */
+  uint32_t spare_unused_max;
   uint32_t nshards;
   hz3_central_shard_t shards[HZ3_NUM_SHARDS];
 } hz3_central_t;
@@ -96,6 +102,12 @@ static inline hz3_segment_set_t *hz3_central_segments(hz3_central_t *c, uint32_t
 static inline void hz3_central_set_epoch(hz3_central_t *c, uint32_t shard, uint32_t epoch) {
   c->shards[shard].epoch = epoch;
 }
+
+/* Sets spare_unused_max (see hz3_central_t); any thread, any time. */
+void hz3_central_set_spare_limit(hz3_central_t *c, uint32_t unused_pages);
+/* Sends the shard's spare runs (wholly free, kept one per class for the next refill) back to
+ * their segments (trim, tests' teardown); returns how many. */
+uint32_t hz3_central_release_spares(hz3_central_t *c, uint32_t shard);
 
 /* ---- fork (preload's atfork handlers) ---- */
 void hz3_central_lock_all(hz3_central_t *c);

@@ -44,6 +44,8 @@ class CentralTest : public ::testing::Test {
   void TearDown() override {
     Check();
     // Everything came back: no segment is held by any shard.
+    // Each class may keep one wholly free run as its spare; trim (and this) sends them back.
+    for (uint32_t s = 0; s < central_.nshards; s++) hz3_central_release_spares(&central_, s);
     for (uint32_t s = 0; s < central_.nshards; s++) {
       EXPECT_EQ(central_.shards[s].segments.head, nullptr) << "shard " << s;
       EXPECT_EQ(hz3_central_free_objects(&central_, s), 0u);
@@ -92,18 +94,53 @@ TEST_F(CentralTest, BatchGivesDistinctAlignedObjectsOfTheClass) {
 TEST_F(CentralTest, RunGoesBackToItsSegmentWhenAllObjectsAreFree) {
   uint32_t cls = hz3_size_to_class(1024);
   uint32_t objs = hz3_class_run_objs(cls);
-  std::vector<void*> v = Alloc(0, cls, objs);  // exactly one run
+  std::vector<void*> a = Alloc(0, cls, objs), b = Alloc(0, cls, objs);  // exactly two runs
   EXPECT_EQ(central_.shards[0].segments.nsegments, 1u);
-  std::vector<void*> half(v.begin(), v.begin() + objs / 2), rest(v.begin() + objs / 2, v.end());
+  std::vector<void*> half(a.begin(), a.begin() + objs / 2), rest(a.begin() + objs / 2, a.end());
+  uint64_t unused = hz3_segment_unused_pages(&pool_);
   Free(0, cls, half);
   Check();
   EXPECT_EQ(hz3_central_free_objects(&central_, 0), objs / 2);
   EXPECT_NE(central_.shards[0].partial[cls], nullptr);
+  // Run b gets a free object (listed), then run a empties: a goes back to its segment at once.
+  Free(0, cls, {b[0]});
   Free(0, cls, rest);
+  Check();
+  EXPECT_EQ(hz3_central_free_objects(&central_, 0), 1u);
+  EXPECT_EQ(hz3_segment_unused_pages(&pool_), unused + hz3_class_run_pages(cls));
+  // b empties too, the class's last listed run: it stays as the spare, its pages idle (purge
+  // may take them), and the next refill takes it rather than a fresh run.
+  Free(0, cls, std::vector<void*>(b.begin() + 1, b.end()));
+  Check();
+  EXPECT_EQ(central_.shards[0].partial[cls], hz3_segment_run_of(&pool_, b[0]));
+  EXPECT_EQ(hz3_central_free_objects(&central_, 0), objs);
+  EXPECT_EQ(hz3_segment_unused_pages(&pool_), unused + 2 * hz3_class_run_pages(cls));
+  std::vector<void*> c = Alloc(0, cls, 1);
+  EXPECT_EQ(hz3_segment_run_of(&pool_, c[0]), hz3_segment_run_of(&pool_, b[0]));
+  Free(0, cls, c);
+  // Trim's step: the spare goes back, and with it the segment.
+  EXPECT_EQ(hz3_central_release_spares(&central_, 0), 1u);
   Check();
   EXPECT_EQ(central_.shards[0].partial[cls], nullptr);
   EXPECT_EQ(central_.shards[0].segments.head, nullptr);  // run -> segment -> pool
   EXPECT_EQ(pool_.nspare, 1u);
+}
+
+TEST_F(CentralTest, NoSpareWhileUnusedPagesPileUp) {
+  // Spares live within the retain allowance: with the pool already holding that many
+  // resident-unused pages (a burst freed), an emptied run goes back to its segment.
+  uint32_t cls = hz3_size_to_class(2048);
+  uint32_t objs = hz3_class_run_objs(cls);
+  std::vector<void*> a = Alloc(0, cls, objs), b = Alloc(0, cls, objs);
+  Free(0, cls, {b[0]});  // b listed: a, emptied next, goes back to its segment
+  Free(0, cls, a);       // a's pages free in the segment: the pool holds some unused pages
+  ASSERT_GT(hz3_segment_unused_pages(&pool_), 0u);
+  hz3_central_set_spare_limit(&central_, (uint32_t)hz3_segment_unused_pages(&pool_));
+  Free(0, cls, std::vector<void*>(b.begin() + 1, b.end()));  // the class's last run empties
+  Check();
+  EXPECT_EQ(central_.shards[0].partial[cls], nullptr);
+  EXPECT_EQ(central_.shards[0].segments.head, nullptr);
+  EXPECT_EQ(hz3_central_release_spares(&central_, 0), 0u);
 }
 
 TEST_F(CentralTest, FreedObjectsAreReusedBeforeNewRuns) {
@@ -257,6 +294,9 @@ TEST_F(CentralTest, SmallObjectsIdleAPageOnlyWhenAllItsObjectsAreFree) {
   for (uint32_t i = 1; i < objs; i += 2) Free(0, cls, {v[i]});
   Check();
   if (objs % 2 == 1) Free(0, cls, {v[objs - 1]});
+  Check();  // the run stays as the class's spare, every page of it idle
+  EXPECT_EQ(hz3_segment_unused_pages(&pool_), hz3_class_run_pages(cls));
+  EXPECT_EQ(hz3_central_release_spares(&central_, 0), 1u);
   EXPECT_EQ(central_.shards[0].segments.head, nullptr);  // the run went back, then the segment
 }
 

@@ -75,6 +75,7 @@ uint64_t hz3_epoch_trim(hz3_epoch_t *e, hz3_tcache_t *tc) {
   uint64_t pages = 0;
   for (uint32_t s = 0; s < e->central->nshards; s++) {
     hz3_central_drain_inbox(e->central, s);
+    hz3_central_release_spares(e->central, s);
     hz3_central_lock_shard(e->central, s);
     hz3_central_set_epoch(e->central, s, epoch);
     pages +=

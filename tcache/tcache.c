@@ -53,16 +53,18 @@ static HZ3_ALWAYS_INLINE hz3_tag_t check_link(const hz3_tcache_t *tc, const void
 
 /* A bin may grow to this many bytes' worth of objects, and at least 4 and at most 2048
  * objects: small classes get long bins, 64 KiB objects short ones; a thread cycling batches
- * of 1 600 objects of one size keeps them all.  Bins start small (HZ3_BIN_START_LEN objects,
+ * of 1 600 objects of one size keeps them all.  Bins start short (HZ3_BIN_START_LEN objects,
  * at most HZ3_BIN_START_BYTES) and double each time they run empty, so a thread that touches
- * a class once (a short-lived thread) takes a small first batch, and one that works a class
- * gets a long bin.  Growth beyond HZ3_TCACHE_GROW_BYTES in all (the sum of the bins' max
- * lengths in bytes) takes capacity from other bins, round robin: what a thread's bins may
- * hold stays bounded however many classes it works. */
+ * a class once (a short-lived thread) takes a first batch of 4 and gives back 4 at exit, and
+ * one that works a class gets a long bin within a few refills.  (Starting at 16, a thread
+ * of 100 objects over 50 classes carved and freed 800: `churn 300 20` under callgrind,
+ * 70.9 M instructions in all at 16, 35.6 M at 4.)  Growth beyond HZ3_TCACHE_GROW_BYTES in all (the
+ * sum of the bins' max lengths in bytes) takes capacity from other bins, round robin: what a
+ * thread's bins may hold stays bounded however many classes it works. */
 #define HZ3_BIN_BYTES (4u << 20)
 #define HZ3_BIN_MIN_LEN 4u
 #define HZ3_BIN_MAX_LEN 2048u
-#define HZ3_BIN_START_LEN 16u
+#define HZ3_BIN_START_LEN 4u
 #define HZ3_BIN_START_BYTES (16u << 10)
 #define HZ3_TCACHE_GROW_BYTES ((uint64_t)16 << 20)
 /* One refill brings at most this many bytes. */

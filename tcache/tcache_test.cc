@@ -40,6 +40,8 @@ class TcacheTest : public ::testing::Test {
     for (uint32_t s = 0; s < central_.nshards; s++) hz3_central_drain_inbox(&central_, s);
     hz3_check_report_t r;
     ASSERT_TRUE(hz3_central_check(&central_, &r)) << r.message;
+    // Each class may keep one wholly free run as its spare; trim (and this) sends them back.
+    for (uint32_t s = 0; s < central_.nshards; s++) hz3_central_release_spares(&central_, s);
     for (uint32_t s = 0; s < central_.nshards; s++)
       EXPECT_EQ(central_.shards[s].segments.head, nullptr) << "shard " << s << " kept memory";
     hz3_segment_pool_destroy(&pool_);
@@ -141,6 +143,16 @@ TEST_F(TcacheTest, OtherShardsObjectsRideInBinsAndGoHomeInBatches) {
   hz3_tcache_setup(&other, &env_, 5);
   hz3_tcache_setup(&tc_, &env_, 2);
   uint32_t cls = hz3_size_to_class(200);
+  // Bins start short; each refill of an empty one doubles it.  Grow shard 2's bin well past
+  // the stash batch, so that the overflow below sends batches, and give its objects back.
+  std::vector<void*> own;
+  while (tc_.bins.max[cls + 1] < 4 * env_.stash_batch) {
+    for (void* p = hz3_tcache_refill(&tc_, cls); p != nullptr; p = hz3_tcache_pop(&tc_, cls))
+      own.push_back(p);
+  }
+  for (size_t i = 0; i < own.size(); i++)
+    *static_cast<void**>(own[i]) = i + 1 < own.size() ? own[i + 1] : nullptr;
+  hz3_central_free_list(&central_, 2, own[0]);
   uint32_t max = tc_.bins.max[cls + 1];
   std::vector<void*> v;
   for (uint32_t i = 0; i < max + 20; i++) {
@@ -187,6 +199,10 @@ TEST_F(TcacheTest, OtherShardsObjectsRideInBinsAndGoHomeInBatches) {
     hz3_tcache_teardown(&other);
     EXPECT_GT(hz3_central_drain_inbox(&central_, 5), 0u);
   }
+  // Every object is back in its run: the class keeps one run as its spare, and trim's step
+  // sends that back too.
+  EXPECT_EQ(hz3_central_free_objects(&central_, 5), hz3_class_run_objs(cls));
+  EXPECT_EQ(hz3_central_release_spares(&central_, 5), 1u);
   EXPECT_EQ(central_.shards[5].segments.head, nullptr);  // every run went back to its segment
 }
 

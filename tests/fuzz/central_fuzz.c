@@ -61,7 +61,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
           hz3_central_remote_push(&g_central, o.shard, o.p, o.p);
       }
     } else if (op == 3) {
-      hz3_central_drain_inbox(&g_central, fuzz_u8(&in) % g_central.nshards);
+      uint32_t s = fuzz_u8(&in) % g_central.nshards;
+      hz3_central_drain_inbox(&g_central, s);
+      if (fuzz_u8(&in) & 1) hz3_central_release_spares(&g_central, s);
     }
     FUZZ_REQUIRE(hz3_central_check(&g_central, &r), "%s", r.message);
   }
@@ -71,6 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   for (uint32_t s = 0; s < g_central.nshards; s++) hz3_central_drain_inbox(&g_central, s);
   FUZZ_REQUIRE(hz3_central_check(&g_central, &r), "%s", r.message);
+  for (uint32_t s = 0; s < g_central.nshards; s++) hz3_central_release_spares(&g_central, s);
   for (uint32_t s = 0; s < g_central.nshards; s++)
     FUZZ_REQUIRE(g_central.shards[s].segments.head == NULL, "shard %u kept segments", s);
   hz3_segment_pool_destroy(&g_pool);

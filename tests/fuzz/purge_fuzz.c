@@ -34,6 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   cfg.retain_max_pages = fuzz_u8(&in) % 64;
   cfg.retain_budget_calls = 1 + fuzz_u8(&in) % 8;
   hz3_purge_init(&g_purge, &g_pool, NULL, &cfg);
+  hz3_central_set_spare_limit(&g_central, cfg.retain_max_pages); /* as preload does */
   static obj_t objs[MAX_OBJS];
   int n = 0;
   uint32_t epoch = 0;
@@ -91,6 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     hz3_central_free_list(&g_central, 0, objs[i].p);
   }
   FUZZ_REQUIRE(hz3_central_check(&g_central, &r), "%s", r.message);
+  hz3_central_release_spares(&g_central, 0); /* trim's step: each class's spare run */
   FUZZ_REQUIRE(set->head == NULL, "segments left");
   hz3_segment_pool_destroy(&g_pool);
   return 0;
