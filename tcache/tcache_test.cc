@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <string.h>
 
+#include <random>
 #include <set>
 #include <vector>
 
@@ -254,6 +255,40 @@ TEST_F(TcacheTest, ByteBudgetBoundsWhatAFreeingThreadHolds) {
 // budget too, but spends it on the bins it frees into: its empty bins close, and a bin whose
 // flushes are mostly other shards' objects grows, so its batches get large.  A thread
 // freeing its own objects halves its bins alike and closes none.
+TEST_F(TcacheTest, AConsumerOfSeveralSizesGrowsEveryBinItFreesInto) {
+  // A producer/consumer of 16..256 B objects (bench/xthread's shape): the consumer's budget
+  // goes to the 16 bins it frees into, each long enough that its flushes send batches the
+  // producer's transfer lists take whole.  (Closing empty bins only until under the budget
+  // left these bins stuck at 16, batches of 9.)
+  env_.max_bytes = 256 * 1024;  // the default build's budget
+  hz3_tcache_t producer;
+  memset(&producer, 0, sizeof producer);
+  hz3_tcache_setup(&producer, &env_, 5);
+  hz3_tcache_setup(&tc_, &env_, 2);
+  std::vector<void*> v;
+  std::mt19937 rng(7);
+  for (int i = 0; i < 40000; i++) {
+    uint32_t cls = hz3_size_to_class(16 * (1 + rng() % 16));
+    void* p = hz3_tcache_pop(&producer, cls);
+    v.push_back(p ? p : hz3_tcache_refill(&producer, cls));
+    ASSERT_NE(v.back(), nullptr);
+    if (v.size() == 2000) {  // the consumer frees as they arrive
+      for (void* q : v) Free(q);
+      v.clear();
+    }
+  }
+  for (void* q : v) Free(q);
+  EXPECT_LE(tc_.budget_used_bytes, env_.max_bytes);
+  for (uint32_t size = 16; size <= 256; size += 16) {
+    uint32_t bin = hz3_size_to_class(size) + 1;
+    EXPECT_GE(tc_.bins.max[bin], 64u) << size << " B";
+  }
+  Check();
+  hz3_tcache_flush_all(&tc_);
+  hz3_tcache_teardown(&producer);
+  hz3_central_drain_inbox(&central_, 5);
+}
+
 TEST_F(TcacheTest, AConsumerSpendsItsBudgetOnTheBinsItFreesInto) {
   env_.max_bytes = 64 * 1024;
   hz3_tcache_t producer;
