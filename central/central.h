@@ -28,7 +28,7 @@
  * owner's last refill of the class asked for (wanted), at most HZ3_TRANSFER_MAX_BYTES, and
  * only until the shard's next drain (its epochs, a thread leaving it, trim): what an owner
  * that stops allocating can leave waiting is one refill's worth per class. */
-#define HZ3_TRANSFER_MAX_BYTES (64u << 10)
+#define HZ3_TRANSFER_MAX_BYTES (256u << 10)
 typedef struct hz3_central_transfer {
   void *head, *tail; /* linked through the first word, plain */
   uint32_t n;

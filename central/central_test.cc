@@ -221,16 +221,19 @@ TEST_F(CentralTest, TransferListsCarryRemoteBatchesToTheOwnersNextRefill) {
   EXPECT_EQ(t.wanted, 0u);
   send(3, cls, std::vector<void*>(v.begin() + 60, v.begin() + 70));  // closed: to the runs
   EXPECT_EQ(t.n, 0u);
-  // Bytes bound the list whatever the refill asked for: 40 objects of 2 KiB are 80 KiB.
-  uint32_t big = hz3_size_to_class(2048);
+  // Bytes bound the list whatever the refill asked for (100 objects of 8 KiB here).
+  uint32_t big = hz3_size_to_class(8192);
+  const uint32_t fit = HZ3_TRANSFER_MAX_BYTES / (uint32_t)hz3_class_to_size(big);
+  ASSERT_LT(fit + 1 + fit, 100u);
   std::vector<void*> w = Alloc(3, big, 100);
-  send(3, big, std::vector<void*>(w.begin(), w.begin() + 40));
+  EXPECT_EQ(central_.shards[3].transfer[big].wanted, 100u);
+  send(3, big, std::vector<void*>(w.begin(), w.begin() + fit + 1));  // one over: to the runs
   EXPECT_EQ(central_.shards[3].transfer[big].n, 0u);
-  send(3, big, std::vector<void*>(w.begin() + 40, w.begin() + 70));  // 60 KiB: waits
-  EXPECT_EQ(central_.shards[3].transfer[big].n, 30u);
+  send(3, big, std::vector<void*>(w.begin() + fit + 1, w.begin() + 2 * fit + 1));  // waits
+  EXPECT_EQ(central_.shards[3].transfer[big].n, fit);
   Check();
-  EXPECT_EQ(hz3_central_drain_inbox(&central_, 3), 30u);
-  Free(3, big, std::vector<void*>(w.begin() + 70, w.end()));
+  EXPECT_EQ(hz3_central_drain_inbox(&central_, 3), fit);
+  Free(3, big, std::vector<void*>(w.begin() + 2 * fit + 1, w.end()));
   Free(3, cls, got);
   Free(3, cls, a);
   Free(3, cls, std::vector<void*>(v.begin() + 70, v.end()));
