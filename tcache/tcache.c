@@ -76,6 +76,13 @@ static uint32_t bin_cap(const hz3_tcache_env_t *env, uint32_t cls) {
   return env->bin_max ? HZ3_MIN(cap, env->bin_max) : cap;
 }
 
+/* Class c's bin length before its first refill. */
+static uint32_t start_max(const hz3_tcache_env_t *env, uint32_t c) {
+  if (env->s58) return HZ3_MIN(bin_cap(env, c), env->s58_initial_max_len); /* the seed's S58 */
+  uint32_t by_bytes = HZ3_BIN_START_BYTES / (uint32_t)hz3_class_to_size(c);
+  return HZ3_MIN(bin_cap(env, c), HZ3_MAX(1u, HZ3_MIN(HZ3_BIN_START_LEN, by_bytes)));
+}
+
 hz3_tcache_env_t hz3_tcache_env_default(hz3_central_t *central, hz3_segment_pool_t *pool,
                                         void (*epoch_tick)(void)) {
   hz3_tcache_env_t env = {
@@ -92,6 +99,11 @@ hz3_tcache_env_t hz3_tcache_env_default(hz3_central_t *central, hz3_segment_pool
       .s58_max_overages = HZ3_S58_MAX_OVERAGES,
       .s58_reclaim_budget = HZ3_S58_RECLAIM_BUDGET,
   };
+  for (uint32_t c = 0; c < HZ3_NUM_CLASSES; c++) {
+    env.start_max[c + 1] = start_max(&env, c);
+    env.start_bytes += (uint64_t)env.start_max[c + 1] * hz3_class_to_size(c);
+  }
+  env.start_ready = true;
   return env;
 }
 
@@ -117,12 +129,16 @@ void hz3_tcache_setup(hz3_tcache_t *tc, const hz3_tcache_env_t *env, uint32_t sh
   tc->env = env;
   tc->shard = shard;
   tc->steal_next = 1;
-  for (uint32_t c = 0; c < HZ3_NUM_CLASSES; c++) {
-    uint32_t by_bytes = HZ3_BIN_START_BYTES / (uint32_t)hz3_class_to_size(c);
-    uint32_t max = HZ3_MIN(bin_cap(env, c), HZ3_MAX(1u, HZ3_MIN(HZ3_BIN_START_LEN, by_bytes)));
-    if (env->s58) max = HZ3_MIN(bin_cap(env, c), env->s58_initial_max_len); /* the seed's S58 */
-    tc->bins.max[c + 1] = tc->bins.room[c + 1] = max; /* empty: all of it is room */
-    tc->budget_used_bytes += (uint64_t)max * hz3_class_to_size(c);
+  if (env->start_ready && env->bin_max == 0 && !env->s58) {
+    /* empty: all of max is room */
+    memcpy(tc->bins.max, env->start_max, sizeof tc->bins.max);
+    memcpy(tc->bins.room, env->start_max, sizeof tc->bins.room);
+    tc->budget_used_bytes = env->start_bytes;
+  } else {
+    for (uint32_t c = 0; c < HZ3_NUM_CLASSES; c++) {
+      tc->bins.max[c + 1] = tc->bins.room[c + 1] = start_max(env, c);
+      tc->budget_used_bytes += (uint64_t)tc->bins.max[c + 1] * hz3_class_to_size(c);
+    }
   }
   tc->state = HZ3_TCACHE_ACTIVE;
 }

@@ -90,6 +90,13 @@ typedef struct hz3_tcache_env {
                                allocating for HZ3_DRAIN_STREAK overflows (0: count caps only) */
   bool s58;                 /* S58 decay: bins that keep overflowing shrink at reclaim */
   uint32_t s58_initial_max_len, s58_max_overages, s58_reclaim_budget;
+  /* The bins' first max lengths and their bytes, computed by hz3_tcache_env_default for its
+   * knobs, so that a thread's set-up copies them (a short-lived thread pays set-up each
+   * time); an env built otherwise, or with bin_max set or S58 on, has them computed at each
+   * set-up. */
+  bool start_ready;
+  uint64_t start_bytes;
+  uint32_t start_max[HZ3_NUM_BINS];
 } hz3_tcache_env_t;
 
 /* The knob defaults for an env (central, pool and epoch_tick are the caller's). */

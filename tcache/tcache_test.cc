@@ -77,6 +77,33 @@ TEST_F(TcacheTest, FreshTcacheTakesSlowPathsOnly) {
   Free(p);
 }
 
+TEST_F(TcacheTest, SetUpFromTheDefaultEnvsTableEqualsTheComputedOne) {
+  // hz3_tcache_env_default computes the first bin lengths once (preload's threads copy
+  // them); an env without the table, the same knobs otherwise, computes them per set-up.
+  hz3_tcache_env_t with_table = hz3_tcache_env_default(&central_, &pool_, nullptr);
+  hz3_tcache_env_t computed = with_table;
+  computed.start_ready = false;
+  memset(computed.start_max, 0, sizeof computed.start_max);
+  computed.start_bytes = 0;
+  hz3_tcache_t a, b;
+  memset(&a, 0, sizeof a);
+  memset(&b, 0, sizeof b);
+  hz3_tcache_setup(&a, &with_table, 1);
+  hz3_tcache_setup(&b, &computed, 1);
+  EXPECT_GT(a.budget_used_bytes, 0u);
+  EXPECT_EQ(a.budget_used_bytes, b.budget_used_bytes);
+  for (uint32_t i = 0; i < HZ3_NUM_BINS; i++) {
+    EXPECT_EQ(a.bins.max[i], b.bins.max[i]) << "bin " << i;
+    EXPECT_EQ(a.bins.room[i], a.bins.max[i]) << "bin " << i;  // empty: all room
+  }
+  EXPECT_EQ(a.bins.max[0], 0u);  // bin 0 never takes an object
+  if (!with_table.s58) {
+    EXPECT_EQ(a.bins.max[hz3_size_to_class(64) + 1], 4u);  // bins start at 4 objects
+  }
+  hz3_tcache_teardown(&a);
+  hz3_tcache_teardown(&b);
+}
+
 TEST_F(TcacheTest, PushTakesRoomUntilTheBinIsFullThenRefuses) {
   hz3_tcache_setup(&tc_, &env_, 0);
   uint32_t cls = hz3_size_to_class(48);
