@@ -2,7 +2,7 @@
  * each step frees a random one and replaces it with a new zero-filled block (calloc) of a
  * random size, whose pages are then written (the program uses what it asked for).  At the
  * end every block is freed and the RSS after that is printed (memory return).
- * Prints steps per second (as M ops/s, for compare.sh). */
+ * Prints steps per second (as M steps/s, for compare.sh) and milliseconds per step. */
 #include "bench/bench_util.h"
 
 int main(int argc, char **argv) {
@@ -39,7 +39,7 @@ int main(int argc, char **argv) {
   long peak = bench_rss_kb();
   for (size_t i = 0; i < live; i++) free(blocks[i]);
   printf(
-      "bigloop steps=%llu live=%zu size=%zu..%zu MiB: %.6f M ops/s (%.2f ms per step), "
+      "bigloop steps=%llu live=%zu size=%zu..%zu MiB: %.6f M steps/s (%.2f ms per step), "
       "rss %ld KiB live, %ld KiB after freeing all\n",
       steps, live, lo, hi, (double)steps / dt / 1e6, dt * 1e3 / (double)steps, peak,
       bench_rss_kb());

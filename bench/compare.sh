@@ -142,6 +142,7 @@ TABLE=$OUT/table.md
 for b in "${BENCHES[@]}"; do
   read -r kind cmd <<<"$(bench_cmd "$b")"
   declare -A VALS=() PEAKS=() AFTER=() FLT=() BMS=() FMS=() AFREE=()
+  UNIT="" # what the program counts per second (M ops, objs, threads or steps), from its line
   for ((r = 1; r <= RUNS; r++)); do
     for name in "${NAMES[@]}"; do
       done_runs=$((done_runs + 1))
@@ -156,7 +157,8 @@ for b in "${BENCHES[@]}"; do
       rc=$?
       if [ $rc -ne 0 ]; then echo; echo "compare: $b under $name failed (rc=$rc), see $log" >&2; continue; fi
       if [ "$kind" = tput ]; then
-        v=$(grep -oE '[0-9.]+ M (ops|objs|threads)/s' "$log" | awk '{print $1}')
+        v=$(grep -oE '[0-9.]+ M (ops|objs|threads|steps)/s' "$log" | awk '{print $1}')
+        UNIT=$(grep -oE '[0-9.]+ M (ops|objs|threads|steps)/s' "$log" | awk '{print $2" "$3}')
         VALS[$name]+="$v "
       else
         last=$(grep -E '^cycle=' "$log" | tail -1)
@@ -184,7 +186,7 @@ for b in "${BENCHES[@]}"; do
   {
     if [ "$kind" = tput ]; then
       echo "### $b: $cmd"; echo
-      echo "| allocator | median M ops/s | ratio to best peer | runs |"; echo "|---|---:|---:|---|"
+      echo "| allocator | median ${UNIT:-M ops/s} | ratio to best peer | runs |"; echo "|---|---:|---:|---|"
     else
       echo "### $b: $cmd"; echo
       echo "| allocator | idle-end RSS MiB (last cycle) | minus best peer MiB | after-free MiB | peak MiB | last - first cycle MiB | burst ms | free ms | cycle ms | minor faults | runs (idle-end) |"
