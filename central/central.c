@@ -77,7 +77,6 @@ static bool obj_is_free(const hz3_run_t *run, uint32_t idx) {
 
 /* After object idx became free: the pages it overlaps whose objects are now all free turn idle
  * (resident but unused: purge may drop them, and a purged page comes back as zeroes). */
-
 static void note_idle_pages(hz3_central_t *c, hz3_central_shard_t *sh, hz3_run_t *run,
                             uint32_t idx) {
   size_t size = hz3_class_to_size(run->cls);
@@ -110,11 +109,6 @@ static void note_idle_pages(hz3_central_t *c, hz3_central_shard_t *sh, hz3_run_t
   if (idle_n) hz3_segment_mark_idle(c->pool, &sh->segments, seg, idle_first, idle_n);
 }
 
-/* Returns one object to its run; the run goes back to its segment when all are free.
- * Caller holds the shard lock.  This is where every freed small object ends up (thread caches
- * hand objects on unchecked: their fast path has no room for it), so a pointer that does not
- * start an object, or an object already free, is reported here in every build: late (a cache
- * may have handed such a pointer out again meanwhile) but before it corrupts the run. */
 /* The index of p in run, once p is known to start one of its objects and not to be free in
  * it: anything else is reported and aborts (the checks every object going home passes). */
 static HZ3_ALWAYS_INLINE uint32_t obj_index_checked(hz3_central_t *c, const hz3_run_t *run,
@@ -152,6 +146,12 @@ void hz3_central_set_spare_limit(hz3_central_t *c, uint32_t unused_pages) {
   __atomic_store_n(&c->spare_unused_max, unused_pages, __ATOMIC_RELAXED);
 }
 
+/* Returns one object to its run; the run goes back to its segment when all are free
+ * (unless it stays as its class's spare).
+ * Caller holds the shard lock.  This is where every freed small object ends up (thread caches
+ * hand objects on unchecked: their fast path has no room for it), so a pointer that does not
+ * start an object, or an object already free, is reported here in every build: late (a cache
+ * may have handed such a pointer out again meanwhile) but before it corrupts the run. */
 static void free_to_run(hz3_central_t *c, hz3_central_shard_t *sh, hz3_run_t *run, void *p) {
   uint32_t cls = run->cls;
   uint32_t idx = obj_index_checked(c, run, p);

@@ -150,11 +150,16 @@ static void dump_stats_at_exit(void) {
   if (__atomic_load_n(&hz3_g.ready, __ATOMIC_ACQUIRE)) hz3_stats_print(2);
 }
 
-/* mallopt(M_TRIM_THRESHOLD, bytes): the retain cap, in bytes. */
-void hz3_process_set_retain_bytes(size_t bytes) {
-  uint32_t pages = (uint32_t)HZ3_MIN(bytes >> HZ3_PAGE_SHIFT, 16777216u);
+/* The retain cap, from the option at start-up and from mallopt: purge keeps that much
+ * resident-unused memory, and central keeps its spare runs only below it. */
+static void set_retain_pages(uint32_t pages) {
   hz3_purge_set_retain_max_pages(&hz3_g.purge, pages);
   hz3_central_set_spare_limit(&hz3_g.central, pages);
+}
+
+/* mallopt(M_TRIM_THRESHOLD, bytes): the retain cap, in bytes. */
+void hz3_process_set_retain_bytes(size_t bytes) {
+  set_retain_pages((uint32_t)HZ3_MIN(bytes >> HZ3_PAGE_SHIFT, 16777216u));
 }
 
 /* The per-process key of the bins' links: getrandom(2) (no allocation; glibc's own AT_RANDOM
@@ -196,7 +201,7 @@ int hz3_process_ensure(void) {
   hz3_purge_cfg_t purge_cfg = hz3_purge_cfg_default();
   purge_cfg.retain_max_pages = (uint32_t)g_options[OPT_RETAIN_MAX_PAGES].value;
   hz3_purge_init(&hz3_g.purge, &hz3_g.pool, &hz3_g.stats, &purge_cfg);
-  hz3_central_set_spare_limit(&hz3_g.central, purge_cfg.retain_max_pages);
+  set_retain_pages(purge_cfg.retain_max_pages);
   hz3_epoch_init(&hz3_g.epoch, &hz3_g.central, &hz3_g.purge, &hz3_g.stats);
   hz3_g.env = hz3_tcache_env_default(&hz3_g.central, &hz3_g.pool, epoch_tick);
   hz3_g.env.max_bytes = g_options[OPT_TCACHE_MAX_BYTES].value;

@@ -83,6 +83,16 @@ static uint32_t start_max(const hz3_tcache_env_t *env, uint32_t c) {
   return HZ3_MIN(bin_cap(env, c), HZ3_MAX(1u, HZ3_MIN(HZ3_BIN_START_LEN, by_bytes)));
 }
 
+/* Fills max[c + 1] with each class's first bin length; returns their bytes in all. */
+static uint64_t fill_start_max(const hz3_tcache_env_t *env, uint32_t max[HZ3_NUM_BINS]) {
+  uint64_t bytes = 0;
+  for (uint32_t c = 0; c < HZ3_NUM_CLASSES; c++) {
+    max[c + 1] = start_max(env, c);
+    bytes += (uint64_t)max[c + 1] * hz3_class_to_size(c);
+  }
+  return bytes;
+}
+
 hz3_tcache_env_t hz3_tcache_env_default(hz3_central_t *central, hz3_segment_pool_t *pool,
                                         void (*epoch_tick)(void)) {
   hz3_tcache_env_t env = {
@@ -99,10 +109,7 @@ hz3_tcache_env_t hz3_tcache_env_default(hz3_central_t *central, hz3_segment_pool
       .s58_max_overages = HZ3_S58_MAX_OVERAGES,
       .s58_reclaim_budget = HZ3_S58_RECLAIM_BUDGET,
   };
-  for (uint32_t c = 0; c < HZ3_NUM_CLASSES; c++) {
-    env.start_max[c + 1] = start_max(&env, c);
-    env.start_bytes += (uint64_t)env.start_max[c + 1] * hz3_class_to_size(c);
-  }
+  env.start_bytes = fill_start_max(&env, env.start_max);
   env.start_ready = true;
   return env;
 }
@@ -130,16 +137,12 @@ void hz3_tcache_setup(hz3_tcache_t *tc, const hz3_tcache_env_t *env, uint32_t sh
   tc->shard = shard;
   tc->steal_next = 1;
   if (env->start_ready && env->bin_max == 0 && !env->s58) {
-    /* empty: all of max is room */
     memcpy(tc->bins.max, env->start_max, sizeof tc->bins.max);
-    memcpy(tc->bins.room, env->start_max, sizeof tc->bins.room);
     tc->budget_used_bytes = env->start_bytes;
   } else {
-    for (uint32_t c = 0; c < HZ3_NUM_CLASSES; c++) {
-      tc->bins.max[c + 1] = tc->bins.room[c + 1] = start_max(env, c);
-      tc->budget_used_bytes += (uint64_t)tc->bins.max[c + 1] * hz3_class_to_size(c);
-    }
+    tc->budget_used_bytes = fill_start_max(env, tc->bins.max);
   }
+  memcpy(tc->bins.room, tc->bins.max, sizeof tc->bins.room); /* empty: all of max is room */
   tc->state = HZ3_TCACHE_ACTIVE;
 }
 
@@ -249,12 +252,17 @@ void *hz3_tcache_refill(hz3_tcache_t *tc, uint32_t cls) {
   return head;
 }
 
+/* Puts p in front of the plain list l (head, tail and count). */
+static inline void list_push_front(hz3_stash_t *l, void *p) {
+  *(void **)p = l->head;
+  l->head = p;
+  if (l->tail == NULL) l->tail = p;
+  l->n++;
+}
+
 static void stash_push(hz3_tcache_t *tc, uint32_t owner, void *p) {
   hz3_stash_t *st = &tc->stash[owner];
-  *(void **)p = st->head;
-  st->head = p;
-  if (st->tail == NULL) st->tail = p;
-  st->n++;
+  list_push_front(st, p);
   tc->stashed++;
   if (st->n >= tc->env->stash_batch) {
     hz3_central_free_remote(tc->env->central, owner, st->head, st->tail);
@@ -296,7 +304,7 @@ static uint32_t release_list(hz3_tcache_t *tc, void *head) { return release_into
 static uint32_t release_into(hz3_tcache_t *tc, void *head, void **mine_out) {
   if (head == NULL) return 0;
   const hz3_tcache_env_t *env = tc->env;
-  void *mine = NULL, *mine_tail = NULL;
+  hz3_stash_t mine = {NULL, NULL, 0};
   remote_lists_t remote;
   remote.owners = 0;
   /* head was checked as the link to it (bin_cut); each next's tag comes with its check. */
@@ -307,9 +315,7 @@ static uint32_t release_into(hz3_tcache_t *tc, void *head, void **mine_out) {
     hz3_tag_t next_tag = check_link(tc, head, next);
     uint32_t owner = HZ3_TAG_OWNER(tag);
     if (owner == tc->shard) {
-      *(void **)head = mine;
-      mine = head;
-      if (mine_tail == NULL) mine_tail = head;
+      list_push_front(&mine, head);
     } else {
       hz3_stash_t *l = &remote.lists[owner];
       if (!(remote.owners >> owner & 1)) {
@@ -317,19 +323,16 @@ static uint32_t release_into(hz3_tcache_t *tc, void *head, void **mine_out) {
         l->head = l->tail = NULL;
         l->n = 0;
       }
-      *(void **)head = l->head;
-      l->head = head;
-      if (l->tail == NULL) l->tail = head;
-      l->n++;
+      list_push_front(l, head);
     }
     head = next;
     tag = next_tag;
   }
-  if (mine_out != NULL && mine != NULL) {
-    *(void **)mine_tail = *mine_out;
-    *mine_out = mine;
+  if (mine_out != NULL && mine.head != NULL) {
+    *(void **)mine.tail = *mine_out;
+    *mine_out = mine.head;
   } else {
-    hz3_central_free_list(env->central, tc->shard, mine);
+    hz3_central_free_list(env->central, tc->shard, mine.head);
   }
   uint32_t others = 0;
   for (uint64_t o = remote.owners; o != 0; o &= o - 1) {
