@@ -5,6 +5,7 @@
 #
 #   bench/compare.sh [options] BENCH...
 #   BENCH: ssot-small ssot-medium ssot-mixed larson-2 larson-4 xthread-2 xthread-4 handoff-2 handoff-4
+#          handoff-16
 #          churn-seq churn-200 batch bigloop
 #          burst-exit burst-parked burst-parked-keep10 burst-exit-cross burst-parked-cross
 #          (or "all")
@@ -30,7 +31,7 @@ OUT=$ROOT/bench/out
 SSOT_STEPS=20000000
 BURST="200000 10 3 4"
 BENCHES=()
-usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do
   case $1 in
     --runs) RUNS=$2; shift 2 ;;
@@ -41,7 +42,7 @@ while [ $# -gt 0 ]; do
     --burst) BURST=$2; shift 2 ;;
     --quick) SSOT_STEPS=5000000; BURST="100000 3 2 4"; shift ;;
     -h|--help) usage 0 ;;
-    all) BENCHES+=(ssot-small ssot-medium ssot-mixed larson-2 larson-4 xthread-2 xthread-4 handoff-2 handoff-4 churn-seq churn-200 batch bigloop burst-exit burst-parked burst-parked-keep10 burst-exit-cross burst-parked-cross); shift ;;
+    all) BENCHES+=(ssot-small ssot-medium ssot-mixed larson-2 larson-4 xthread-2 xthread-4 handoff-2 handoff-4 handoff-16 churn-seq churn-200 batch bigloop burst-exit burst-parked burst-parked-keep10 burst-exit-cross burst-parked-cross); shift ;;
     -*) echo "compare: unknown option $1" >&2; usage ;;
     *) BENCHES+=("$1"); shift ;;
   esac
@@ -106,6 +107,7 @@ bench_cmd() { # BENCH -> command line and metric kind
     xthread-4) echo "tput $BIN/xthread 4 2500000" ;;
     handoff-2) echo "tput $BIN/handoff 2 2000000" ;;
     handoff-4) echo "tput $BIN/handoff 4 1000000" ;;
+    handoff-16) echo "tput $BIN/handoff 16 250000" ;;
     churn-seq) echo "tput $BIN/churn 5000 1" ;;
     churn-200) echo "tput $BIN/churn 5000 200" ;;
     batch) echo "tput $BIN/batch 200" ;;

@@ -36,6 +36,7 @@ typedef struct hz3_process {
    * then its own, not remote), else the least used one. */
   uint32_t shard_threads[HZ3_NUM_SHARDS];
   uint32_t last_vacated_shard; /* + 1; 0: none */
+  uint32_t live_caches;        /* env.live_caches: threads' caches sharing the growth budget */
 } hz3_process_t;
 
 extern hz3_process_t hz3_g HZ3_HIDDEN;

@@ -86,6 +86,8 @@ static void fork_child(void) {
   hz3_lock_reset(&hz3_g.orphans.lock);
   hz3_lock_reset(&hz3_g.epoch.run_lock);
   hz3_lock_reset(&g_init_lock);
+  /* The lost threads' caches no longer share the bins' growth budget. */
+  hz3_g.live_caches = hz3_t_tcache.state == HZ3_TCACHE_ACTIVE ? 1 : 0;
 }
 
 /* ---- run-time options: amounts and observability, read once here at set-up ----
@@ -205,6 +207,7 @@ int hz3_process_ensure(void) {
   hz3_epoch_init(&hz3_g.epoch, &hz3_g.central, &hz3_g.purge, &hz3_g.stats);
   hz3_g.env = hz3_tcache_env_default(&hz3_g.central, &hz3_g.pool, epoch_tick);
   hz3_g.env.max_bytes = g_options[OPT_TCACHE_MAX_BYTES].value;
+  hz3_g.env.live_caches = &hz3_g.live_caches;
   hz3_g.env.link_key = hz3_link_key = link_key();
   hz3_g.central.transfer_mark = hz3_link_key * 0x9E3779B97F4A7C15ull; /* secret, not the key */
   hz3_tcache_orphans_init(&hz3_g.orphans);

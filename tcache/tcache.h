@@ -88,7 +88,13 @@ typedef struct hz3_tcache_env {
                                per-process random value with the top bit set) */
   uint64_t max_bytes;       /* most bytes a tcache holds once it has been freeing without
                                allocating for HZ3_DRAIN_STREAK overflows (0: count caps only) */
-  bool s58;                 /* S58 decay: bins that keep overflowing shrink at reclaim */
+  /* What the bins of all live caches may grow into together: each cache's share is this
+   * divided by *live_caches, within HZ3_TCACHE_GROW_MIN_BYTES..HZ3_TCACHE_GROW_BYTES (0: each
+   * HZ3_TCACHE_GROW_BYTES).  live_caches is the caller's counter of caches set up and not yet
+   * torn down or parked, kept by this box (atomically); NULL counts as one. */
+  uint64_t shared_grow_bytes;
+  uint32_t *live_caches;
+  bool s58; /* S58 decay: bins that keep overflowing shrink at reclaim */
   uint32_t s58_initial_max_len, s58_max_overages, s58_reclaim_budget;
   /* The bins' first max lengths and their bytes, computed by hz3_tcache_env_default for its
    * knobs, so that a thread's set-up copies them (a short-lived thread pays set-up each

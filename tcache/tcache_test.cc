@@ -316,6 +316,49 @@ TEST_F(TcacheTest, AConsumerOfSeveralSizesGrowsEveryBinItFreesInto) {
   hz3_central_drain_inbox(&central_, 5);
 }
 
+// Bins grow into a share of what all live caches may hold together: with four caches live,
+// a thread working eight classes stops at a quarter of the shared bytes; alone, the same work
+// grows its bins to four times that.  The count follows set-up and teardown.
+TEST_F(TcacheTest, LiveCachesShareWhatTheirBinsMayGrowInto) {
+  uint32_t live = 0;
+  env_.live_caches = &live;
+  env_.shared_grow_bytes = 8u << 20;
+  hz3_tcache_t others[3];
+  for (hz3_tcache_t& o : others) {
+    memset(&o, 0, sizeof o);
+    hz3_tcache_setup(&o, &env_, 1);
+  }
+  hz3_tcache_setup(&tc_, &env_, 0);
+  ASSERT_EQ(live, 4u);
+  // Each round takes 2048 objects of each of eight classes (256..2048 B) and frees them: every
+  // bin runs empty again and again, and would grow to 18 MiB in all.
+  auto work = [&]() {
+    std::vector<void*> v;
+    for (int round = 0; round < 3; round++) {
+      for (uint32_t size = 256; size <= 2048; size += 256)
+        for (int i = 0; i < 2048; i++) {
+          v.push_back(Malloc(size));
+          ASSERT_NE(v.back(), nullptr);
+        }
+      for (void* p : v) Free(p);
+      v.clear();
+    }
+  };
+  work();
+  EXPECT_LE(tc_.budget_used_bytes, uint64_t{2} << 20);  // 8 MiB / 4
+  Check();
+  for (hz3_tcache_t& o : others) hz3_tcache_teardown(&o);
+  EXPECT_EQ(live, 1u);
+  work();
+  EXPECT_GT(tc_.budget_used_bytes, uint64_t{6} << 20);  // alone: up to all 8 MiB
+  EXPECT_LE(tc_.budget_used_bytes, uint64_t{8} << 20);
+  Check();
+  hz3_tcache_flush_all(&tc_);
+  hz3_tcache_teardown(&tc_);
+  EXPECT_EQ(live, 0u);
+  for (hz3_tcache_t& o : others) hz3_tcache_flush_all(&o);
+}
+
 TEST_F(TcacheTest, AConsumerSpendsItsBudgetOnTheBinsItFreesInto) {
   env_.max_bytes = 64 * 1024;
   hz3_tcache_t producer;
