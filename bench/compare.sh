@@ -159,8 +159,8 @@ for b in "${BENCHES[@]}"; do
       rc=$?
       if [ $rc -ne 0 ]; then echo; echo "compare: $b under $name failed (rc=$rc), see $log" >&2; continue; fi
       if [ "$kind" = tput ]; then
-        v=$(grep -oE '[0-9.]+ M (ops|objs|threads|steps)/s' "$log" | awk '{print $1}')
-        UNIT=$(grep -oE '[0-9.]+ M (ops|objs|threads|steps)/s' "$log" | awk '{print $2" "$3}')
+        rate=$(grep -oE '[0-9.]+ M (ops|objs|threads|steps)/s' "$log" | head -1)
+        v=${rate%% *} UNIT=${rate#* }
         VALS[$name]+="$v "
       else
         last=$(grep -E '^cycle=' "$log" | tail -1)
