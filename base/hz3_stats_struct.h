@@ -8,7 +8,8 @@
 #include <stdint.h>
 
 /* X(name, unit, doc).  Counters move only in a stats=1 build (s57_stats and s58_stats also
- * move theirs); the gauges at the end are read from the allocator's state in every build. */
+ * move theirs); the gauges are read from the allocator's state in every build.  New fields go
+ * at the end (an older reader copies the prefix it knows). */
 #define HZ3_STAT_FIELDS(X)                                                                 \
   X(segments_reserved, segments, "2 MiB segments mapped as the arenas grew")               \
   X(runs_allocated, runs, "page runs handed out by segments")                              \
@@ -31,9 +32,11 @@
   X(thread_exits, count, "threads whose caches were returned at exit")                     \
   X(segments_in_use, segments, "gauge: segments holding runs (read, not counted)")         \
   X(large_live_bytes, bytes, "gauge: bytes mapped for live large objects")                 \
-  X(unused_resident_pages, pages, "gauge: free or idle pages still resident")
+  X(unused_resident_pages, pages, "gauge: free or idle pages still resident")              \
+  X(batch_refills, calls, "tcache refills served whole by a batch another flush left")     \
+  X(batch_cache_bytes, bytes, "gauge: bytes of flushed batches waiting for refills")
 
-#define HZ3_STATS_VERSION 2u
+#define HZ3_STATS_VERSION 3u
 
 #define HZ3_STAT_DECL(name, unit, doc) uint64_t name;
 typedef struct hz3_stats {

@@ -41,6 +41,7 @@ HZ3_KNOBS = [
     ("remote_direct", "HZ3_REMOTE_DIRECT", 1, 0, 1, "remote frees go straight into the owner's runs when its lock is free (0: always via its inbox)"),
     ("orphan_caches", "HZ3_ORPHAN_CACHES", 0, 0, 1, "an exiting thread's cache waits whole for the next new thread (0: it goes home to central)"),
     ("tcache_shared_bytes", "HZ3_TCACHE_SHARED_BYTES", 16777216, 0, 1073741824, "bytes all threads' bins may grow into together, an equal share each (1..16 MiB a thread); 0 = 16 MiB a thread"),
+    ("batch_cache_bytes", "HZ3_BATCH_CACHE_BYTES", 2097152, 0, 1073741824, "bytes of whole flushed bin halves all threads share for their next refills (tcache/batches.h); 0 = off, every flush goes home"),
     ("tcache_max_bytes", "HZ3_TCACHE_MAX_BYTES", 262144, 0, 1073741824, "most bytes one thread's tcache holds once it frees without allocating; 0 = count caps only (seed)"),
     ("check", "HZ3_CHECK", 0, 0, 1, "detect double/invalid free and overruns; message + abort"),
     ("debug", "HZ3_DEBUG", 0, 0, 2, "assert level: 0 none, 1 HZ3_ASSERT, 2 also HZ3_ASSERT_SLOW walks"),

@@ -36,6 +36,8 @@ uint64_t hz3_epoch_run(hz3_epoch_t *e, hz3_tcache_t *tc) {
   /* S58 first: what the thread's bins no longer need flows to central (and empty runs on to
    * their segments), so that purge finds it. */
   hz3_tcache_reclaim(tc);
+  /* Batches no refill took since the last epoch go home too: threads stopped asking. */
+  if (tc->env != NULL) hz3_tcache_send_batches(tc, tc->env, false);
   hz3_tcache_send_stash(tc);
   uint32_t shard = tc->state == HZ3_TCACHE_FRESH ? 0 : tc->shard;
   hz3_central_drain_inbox(e->central, shard);

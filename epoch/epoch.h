@@ -1,8 +1,9 @@
 /* epoch/epoch.h: the single maintenance boundary.
  *
  * Owns: the epoch counter and the order of maintenance: S58 reclaim (tcache -> central ->
- *   segment) first, then the inbox of remote frees, then purge (S60 queue, S57-B2 scan) of the
- *   calling thread's shard, within the purge budgets; the thread-exit sequence (tcache
+ *   segment) first, the shared batches no refill took since the last epoch, then the inbox
+ *   of remote frees, then purge (S60 queue, S57-B2 scan) of the calling thread's shard,
+ *   within the purge budgets; the thread-exit sequence (tcache
  *   returned, then S61 hard purge); trim (everything, every shard, no budget).
  * Invariants: never runs on the malloc/free fast path; one budgeted epoch at a time (a
  *   try-lock: a thread that finds one running skips its own); the caller holds no lock.

@@ -31,6 +31,7 @@ typedef struct hz3_process {
   hz3_stats_t stats;
   hz3_tcache_env_t env;
   hz3_tcache_orphans_t orphans; /* caches of exited threads, for the next new thread */
+  hz3_batches_t batches;        /* env.batches: flushed bin halves for any thread's refill */
   /* Shard choice: live threads per shard, and the shard a thread left last.  A new thread takes
    * the shard its predecessor left (server threads come and go: the objects it inherits are
    * then its own, not remote), else the least used one. */

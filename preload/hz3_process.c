@@ -63,6 +63,7 @@ static void fork_prepare(void) {
   hz3_lock_acquire(&g_init_lock);
   hz3_lock_acquire(&hz3_g.epoch.run_lock);
   hz3_lock_acquire(&hz3_g.orphans.lock);
+  hz3_batches_lock_all(&hz3_g.batches);
   hz3_large_lock(&hz3_g.large);
   hz3_central_lock_all(&hz3_g.central);
   hz3_lock_acquire(&hz3_g.pool.lock);
@@ -72,6 +73,7 @@ static void fork_parent(void) {
   hz3_lock_release(&hz3_g.pool.lock);
   hz3_central_unlock_all(&hz3_g.central);
   hz3_large_unlock(&hz3_g.large);
+  hz3_batches_unlock_all(&hz3_g.batches);
   hz3_lock_release(&hz3_g.orphans.lock);
   hz3_lock_release(&hz3_g.epoch.run_lock);
   hz3_lock_release(&g_init_lock);
@@ -84,6 +86,7 @@ static void fork_child(void) {
   hz3_central_reset_locks_in_child(&hz3_g.central);
   hz3_lock_reset(&hz3_g.large.lock);
   hz3_lock_reset(&hz3_g.orphans.lock);
+  hz3_batches_reset_locks_in_child(&hz3_g.batches);
   hz3_lock_reset(&hz3_g.epoch.run_lock);
   hz3_lock_reset(&g_init_lock);
   /* The lost threads' caches no longer share the bins' growth budget. */
@@ -211,6 +214,8 @@ int hz3_process_ensure(void) {
   hz3_g.env.link_key = hz3_link_key = link_key();
   hz3_g.central.transfer_mark = hz3_link_key * 0x9E3779B97F4A7C15ull; /* secret, not the key */
   hz3_tcache_orphans_init(&hz3_g.orphans);
+  hz3_batches_init(&hz3_g.batches, HZ3_BATCH_CACHE_BYTES);
+  hz3_g.env.batches = HZ3_BATCH_CACHE_BYTES ? &hz3_g.batches : NULL;
   /* The thread-exit key exists before any thread can set up a cache (glibc's
    * pthread_key_create does not allocate), so every thread's cache goes home at its exit. */
   if (pthread_key_create(&g_thread_key, thread_exit) == 0) g_key_ready = 1;
@@ -247,6 +252,7 @@ static void stats_now(hz3_stats_t *snap) {
                           __atomic_load_n(&hz3_g.pool.nspare, __ATOMIC_RELAXED);
   snap->large_live_bytes = __atomic_load_n(&hz3_g.large.mapped_bytes, __ATOMIC_RELAXED);
   snap->unused_resident_pages = hz3_segment_unused_pages(&hz3_g.pool);
+  snap->batch_cache_bytes = hz3_batches_bytes(&hz3_g.batches);
 }
 
 HZ3_EXPORT int hz3_version(void) {

@@ -194,6 +194,19 @@ static void *bin_cut(hz3_tcache_t *tc, uint32_t i, uint32_t keep) {
   return rest;
 }
 
+/* Where objects cut from bin i go (rest: n of them, links keyed, as bin_cut returns them):
+ * whole into the shared batches while refills of the class ask for them, else home.  Returns
+ * whether most of them are other shards' objects; a batch kept is judged by its first object
+ * (walking it would touch every object, the cost keeping it whole saves). */
+static bool send_cut(hz3_tcache_t *tc, uint32_t i, void *rest, uint32_t n) {
+  if (rest == NULL) return false;
+  hz3_batches_t *batches = tc->env->batches;
+  if (batches != NULL && (uint64_t)n * bin_obj_bytes(i) <= HZ3_REFILL_BYTES &&
+      hz3_batches_put(batches, i - 1, rest, n))
+    return HZ3_TAG_OWNER(hz3_segment_tag(tc->env->pool, rest)) != tc->shard;
+  return 2 * release_list(tc, rest) > n;
+}
+
 /* Sets bin i's max length, keeping the byte budget's books and sending any excess home. */
 static void set_bin_max(hz3_tcache_t *tc, uint32_t i, uint32_t max) {
   tc->budget_used_bytes = tc->budget_used_bytes - (uint64_t)tc->bins.max[i] * bin_obj_bytes(i) +
@@ -201,17 +214,18 @@ static void set_bin_max(hz3_tcache_t *tc, uint32_t i, uint32_t max) {
   uint32_t len = hz3_bins_len(&tc->bins, i);
   tc->bins.max[i] = max;
   hz3_bins_set_len(&tc->bins, i, len); /* over max for a moment: room wraps, cut below */
-  void *rest = bin_cut(tc, i, max);
-  if (rest) release_list(tc, rest);
+  send_cut(tc, i, bin_cut(tc, i, max), len > max ? len - max : 0);
 }
 
 /* Halves the max length of the next bin (round robin, not `except`) that has one; false when
- * no bin has anything to give. */
-static bool steal_one(hz3_tcache_t *tc, uint32_t except) {
+ * no bin has anything to give.  only_idle: only a bin that holds no more than its new max
+ * (halving it moves no object; one fuller would be cut, walking its list). */
+static bool steal_one(hz3_tcache_t *tc, uint32_t except, bool only_idle) {
   for (uint32_t k = 0; k < HZ3_NUM_BINS - 1; k++) {
     uint32_t i = tc->steal_next;
     tc->steal_next = i + 1 < HZ3_NUM_BINS ? i + 1 : 1;
     if (i == except || tc->bins.max[i] == 0) continue;
+    if (only_idle && hz3_bins_len(&tc->bins, i) > tc->bins.max[i] / 2) continue;
     set_bin_max(tc, i, tc->bins.max[i] / 2);
     return true;
   }
@@ -225,7 +239,7 @@ static void grow_bin(hz3_tcache_t *tc, uint32_t i, uint64_t limit, bool may_stea
   uint32_t want = HZ3_MIN(bin_cap(tc->env, i - 1), max ? max * 2 : 1);
   if (want <= max) return;
   uint64_t more = (uint64_t)(want - max) * bin_obj_bytes(i);
-  while (may_steal && tc->budget_used_bytes + more > limit && steal_one(tc, i)) {
+  while (may_steal && tc->budget_used_bytes + more > limit && steal_one(tc, i, true)) {
   }
   if (tc->budget_used_bytes + more <= limit) set_bin_max(tc, i, want);
 }
@@ -244,7 +258,7 @@ static void enforce_budget(hz3_tcache_t *tc, uint32_t i, bool close_empty) {
   if (close_empty && tc->budget_used_bytes > tc->env->max_bytes)
     for (uint32_t k = 1; k < HZ3_NUM_BINS; k++)
       if (k != i && tc->bins.head[k] == NULL && tc->bins.max[k] != 0) set_bin_max(tc, k, 0);
-  while (tc->budget_used_bytes > tc->env->max_bytes && steal_one(tc, i)) {
+  while (tc->budget_used_bytes > tc->env->max_bytes && steal_one(tc, i, false)) {
   }
   while (tc->budget_used_bytes > tc->env->max_bytes && tc->bins.max[i] > 0)
     set_bin_max(tc, i, tc->bins.max[i] / 2);
@@ -266,6 +280,20 @@ void *hz3_tcache_refill(hz3_tcache_t *tc, uint32_t cls) {
   /* Ran empty: the thread allocates more than it frees here, so let it hold more.  Free of
    * the byte budget: a thread that allocates is working, and SSOT-like loops need their cache. */
   grow_bin(tc, i, grow_limit(env), true);
+  hz3_batch_t batch;
+  /* Up to twice the bin's length, which then grows to fit it: a batch is half a bin of the
+   * thread that flushed it, and bins differ (growth and steals halve and double them); with
+   * only batches that fit as they are, a third of those left waiting went stale unused
+   * (handoff 16).  No batch is beyond a bin's cap: it was half of one. */
+  if (env->batches != NULL && hz3_batches_take(env->batches, cls, 2 * tc->bins.max[i], &batch)) {
+    if (batch.n > tc->bins.max[i]) set_bin_max(tc, i, batch.n);
+    /* A bin's older half, flushed by some thread: it becomes this bin as it is. */
+    tc->bins.head[i] = link_get(tc, batch.head);
+    check_link(tc, batch.head, tc->bins.head[i]);
+    HZ3_STAT_ADD(env->central->stats, batch_refills, 1);
+    hz3_bins_set_len(&tc->bins, i, batch.n - 1);
+    return batch.head;
+  }
   uint32_t n = hz3_central_alloc_batch_linked(
       env->central, tc->shard, cls, refill_count(env, tc->bins.max[i], cls), env->link_key, &head);
   if (n == 0) return NULL; /* errno = ENOMEM from central */
@@ -370,8 +398,7 @@ static uint32_t release_into(hz3_tcache_t *tc, void *head, void **mine_out) {
  * what went were other shards' objects. */
 static bool flush_bin(hz3_tcache_t *tc, uint32_t i) {
   uint32_t keep = tc->bins.max[i] / 2, sent = hz3_bins_len(&tc->bins, i) - keep;
-  void *rest = bin_cut(tc, i, keep);
-  return rest != NULL && 2 * release_list(tc, rest) > sent;
+  return send_cut(tc, i, bin_cut(tc, i, keep), sent);
 }
 
 void hz3_tcache_free_slow(hz3_tcache_t *tc, void *p, hz3_tag_t tag) {
@@ -399,6 +426,12 @@ void hz3_tcache_free_slow(hz3_tcache_t *tc, void *p, hz3_tag_t tag) {
     if (tc->overflows[i] < UINT16_MAX) tc->overflows[i]++;
     bool mostly_remote = flush_bin(tc, i);
     if (tc->env->max_bytes && ++tc->drain_streak >= HZ3_DRAIN_STREAK) {
+      /* Past HZ3_DRAIN_BATCHES_STREAK the thread surely empties its working set, and other
+       * threads may be doing the same (a phase ending): what waits in the shared batches
+       * goes home, and they keep nothing more until refills ask again.  Once a streak: a
+       * consumer's never ends. */
+      if (tc->drain_streak == HZ3_DRAIN_BATCHES_STREAK && tc->env->batches != NULL)
+        hz3_tcache_send_batches(tc, tc->env, true);
       enforce_budget(tc, i, mostly_remote);
       /* A thread that frees other threads' objects here without allocating (a consumer)
        * flushes max / 2 at a time: let the bin grow into room the budget has left, without
@@ -448,6 +481,31 @@ void hz3_tcache_send_stash(hz3_tcache_t *tc) {
     st->n = 0;
   }
   tc->stashed = 0;
+}
+
+uint64_t hz3_tcache_send_batches(hz3_tcache_t *tc, const hz3_tcache_env_t *env, bool all) {
+  hz3_batches_t *batches = env->batches;
+  if (batches == NULL) return 0;
+  hz3_tcache_t quiet; /* stands in for a cache not set up: only its shard and stash are used */
+  if (tc->state != HZ3_TCACHE_ACTIVE && tc->state != HZ3_TCACHE_DEAD) {
+    memset(&quiet, 0, sizeof quiet);
+    quiet.env = env;
+    quiet.state = HZ3_TCACHE_DEAD;
+    tc = &quiet;
+  }
+  uint64_t objects = 0;
+  hz3_batch_t out[HZ3_BATCHES_SLOTS];
+  for (uint32_t cls = 0; cls < HZ3_NUM_CLASSES; cls++) {
+    if (!all && !hz3_batches_any(batches, cls)) continue;
+    uint32_t k =
+        all ? hz3_batches_take_all(batches, cls, out) : hz3_batches_sweep(batches, cls, out);
+    for (uint32_t j = 0; j < k; j++) {
+      release_list(tc, out[j].head);
+      objects += out[j].n;
+    }
+  }
+  hz3_tcache_send_stash(tc);
+  return objects;
 }
 
 void hz3_tcache_flush_all(hz3_tcache_t *tc) {

@@ -7,11 +7,13 @@
  * Invariants: bin c + 1 holds class c (bin 0 stays empty with max 0, the target of zero tags);
  *   every link of a bin list is stored XORed with env->link_key (the list ends in NULL ^ key);
  *   a bin's len counts its list and len <= max; a bin may hold objects of any shard (a free
- *   pushes without asking the owner: tcmalloc's choice; they are sorted out on flush, own ones
- *   to central, others through the stash to their owner's inbox); stashed objects belong to
+ *   pushes without asking the owner: tcmalloc's choice; a flushed half goes whole to the shared
+ *   batches (env->batches) while refills ask for them, else it is sorted out, own ones to
+ *   central, others through the stash to their owner's inbox); stashed objects belong to
  *   other shards.
  * Threads: a tcache is touched only by its own thread.
- * Callers: preload (fast path via tcache_fast.h, thread exit), epoch (reclaim), tests.
+ * Callers: preload (fast path via tcache_fast.h, thread exit, trim), epoch (reclaim, stale
+ *   batches), tests.
  */
 #pragma once
 
@@ -22,6 +24,7 @@
 #include "base/base.h"
 #include "central/central.h"
 #include "segment/segment.h"
+#include "tcache/batches.h"
 
 #define HZ3_NUM_BINS (HZ3_NUM_CLASSES + 1)
 
@@ -56,6 +59,11 @@ enum { HZ3_TCACHE_FRESH = 0, HZ3_TCACHE_ACTIVE = 1, HZ3_TCACHE_DEAD = 2 };
  * enforced.  A loop that allocates as much as it frees (SSOT) refills between overflows and
  * keeps its cache; a thread freeing its working set reaches this within a few hundred frees. */
 #define HZ3_DRAIN_STREAK 16
+/* ... and after this many the shared batches go home (tcache_send_batches): a thread whose
+ * bins random-walk (a server's) reaches 16 now and then (handoff 16: ~30 times a run), and
+ * each drain left every class's next refills to central; 32 it reached 2-4 times, and a
+ * thread emptying its working set passes 64 within a few hundred frees. */
+#define HZ3_DRAIN_BATCHES_STREAK (4 * HZ3_DRAIN_STREAK)
 
 struct hz3_tcache_env;
 
@@ -94,6 +102,10 @@ typedef struct hz3_tcache_env {
    * torn down or parked, kept by this box (atomically); NULL counts as one. */
   uint64_t shared_grow_bytes;
   uint32_t *live_caches;
+  /* Whole batches all caches share (batches.h): a full bin's older half waits there for the
+   * next refill of its class in any thread, instead of going home; NULL: every flush goes
+   * home.  The caller owns it; tcache sends what leaves it home. */
+  hz3_batches_t *batches;
   bool s58; /* S58 decay: bins that keep overflowing shrink at reclaim */
   uint32_t s58_initial_max_len, s58_max_overages, s58_reclaim_budget;
   /* The bins' first max lengths and their bytes, computed by hz3_tcache_env_default for its
@@ -132,6 +144,11 @@ void hz3_tcache_send_stash(hz3_tcache_t *tc);
  * halve their max length, and their overage (at most s58_reclaim_budget objects in all) goes
  * home to central.  Returns the objects reclaimed. */
 uint32_t hz3_tcache_reclaim(hz3_tcache_t *tc);
+/* Sends env's shared batches home through tc (its shard, its stash; a quiet cache of shard 0
+ * standing in when tc is not set up): all of them, closing their demand (a thread emptying its
+ * working set, trim), or those no refill took since the previous sweep (the epoch).
+ * Returns the objects sent. */
+uint64_t hz3_tcache_send_batches(hz3_tcache_t *tc, const hz3_tcache_env_t *env, bool all);
 /* Bytes the bins hold now (walks every bin: slow path, tests, stats). */
 uint64_t hz3_tcache_cached_bytes(const hz3_tcache_t *tc);
 

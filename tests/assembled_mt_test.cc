@@ -25,6 +25,7 @@ hz3_purge_t g_purge;
 hz3_epoch_t g_epoch;
 hz3_stats_t g_stats;
 hz3_tcache_env_t g_env;
+hz3_batches_t g_batches;
 thread_local hz3_tcache_t t_tc;
 
 void EpochTick() { hz3_epoch_run(&g_epoch, &t_tc); }
@@ -52,6 +53,8 @@ TEST(AssembledMtTest, ThreadsEpochsAndTrimsTogether) {
   g_env = hz3_tcache_env_default(&g_central, &g_pool, &EpochTick);
   g_env.s58 = true;
   g_env.max_bytes = 64 * 1024;
+  hz3_batches_init(&g_batches, 256 * 1024);  // small: puts are refused as well as kept
+  g_env.batches = &g_batches;
 
   constexpr int kThreads = 6, kRounds = 3, kSteps = 20000, kSlots = 512;
   std::vector<std::atomic<void*>> shared(kSlots);
@@ -84,10 +87,12 @@ TEST(AssembledMtTest, ThreadsEpochsAndTrimsTogether) {
           Free(old);
         }
       } else if (i % 1000 == 999) {
-        if (id % 2)
+        if (id % 2) {  // as malloc_trim: the shared batches too
+          hz3_tcache_send_batches(&t_tc, &g_env, true);
           hz3_epoch_trim(&g_epoch, &t_tc);
-        else
+        } else {
           hz3_epoch_run(&g_epoch, &t_tc);
+        }
       }
     }
     for (auto [p, n] : mine) Free(p);
@@ -104,10 +109,13 @@ TEST(AssembledMtTest, ThreadsEpochsAndTrimsTogether) {
     hz3_tcache_setup(&t_tc, &g_env, 0);
     for (auto& s : shared)
       if (void* p = s.exchange(nullptr)) Free(p);
+    hz3_tcache_send_batches(&t_tc, &g_env, true);
     hz3_epoch_thread_exit(&g_epoch, &t_tc);
   }).join();
   for (uint32_t s = 0; s < g_central.nshards; s++) hz3_central_drain_inbox(&g_central, s);
   hz3_check_report_t rep;
+  EXPECT_TRUE(hz3_batches_check(&g_batches, &rep)) << rep.message;
+  EXPECT_EQ(hz3_batches_bytes(&g_batches), 0u);
   EXPECT_TRUE(hz3_central_check(&g_central, &rep)) << rep.message;
   EXPECT_TRUE(hz3_purge_check(&g_purge, &rep)) << rep.message;
   // Each class may keep one wholly free run as its spare; trim (and this) sends them back.

@@ -19,7 +19,7 @@ declare -A SRCS=(
   [segment_fuzz]="segment/segment.c"
   [central_fuzz]="segment/segment.c central/central.c"
   [purge_fuzz]="segment/segment.c central/central.c packing/packing.c purge/purge.c"
-  [api_fuzz]="segment/segment.c central/central.c packing/packing.c purge/purge.c tcache/tcache.c epoch/epoch.c large/large.c preload/preload.c preload/hz3_process.c preload/jemalloc_api.c"
+  [api_fuzz]="segment/segment.c central/central.c packing/packing.c purge/purge.c tcache/batches.c tcache/tcache.c epoch/epoch.c large/large.c preload/preload.c preload/hz3_process.c preload/jemalloc_api.c"
 )
 declare -A SAN=([api_fuzz]="fuzzer,undefined")
 fail=0
