@@ -13,8 +13,9 @@
  *   only while refills ask for one (each refill adds one to the class's demand, each batch
  *   kept takes one away, so a program that stops allocating stops filling it), at most
  *   HZ3_BATCHES_SLOTS a class and max_bytes in all; batches no refill took between two sweeps
- *   (the epochs) leave; hz3_batches_take_all empties it and closes the demand (a thread
- *   emptying its working set, trim).  Whoever takes batches out sends their objects home.
+ *   (the epochs) leave; hz3_batches_take_all empties a class and closes its demand (a thread
+ *   emptying its working set, trim).  Whoever takes batches out sends their objects home,
+ *   where central checks each (no check runs while they wait: nothing reads them).
  * Threads: one lock per class, held over a few stores; no other lock is taken under it.
  * Callers: tcache (refill, flush, sweep and drain), preload (set-up, fork), tests.
  */

@@ -27,6 +27,12 @@ class BatchesTest : public ::testing::Test {
     hz3_check_report_t r;
     ASSERT_TRUE(hz3_batches_check(&b_, &r)) << r.message;
   }
+  // Refills ask `asks` times, then batches Obj(1) and Obj(2) of n objects each are kept.
+  void KeepTwo(uint32_t cls, uint32_t asks, uint32_t n) {
+    Ask(cls, asks);
+    ASSERT_TRUE(hz3_batches_put(&b_, cls, Obj(1), n));
+    ASSERT_TRUE(hz3_batches_put(&b_, cls, Obj(2), n));
+  }
   // A refill that finds nothing: it only asks.
   void Ask(uint32_t cls, uint32_t times = 1) {
     hz3_batch_t got;
@@ -92,9 +98,7 @@ TEST_F(BatchesTest, TheByteCapHoldsAcrossClasses) {
 TEST_F(BatchesTest, ASweepTakesWhatWaitedSinceThePreviousOne) {
   const uint32_t cls = 7;
   hz3_batch_t out[HZ3_BATCHES_SLOTS];
-  Ask(cls, 4);
-  ASSERT_TRUE(hz3_batches_put(&b_, cls, Obj(1), 2));
-  ASSERT_TRUE(hz3_batches_put(&b_, cls, Obj(2), 2));
+  KeepTwo(cls, 4, 2);
   EXPECT_EQ(hz3_batches_sweep(&b_, cls, out), 0u) << "first sweep only marks";
   ASSERT_TRUE(hz3_batches_put(&b_, cls, Obj(3), 2));
   hz3_batch_t got;
@@ -113,9 +117,7 @@ TEST_F(BatchesTest, ASweepTakesWhatWaitedSinceThePreviousOne) {
 TEST_F(BatchesTest, TakeAllEmptiesAClassAndClosesItsDemand) {
   const uint32_t cls = 9;
   hz3_batch_t out[HZ3_BATCHES_SLOTS];
-  Ask(cls, 5);
-  ASSERT_TRUE(hz3_batches_put(&b_, cls, Obj(1), 3));
-  ASSERT_TRUE(hz3_batches_put(&b_, cls, Obj(2), 3));
+  KeepTwo(cls, 5, 3);
   ASSERT_EQ(hz3_batches_take_all(&b_, cls, out), 2u);
   EXPECT_EQ(out[0].head, Obj(1));
   EXPECT_EQ(out[1].head, Obj(2));
