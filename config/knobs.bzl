@@ -30,7 +30,7 @@ HZ3_KNOBS = [
     ("s61_max_calls", "HZ3_S61_MAX_CALLS", 256, 1, 1048576, "madvise calls one S61 purge may make"),
     # Maintenance, layout, observability.
     ("epoch_interval", "HZ3_EPOCH_INTERVAL", 1024, 1, 1073741824, "slow-path events between epochs"),
-    ("shards", "HZ3_NUM_SHARDS", 8, 1, 64, "central shards; threads beyond this share shards"),
+    ("shards", "HZ3_NUM_SHARDS", 8, 1, 64, "most central shards: threads are spread over min(this, CPUs the process may run on)"),
     ("stats", "HZ3_STATS", 0, 0, 1, "counters, and a dump to stderr at exit"),
     ("retain_max_pages", "HZ3_RETAIN_MAX_PAGES", 256, 0, 16777216, "free-but-resident pages kept as hot reserve; 0 = no cap (seed)"),
     ("retain_budget_calls", "HZ3_RETAIN_BUDGET_CALLS", 64, 1, 1048576, "madvise calls one retain-cap purge may make"),

@@ -34,9 +34,10 @@ typedef struct hz3_process {
   hz3_batches_t batches;        /* env.batches: flushed bin halves for any thread's refill */
   /* Shard choice: live threads per shard, and the shard a thread left last.  A new thread takes
    * the shard its predecessor left (server threads come and go: the objects it inherits are
-   * then its own, not remote), else the least used one. */
+   * then its own, not remote), else the least used one of the first shards_used. */
   uint32_t shard_threads[HZ3_NUM_SHARDS];
   uint32_t last_vacated_shard; /* + 1; 0: none */
+  uint32_t shards_used;        /* threads get shards 0..shards_used-1 (one per CPU, set once) */
   uint32_t live_caches;        /* env.live_caches: threads' caches sharing the growth budget */
 } hz3_process_t;
 

@@ -1,6 +1,10 @@
 /* preload/hz3_process.c: the process-wide instances, set-up, thread exit, fork, exit dump. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT (the build defines it already) */
+#endif
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -43,7 +47,7 @@ static uint32_t choose_shard(void) {
   if (vacated != 0 && __atomic_load_n(&hz3_g.shard_threads[vacated - 1], __ATOMIC_RELAXED) == 0)
     return vacated - 1;
   uint32_t best = 0, best_n = UINT32_MAX;
-  for (uint32_t s = 0; s < HZ3_NUM_SHARDS; s++) {
+  for (uint32_t s = 0; s < hz3_g.shards_used; s++) {
     uint32_t n = __atomic_load_n(&hz3_g.shard_threads[s], __ATOMIC_RELAXED);
     if (n < best_n) best = s, best_n = n;
   }
@@ -56,6 +60,18 @@ static uint32_t choose_shard(void) {
 static void epoch_tick(void) {
   hz3_epoch_run(&hz3_g.epoch, &hz3_t_tcache);
   hz3_large_cache_decay(&hz3_g.large);
+}
+
+/* The shards threads are spread over: one per CPU this process may run on, at most the
+ * knob's.  A shard's lock is contended only by threads running at once, so more shards than
+ * CPUs buy no parallelism, and each one more keeps a partly used run of every class it works
+ * (16 threads on 2 CPUs: 8 shards peaked at 22.8 MiB in `handoff 16`, 2 at 17.0 MiB, and ran
+ * as fast or faster; bench/RESULTS.md).  Read once at set-up (the affinity mask: taskset and
+ * cpusets count, not the machine's size); no allocation. */
+static uint32_t shards_for_cpus(void) {
+  cpu_set_t set;
+  int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : HZ3_NUM_SHARDS;
+  return (uint32_t)HZ3_MAX(1, HZ3_MIN(cpus, HZ3_NUM_SHARDS));
 }
 
 /* fork: hold every lock across fork so the child never inherits one mid-update. */
@@ -141,14 +157,14 @@ static void print_loaded_line(void) {
   }
   hz3_dprintf(2,
               "hz3 %s loaded: profile %s (retain_max_pages %llu, tcache_max_bytes %llu, s57 %d "
-              "s58 %d s60 %d s61 %d, check %d, stats %d), options: %s\n",
+              "s58 %d s60 %d s61 %d, check %d, stats %d, shards %u of %u), options: %s\n",
               HZ3_VERSION_STRING,
               HZ3_RETAIN_MAX_PAGES == 0 && HZ3_TCACHE_MAX_BYTES == 0 ? "seed (memory return off)"
                                                                      : "default (memory return on)",
               (unsigned long long)g_options[OPT_RETAIN_MAX_PAGES].value,
               (unsigned long long)g_options[OPT_TCACHE_MAX_BYTES].value, HZ3_S57_PARTIAL_PURGE,
               HZ3_S58_TCACHE_DECAY, HZ3_S60_PURGE_RANGE_QUEUE, HZ3_S61_DTOR_HARD_PURGE, HZ3_CHECK,
-              HZ3_STATS, used ? opts : "none");
+              HZ3_STATS, hz3_g.shards_used, (unsigned)HZ3_NUM_SHARDS, used ? opts : "none");
 }
 
 static void dump_stats_at_exit(void) {
@@ -201,6 +217,7 @@ int hz3_process_ensure(void) {
     return err;
   }
   hz3_central_init(&hz3_g.central, &hz3_g.pool, &hz3_g.stats);
+  hz3_g.shards_used = shards_for_cpus();
   hz3_large_init(&hz3_g.large, os, &hz3_g.stats);
   read_options();
   hz3_purge_cfg_t purge_cfg = hz3_purge_cfg_default();

@@ -11,6 +11,13 @@ expect() { # name, pattern, output
 }
 kept() { sed -n 's/^kept_kb=\([0-9-]*\).*/\1/p' <<<"$1"; }
 out=$(run HZ3_VERBOSE=1); expect "verbose line" "^hz3 [0-9.]+ loaded: profile .*options: HZ3_VERBOSE=1" "$out"
+# Threads are spread over one shard per CPU the process may run on (at most the knob's).
+cpus=$(nproc) most=$(sed -n 's/.*shards [0-9]* of \([0-9]*\)).*/\1/p' <<<"$out")
+expect "shards follow the CPUs" "shards $(( cpus < ${most:-0} ? cpus : ${most:-0} )) of ${most:-x}\\)" "$out"
+if command -v taskset >/dev/null; then
+  out=$(taskset -c 0 env HZ3_VERBOSE=1 LD_PRELOAD="$so" "$bin" 2>&1)
+  expect "one CPU, one shard" "shards 1 of [0-9]+\\)" "$out"
+fi
 out=$(run HZ3_STATS_AT_EXIT=1); expect "stats at exit" "^hz3 stats \(version [0-9]+\)" "$out"
 out=$(run HZ3_TCACHE_MAX_BYTES=lots); expect "a bad value is named" "ignoring HZ3_TCACHE_MAX_BYTES=lots" "$out"
 plain=$(run)
