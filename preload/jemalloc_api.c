@@ -141,7 +141,8 @@ JE_API int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, si
     return 0;
   }
   if (strcmp(name, "arenas.narenas") == 0) {
-    unsigned n = HZ3_NUM_SHARDS;
+    /* hz3's arenas in jemalloc's sense: the shards threads are spread over (one per CPU). */
+    unsigned n = __atomic_load_n(&hz3_g.ready, __ATOMIC_ACQUIRE) ? hz3_g.shards_used : 1;
     return read_value(oldp, oldlenp, &n, sizeof n);
   }
   if (strcmp(name, "arenas.page") == 0) {

@@ -208,6 +208,10 @@ static void test_jemalloc_api(void) {
   free(held);
   CHECK_EQ_LL(mallctl("no.such.name", NULL, NULL, NULL, 0), ENOENT);
   CHECK_EQ_LL(mallctl("arena.4096.purge", NULL, NULL, NULL, 0), 0);
+  unsigned narenas = 0;
+  len = sizeof narenas;
+  CHECK_EQ_LL(mallctl("arenas.narenas", &narenas, &len, NULL, 0), 0);
+  CHECK(narenas >= 1 && narenas <= (unsigned)sysconf(_SC_NPROCESSORS_CONF)); /* one per CPU */
 }
 
 /* RssAnon of /proc/self/status in bytes: what the kernel says this process holds. */
