@@ -3,8 +3,8 @@
  * Owns: the epoch counter and the order of maintenance: S58 reclaim (tcache -> central ->
  *   segment) first, the shared batches no refill took since the last epoch, then the inbox
  *   of remote frees, then purge (S60 queue, S57-B2 scan) of the calling thread's shard,
- *   within the purge budgets; the thread-exit sequence (tcache
- *   returned, then S61 hard purge); trim (everything, every shard, no budget).
+ *   within the purge budgets; the thread-exit sequence (tcache returned, then S61 hard
+ *   purge); trim (everything, every shard, no budget).
  * Invariants: never runs on the malloc/free fast path; one budgeted epoch at a time (a
  *   try-lock: a thread that finds one running skips its own); the caller holds no lock.
  * Triggers: every HZ3_EPOCH_INTERVAL slow-path events of a thread (tcache's epoch_tick),
