@@ -438,10 +438,10 @@ HZ3_API void *reallocarray(void *p, size_t count, size_t size) {
 HZ3_API int malloc_trim(size_t pad) {
   (void)pad;
   if (!__atomic_load_n(&hz3_g.ready, __ATOMIC_ACQUIRE)) return 0;
-  /* A full epoch with no budget over the whole process: this thread's cache, the batches
-   * all threads share, every shard's inbox, central lists and segments (what exited and parked
-   * threads left there too), the spare segments and the large cache.  1 if memory went back to the
-   * OS. */
+  /* A full epoch with no budget over the whole process: this thread's cache, the batches all
+   * threads share, every shard's inbox, central lists and segments (what exited and parked
+   * threads left there too), the spare segments and the large cache.  1 if memory went back
+   * to the OS. */
   hz3_tcache_orphans_flush(&hz3_g.orphans, &hz3_g.env);
   hz3_tcache_send_batches(&hz3_t_tcache, &hz3_g.env, true);
   uint64_t pages = hz3_epoch_trim(&hz3_g.epoch, &hz3_t_tcache);

@@ -281,22 +281,25 @@ void *hz3_tcache_refill(hz3_tcache_t *tc, uint32_t cls) {
    * the byte budget: a thread that allocates is working, and SSOT-like loops need their cache. */
   grow_bin(tc, i, grow_limit(env), true);
   hz3_batch_t batch;
+  uint32_t n;
   /* Up to twice the bin's length, which then grows to fit it: a batch is half a bin of the
    * thread that flushed it, and bins differ (growth and steals halve and double them); with
    * only batches that fit as they are, a third of those left waiting went stale unused
    * (handoff 16).  No batch is beyond a bin's cap: it was half of one. */
   if (env->batches != NULL && hz3_batches_take(env->batches, cls, 2 * tc->bins.max[i], &batch)) {
+    /* A bin's older half, flushed by some thread: it becomes this bin as it is, its first
+     * link checked (central's carved lists are fresh; this one was a bin's). */
     if (batch.n > tc->bins.max[i]) set_bin_max(tc, i, batch.n);
-    /* A bin's older half, flushed by some thread: it becomes this bin as it is. */
-    tc->bins.head[i] = link_get(tc, batch.head);
-    check_link(tc, batch.head, tc->bins.head[i]);
+    head = batch.head;
+    n = batch.n;
+    check_link(tc, head, link_get(tc, head));
     HZ3_STAT_ADD(env->central->stats, batch_refills, 1);
-    hz3_bins_set_len(&tc->bins, i, batch.n - 1);
-    return batch.head;
+  } else {
+    n = hz3_central_alloc_batch_linked(env->central, tc->shard, cls,
+                                       refill_count(env, tc->bins.max[i], cls), env->link_key,
+                                       &head);
+    if (n == 0) return NULL; /* errno = ENOMEM from central */
   }
-  uint32_t n = hz3_central_alloc_batch_linked(
-      env->central, tc->shard, cls, refill_count(env, tc->bins.max[i], cls), env->link_key, &head);
-  if (n == 0) return NULL; /* errno = ENOMEM from central */
   tc->bins.head[i] = link_get(tc, head);
   hz3_bins_set_len(&tc->bins, i, n - 1);
   return head;
