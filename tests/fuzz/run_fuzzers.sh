@@ -14,7 +14,7 @@ mkdir -p "$OUT"
 command -v clang >/dev/null || { echo "run_fuzzers: clang is missing (apt-get install clang)" >&2; exit 2; }
 bazel build --noshow_progress --define debug=2 //config:config_files >/dev/null 2>&1 || { echo "run_fuzzers: config header build failed" >&2; exit 2; }
 GEN=$(bazel info --define debug=2 bazel-bin 2>/dev/null)
-BASE="base/hz3_assert.c base/hz3_check.c base/hz3_config_dump.c base/hz3_fmt.c base/hz3_os.c base/hz3_size_class.c base/hz3_stats.c"
+BASE="base/hz3_assert.c base/hz3_check.c base/hz3_config_dump.c base/hz3_fmt.c base/hz3_lock.c base/hz3_os.c base/hz3_size_class.c base/hz3_stats.c"
 declare -A SRCS=(
   [segment_fuzz]="segment/segment.c"
   [central_fuzz]="segment/segment.c central/central.c"
