@@ -4,6 +4,10 @@
 set -u
 so=$PWD/$1; shift
 ssot=$1 burst=$2 larson=$3 xthread=$4 insn=$5 sampler=$6 churn=$7 batch=$8 bigloop=$9 handoff=${10}
+cpu_time=${11} real=$(dirname "${12}")
+py=/usr/bin/python3; [ -x "$py" ] || py=python3
+work=$(mktemp -d "${TEST_TMPDIR:-/tmp}/hz3smoke.XXXXXX")
+trap 'rm -rf "$work"' EXIT
 fail=0
 expect() { # name, pattern, command...
   local name=$1 pat=$2; shift 2
@@ -37,6 +41,21 @@ for pre in "" "$so"; do
   expect "batch ($tag)" "M ops/s" run "$batch" 1
   expect "bigloop ($tag)" "after freeing all" run "$bigloop" 5 3 1 2
   expect "handoff ($tag)" "M ops/s" run "$handoff" 3 2000 64
+  expect "cpu_time ($tag)" "^cpu_time: [0-9.]+ s user, [0-9.]+ s sys, [0-9.]+ s cpu" run "$cpu_time" true
+  # The real workloads at their smallest; each prints a checksum that must not depend on the
+  # allocator (stdout only: a stats build prints its counters to stderr at exit).
+  for w in "dict_churn.py 1" "json_roundtrip.py 1"; do
+    run env PYTHONMALLOC=malloc "$py" "$real/${w% *}" "${w#* }" >"$work/${w% *}.$tag" 2>"$work/err"
+    expect "real ${w% *} ($tag)" "checksum=[0-9]+" cat "$work/${w% *}.$tag"
+  done
+  run sqlite3 -init "$real/sqlite_work.sql" :memory: .quit >"$work/sqlite.$tag" 2>/dev/null
+  expect "real sqlite_work.sql ($tag)" "^133334\|3080065$" cat "$work/sqlite.$tag"
+  "$py" "$real/gen_c.py" 5 >"$work/gen.c"
+  expect "real gcc on gen_c.py's output ($tag)" "" run gcc -O2 -c -o "$work/gen.o" "$work/gen.c"
+  expect "real git_work.sh ($tag)" "git_work files=10 log_lines=[0-9]+ blame_lines=[0-9]+" run "$real/git_work.sh" 10
+done
+for w in dict_churn.py json_roundtrip.py sqlite; do
+  if ! cmp -s "$work/$w.glibc" "$work/$w.hz3"; then echo "FAIL: real $w output differs under hz3"; fail=1; else echo "ok: real $w output equal"; fi
 done
 expect "rss_sampler command" "^t_ms,rss_kb,vms_kb,pss_kb,uss_kb" "$sampler" -i 10 -- "$burst" 1000 0 1 0 1
 lines=$("$sampler" -i 10 -- sleep 0.3 | wc -l)
@@ -50,4 +69,7 @@ expect_usage "rss_sampler nothing to do" "$sampler"
 expect_usage "churn too many objects" "$churn" 10 1 5000
 expect_usage "batch extra argument" "$batch" 1 2
 expect_usage "bigloop zero blocks" "$bigloop" 5 0
+expect_usage "cpu_time no command" "$cpu_time"
+"$cpu_time" sh -c 'exit 3' 2>/dev/null; rc=$?
+if [ $rc -ne 3 ]; then echo "FAIL: cpu_time should pass the command's status 3 on, rc=$rc"; fail=1; else echo "ok: cpu_time status"; fi
 exit $fail

@@ -7,6 +7,8 @@
 #   BENCH: ssot-small ssot-medium ssot-mixed larson-2 larson-4 xthread-2 xthread-4 handoff-2 handoff-4
 #          handoff-16
 #          churn-seq churn-200 batch bigloop
+#          real-py-dict real-py-json real-sqlite real-gcc real-git   (CPU time of real programs,
+#            bench/real/: python3 with PYTHONMALLOC=malloc, sqlite3, gcc -O2, git)
 #          burst-exit burst-parked burst-parked-keep10 burst-exit-cross burst-parked-cross
 #          (or "all")
 #   --runs N            runs per allocator (default 3; medians need >= 3)
@@ -31,7 +33,7 @@ OUT=$ROOT/bench/out
 SSOT_STEPS=20000000
 BURST="200000 10 3 4"
 BENCHES=()
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do
   case $1 in
     --runs) RUNS=$2; shift 2 ;;
@@ -42,7 +44,7 @@ while [ $# -gt 0 ]; do
     --burst) BURST=$2; shift 2 ;;
     --quick) SSOT_STEPS=5000000; BURST="100000 3 2 4"; shift ;;
     -h|--help) usage 0 ;;
-    all) BENCHES+=(ssot-small ssot-medium ssot-mixed larson-2 larson-4 xthread-2 xthread-4 handoff-2 handoff-4 handoff-16 churn-seq churn-200 batch bigloop burst-exit burst-parked burst-parked-keep10 burst-exit-cross burst-parked-cross); shift ;;
+    all) BENCHES+=(ssot-small ssot-medium ssot-mixed larson-2 larson-4 xthread-2 xthread-4 handoff-2 handoff-4 handoff-16 churn-seq churn-200 batch bigloop real-py-dict real-py-json real-sqlite real-gcc real-git burst-exit burst-parked burst-parked-keep10 burst-exit-cross burst-parked-cross); shift ;;
     -*) echo "compare: unknown option $1" >&2; usage ;;
     *) BENCHES+=("$1"); shift ;;
   esac
@@ -57,7 +59,7 @@ LIB=/usr/lib/x86_64-linux-gnu
 bazel build --noshow_progress //bench:all >/dev/null 2>&1 || { echo "compare: bazel build //bench:all failed" >&2; exit 1; }
 BIN=$OUT/bin
 mkdir -p "$BIN"
-for p in ssot burst_idle larson xthread rss_sampler insn_loop churn batch bigloop handoff; do cp -f "$ROOT/bazel-bin/bench/$p" "$BIN/$p"; done
+for p in ssot burst_idle larson xthread rss_sampler insn_loop churn batch bigloop handoff cpu_time; do cp -f "$ROOT/bazel-bin/bench/$p" "$BIN/$p"; done
 declare -A PRELOAD ENVV
 NAMES=()
 if [ "$HZ3_PROFILES" != "none" ]; then
@@ -89,6 +91,18 @@ for a in $ALLOCS; do
   NAMES+=("$a")
 done
 
+# The real programs' inputs, and the programs themselves (bench/demo.sh installs them).
+REAL=$ROOT/bench/real
+PY=/usr/bin/python3; [ -x "$PY" ] || PY=$(command -v python3 || echo python3)
+for b in "${BENCHES[@]}"; do
+  case $b in
+    real-py-*) need=$PY ;; real-sqlite) need=sqlite3 ;; real-gcc) need=gcc ;; real-git) need=git ;;
+    *) continue ;;
+  esac
+  command -v "$need" >/dev/null || { echo "compare: $b needs $need (apt-get install ${need##*/})" >&2; exit 1; }
+  if [ "$b" = real-gcc ] && [ ! -f "$OUT/gen.c" ]; then "$PY" "$REAL/gen_c.py" >"$OUT/gen.c" || exit 1; fi
+done
+
 # run_one NAME LOGFILE CMD... : runs CMD under allocator NAME
 run_one() {
   local name=$1 log=$2; shift 2
@@ -112,6 +126,12 @@ bench_cmd() { # BENCH -> command line and metric kind
     churn-200) echo "tput $BIN/churn 5000 200" ;;
     batch) echo "tput $BIN/batch 200" ;;
     bigloop) echo "tput $BIN/bigloop 400" ;;
+    # CPU seconds (user + sys, the program and its children) under cpu_time: lower is better.
+    real-py-dict) echo "cpu $BIN/cpu_time env PYTHONMALLOC=malloc $PY $REAL/dict_churn.py" ;;
+    real-py-json) echo "cpu $BIN/cpu_time env PYTHONMALLOC=malloc $PY $REAL/json_roundtrip.py" ;;
+    real-sqlite) echo "cpu $BIN/cpu_time sqlite3 -init $REAL/sqlite_work.sql :memory: .quit" ;;
+    real-gcc) echo "cpu $BIN/cpu_time gcc -O2 -c -o /dev/null $OUT/gen.c" ;;
+    real-git) echo "cpu $BIN/cpu_time $REAL/git_work.sh" ;;
     burst-exit) echo "rss $BIN/burst_idle $B_OBJS $B_IDLE $B_CYCLES 0 $B_THREADS 256 4096 exit" ;;
     burst-parked) echo "rss $BIN/burst_idle $B_OBJS $B_IDLE $B_CYCLES 0 $B_THREADS 256 4096 parked" ;;
     burst-parked-keep10) echo "rss $BIN/burst_idle $B_OBJS $B_IDLE $B_CYCLES 10 $B_THREADS 256 4096 parked" ;;
@@ -162,6 +182,8 @@ for b in "${BENCHES[@]}"; do
         rate=$(grep -oE '[0-9.]+ M (ops|objs|threads|steps)/s' "$log" | head -1)
         v=${rate%% *} UNIT=${rate#* }
         VALS[$name]+="$v "
+      elif [ "$kind" = cpu ]; then
+        v=$(grep -oE '[0-9.]+ s cpu' "$log" | tail -1); VALS[$name]+="${v%% *} "
       else
         last=$(grep -E '^cycle=' "$log" | tail -1)
         v=$(sed -E 's/.*idle_end_kb=([0-9]+).*/\1/' <<<"$last"); VALS[$name]+="$((v / 1024)) "
@@ -176,7 +198,7 @@ for b in "${BENCHES[@]}"; do
     done
   done
   echo >&2
-  # best peer: highest throughput / lowest RSS among the non-hz3 allocators
+  # best peer: highest throughput / lowest RSS or CPU time among the non-hz3 allocators
   best=""; for name in "${NAMES[@]}"; do
     [[ $name == hz3* ]] && continue
     m=$(tr ' ' '\n' <<<"${VALS[$name]:-}" | grep -v '^$' | median)
@@ -189,6 +211,9 @@ for b in "${BENCHES[@]}"; do
     if [ "$kind" = tput ]; then
       echo "### $b: $cmd"; echo
       echo "| allocator | median ${UNIT:-M ops/s} | ratio to best peer | runs |"; echo "|---|---:|---:|---|"
+    elif [ "$kind" = cpu ]; then
+      echo "### $b: ${cmd#*/cpu_time }"; echo
+      echo "| allocator | median CPU s (user + sys) | time / best peer's (lower is better) | runs |"; echo "|---|---:|---:|---|"
     else
       echo "### $b: $cmd"; echo
       echo "| allocator | idle-end RSS MiB (last cycle) | minus best peer MiB | after-free MiB | peak MiB | last - first cycle MiB | burst ms | free ms | cycle ms | minor faults | runs (idle-end) |"
@@ -196,7 +221,7 @@ for b in "${BENCHES[@]}"; do
     fi
     for name in "${NAMES[@]}"; do
       m=$(tr ' ' '\n' <<<"${VALS[$name]:-}" | grep -v '^$' | median)
-      if [ "$kind" = tput ]; then
+      if [ "$kind" = tput ] || [ "$kind" = cpu ]; then
         ratio=$(awk -v m="$m" -v b="$best" 'BEGIN{ if (b>0 && m!="nan") printf "%.2fx", m/b; else print "-"}')
         echo "| $name | $m | $ratio | ${VALS[$name]:-} |"
       else
