@@ -345,6 +345,47 @@ TEST_F(CentralTest, DoubleFreeReachingItsRunIsReported) {
   Free(0, cls, {v[2], v[3]});
 }
 
+// One list, objects of two runs interleaved and in runs of neighbours: each reaches its own run
+// (central asks a page tag only when an object leaves the previous one's run), and both runs
+// go back when their last object does.
+TEST_F(CentralTest, AListMixingRunsFreesEachObjectIntoItsOwnRun) {
+  uint32_t cls = hz3_size_to_class(512);
+  uint32_t objs = hz3_class_run_objs(cls);
+  std::vector<void*> a = Alloc(0, cls, objs), b = Alloc(0, cls, objs);  // exactly two runs
+  ASSERT_NE(hz3_segment_run_of(&pool_, a[0]), hz3_segment_run_of(&pool_, b[0]));
+  std::vector<void*> mixed;
+  for (uint32_t i = 0; i < objs; i++) {
+    mixed.push_back(a[i]);
+    if (i % 3 == 0) mixed.push_back(b[i]);  // single objects of b between a's neighbours
+  }
+  for (uint32_t i = 0; i < objs; i++)
+    if (i % 3 != 0) mixed.push_back(b[i]);  // then the rest of b in one stretch
+  uint64_t unused = hz3_segment_unused_pages(&pool_);
+  Free(0, cls, mixed);
+  Check();
+  EXPECT_EQ(hz3_central_free_objects(&central_, 0), objs);  // one of them stays as the spare
+  EXPECT_EQ(hz3_segment_unused_pages(&pool_), unused + 2 * hz3_class_run_pages(cls));
+}
+
+// The run an object's neighbours went home to is gone once its last object is free: the same
+// object met again later in the same list (its link made the list a cycle) is found by its page
+// tag, not taken for one of the run central had at hand.
+TEST_F(CentralTest, ADoubleFreeAfterItsRunWentBackInTheSameListIsReported) {
+  uint32_t cls = hz3_size_to_class(512);
+  uint32_t objs = hz3_class_run_objs(cls);
+  std::vector<void*> a = Alloc(0, cls, objs), b = Alloc(0, cls, objs);
+  Free(0, cls, {b[0]});  // b is listed, so a does not stay as the class's spare
+  EXPECT_DEATH(
+      {
+        for (uint32_t i = 0; i + 1 < objs; i++) *(void**)a[i] = a[i + 1];
+        *(void**)a[objs - 1] = a[1];  // a[1] again, after the last of its run
+        hz3_central_free_list(&central_, 0, a[0]);
+      },
+      "double free of 0x[0-9a-f]+ \\(its run was freed already\\)");
+  Free(0, cls, a);
+  Free(0, cls, std::vector<void*>(b.begin() + 1, b.end()));
+}
+
 TEST_F(CentralTest, InteriorPointerReachingItsRunIsReported) {
   uint32_t cls = hz3_size_to_class(48);
   std::vector<void*> v = Alloc(0, cls, 2);

@@ -3,7 +3,7 @@
  * Owns: per class, a short stack of lists of free objects exactly as a thread's bin cut them
  *   (links still encoded with the bins' key: this box never reads or writes an object), each
  *   with its count.
- * Why: a full bin sends its older half away.  Going home, those objects are sorted by owner
+ * Why: a full bin sends its newest half away.  Going home, those objects are sorted by owner
  *   and each goes into its run's free map under its shard's lock; the next refill of the class
  *   carves them out again, writing a link into every one.  Threads that pass objects to one
  *   another (a server's requests, a producer and its consumer) pay both ways on every batch.
@@ -78,6 +78,12 @@ uint32_t hz3_batches_sweep(hz3_batches_t *b, uint32_t cls, hz3_batch_t out[HZ3_B
 /* Takes all of class cls's batches into out and sets its demand to 0: until refills ask again,
  * puts keep nothing.  Returns how many. */
 uint32_t hz3_batches_take_all(hz3_batches_t *b, uint32_t cls, hz3_batch_t out[HZ3_BATCHES_SLOTS]);
+/* Whether a put of class cls may be kept now: refills ask for one and the cap has room (a
+ * hint read without the lock; the put decides). */
+static inline bool hz3_batches_may_keep(const hz3_batches_t *b, uint32_t cls) {
+  return __atomic_load_n(&b->cls[cls].demand, __ATOMIC_RELAXED) != 0 &&
+         __atomic_load_n(&b->bytes, __ATOMIC_RELAXED) < b->max_bytes;
+}
 /* Whether class cls may hold a batch now (a hint read without the lock). */
 static inline bool hz3_batches_any(const hz3_batches_t *b, uint32_t cls) {
   return __atomic_load_n(&b->cls[cls].count, __ATOMIC_RELAXED) != 0;

@@ -102,7 +102,7 @@ typedef struct hz3_tcache_env {
    * torn down or parked, kept by this box (atomically); NULL counts as one. */
   uint64_t shared_grow_bytes;
   uint32_t *live_caches;
-  /* Whole batches all caches share (batches.h): a full bin's older half waits there for the
+  /* Whole batches all caches share (batches.h): a full bin's newest half waits there for the
    * next refill of its class in any thread, instead of going home; NULL: every flush goes
    * home.  The caller owns it; tcache sends what leaves it home. */
   hz3_batches_t *batches;

@@ -172,6 +172,33 @@ TEST_F(TcacheTest, FullBinFlushesHalfToCentral) {
   Check();
 }
 
+// A flush sends the newest objects beyond half the bin on (sorted in the walk that cuts them
+// off) and keeps the older half: after max + 1 frees the bin holds the first max / 2 freed.
+TEST_F(TcacheTest, AFlushSendsTheNewestHalfAndKeepsTheOlder) {
+  env_.batches = nullptr;  // every flush goes home
+  hz3_tcache_setup(&tc_, &env_, 0);
+  uint32_t cls = hz3_size_to_class(256);
+  const uint32_t bin_i = cls + 1;
+  std::vector<void*> v;
+  uint32_t max;
+  for (;;) {  // hold max + 1 objects with the bin empty (refills grow it; nothing else does)
+    v.push_back(Malloc(256));
+    while (hz3_bins_len(&tc_.bins, bin_i) > 0) v.push_back(Malloc(256));
+    max = tc_.bins.max[bin_i];
+    if (v.size() >= (size_t)max + 1) break;
+  }
+  ASSERT_GE(max, 4u);
+  for (uint32_t i = 0; i <= max; i++) Free(v[i]);
+  ASSERT_EQ(hz3_bins_len(&tc_.bins, bin_i), max / 2);
+  std::set<void*> kept;
+  for (uint32_t i = 0; i < max / 2; i++) kept.insert(Malloc(256));
+  std::set<void*> oldest(v.begin(), v.begin() + max / 2);
+  EXPECT_EQ(kept, oldest);
+  for (void* p : kept) Free(p);
+  for (size_t i = max + 1; i < v.size(); i++) Free(v[i]);
+  Check();
+}
+
 TEST_F(TcacheTest, OtherShardsObjectsRideInBinsAndGoHomeInBatches) {
   hz3_tcache_t other;
   memset(&other, 0, sizeof other);
