@@ -75,27 +75,24 @@ static bool obj_is_free(const hz3_run_t *run, uint32_t idx) {
   return (run->free_map[idx >> 6] >> (idx & 63)) & 1;
 }
 
-/* Object idx (at byte off of the run, size bytes) has just become free and its neighbours on
- * its first and last page did not rule it out: marks idle the pages it overlaps whose objects
- * are now all free (resident but unused: purge may drop them, and a purged page comes back as
- * zeroes).  Out of line: most frees stop at the neighbours (free_to_run). */
-static HZ3_NOINLINE void note_idle_pages(hz3_central_t *c, hz3_central_shard_t *sh, hz3_run_t *run,
-                                         uint32_t off, uint32_t size) {
-  uint32_t objs = hz3_class_run_objs(run->cls);
+/* Objects lo..hi of run (some of them, at least) have just become free: marks idle the pages
+ * they overlap whose objects are now all free (resident but unused: purge may drop them, and a
+ * purged page comes back as zeroes).  Called once for each stretch of a freed list that stays
+ * in one run (free_list_locked), not once per object: a page's test costs two divisions and a
+ * free-map scan, and a page holds up to 256 objects.  Pages in the range that no object of the
+ * stretch touches cost a test and nothing else: a page of a live run whose objects are all
+ * free is idle already (a run starts idle; carving marks busy the pages it hands out). */
+static HZ3_NOINLINE void note_idle_range(hz3_central_t *c, hz3_central_shard_t *sh, hz3_run_t *run,
+                                         uint32_t lo_idx, uint32_t hi_idx) {
+  uint32_t size = (uint32_t)hz3_class_to_size(run->cls), objs = hz3_class_run_objs(run->cls);
   uint32_t run_page = run->first_page % HZ3_SEG_PAGES;
-  hz3_segment_t *seg = NULL; /* looked up only once a page turns out idle */
+  hz3_segment_t *seg = hz3_segment_of(c->pool, hz3_segment_run_start(c->pool, run));
   uint32_t idle_first = 0, idle_n = 0;
-  for (uint32_t rp = off >> HZ3_PAGE_SHIFT; rp <= (off + size - 1) >> HZ3_PAGE_SHIFT; rp++) {
+  uint32_t rp_last = (hi_idx * size + size - 1) >> HZ3_PAGE_SHIFT;
+  for (uint32_t rp = (lo_idx * size) >> HZ3_PAGE_SHIFT; rp <= rp_last; rp++) {
     uint32_t lo_byte = rp << HZ3_PAGE_SHIFT;
     uint32_t lo = lo_byte / size, hi = HZ3_MIN(objs - 1, (lo_byte + HZ3_PAGE_SIZE - 1) / size);
-    /* The pages of an object that was allocated until now are busy, so a page whose objects
-     * are all free has just turned idle (the idle test stays for the spare's sake). */
-    bool now_idle = objs_all_free(run, lo, hi);
-    if (now_idle) {
-      if (seg == NULL) seg = hz3_segment_of(c->pool, hz3_segment_run_start(c->pool, run));
-      now_idle = !hz3_segment_page_is_idle(seg, run_page + rp);
-    }
-    if (now_idle) {
+    if (!hz3_segment_page_is_idle(seg, run_page + rp) && objs_all_free(run, lo, hi)) {
       if (idle_n == 0) idle_first = run_page + rp;
       idle_n++;
       continue;
@@ -148,59 +145,61 @@ void hz3_central_set_spare_limit(hz3_central_t *c, uint32_t unused_pages) {
   __atomic_store_n(&c->spare_unused_max, unused_pages, __ATOMIC_RELAXED);
 }
 
-/* Returns one object to its run (whose first byte is start); the run goes back to its
- * segment when all are free (unless it stays as its class's spare): then true.
+/* Returns one object to its run (whose first byte is start) and its index in *idx; the run
+ * goes back to its segment when all are free (unless it stays as its class's spare): then true.
+ * Its pages' idle states are the caller's (note_idle_range).
  * Caller holds the shard lock.  This is where every freed small object ends up (thread caches
  * hand objects on unchecked: their fast path has no room for it), so a pointer that does not
  * start an object, or an object already free, is reported here in every build: late (a cache
  * may have handed such a pointer out again meanwhile) but before it corrupts the run. */
 static HZ3_ALWAYS_INLINE bool free_to_run(hz3_central_t *c, hz3_central_shard_t *sh, hz3_run_t *run,
-                                          uintptr_t start, void *p) {
+                                          uintptr_t start, void *p, uint32_t *idx_out) {
   uint32_t cls = run->cls;
   uint32_t idx = obj_index_in(run, start, p);
+  *idx_out = idx;
   run->free_map[idx >> 6] |= 1ull << (idx & 63);
   run->nfree++;
-  uint32_t objs = hz3_class_run_objs(cls);
-  if (run->nfree == objs && !keep_as_spare(c, sh, run)) {
+  if (run->nfree == hz3_class_run_objs(cls) && !keep_as_spare(c, sh, run)) {
     if (run->on_list) list_remove(&sh->partial[cls], run);
     hz3_segment_free_run(c->pool, &sh->segments, run, sh->epoch);
     return true;
   }
   if (!run->on_list) list_push(&sh->partial[cls], run);
-  /* Most frees idle no page: a neighbour sharing the object's first (last) page is still
-   * allocated.  Asking the two neighbours first spares the page-by-page test, a division and
-   * a free-map scan per page, on nearly every free of a busy run. */
-  uint32_t size = (uint32_t)hz3_class_to_size(cls), off = idx * size;
-  bool first_busy = (off & (HZ3_PAGE_SIZE - 1)) != 0 && !obj_is_free(run, idx - 1);
-  bool last_busy =
-      ((off + size) & (HZ3_PAGE_SIZE - 1)) != 0 && idx + 1 < objs && !obj_is_free(run, idx + 1);
-  uint32_t pages = ((off + size - 1) >> HZ3_PAGE_SHIFT) - (off >> HZ3_PAGE_SHIFT);
-  if (pages == 0 ? first_busy || last_busy : pages == 1 && first_busy && last_busy) return false;
-  note_idle_pages(c, sh, run, off, size);
   return false;
 }
 
 /* Frees a list of objects of shard (any class). Caller holds the shard lock.  A list cut from
- * a bin holds runs of neighbours (a bin refilled from one run gives them back together), so
- * the run of the previous object is asked first: a compare instead of a page-tag lookup. */
+ * a bin holds stretches of neighbours (a bin refilled from one run gives them back together),
+ * so the run of the previous object is asked first (a compare instead of a page-tag lookup),
+ * and the pages a stretch freed are tested for idleness once it ends. */
 static uint32_t free_list_locked(hz3_central_t *c, hz3_central_shard_t *sh, void *head) {
   uint32_t n = 0;
   hz3_run_t *run = NULL;
-  uintptr_t start = 0, bytes = 0; /* run's objects: [start, start + bytes) */
+  uintptr_t start = 0, bytes = 0;   /* run's objects: [start, start + bytes); 0: none at hand */
+  uint32_t lo = UINT32_MAX, hi = 0; /* the objects this stretch freed lie in lo..hi */
   while (head != NULL) {
     void *next = obj_next(head);
     if ((uintptr_t)head - start >= bytes) {
+      if (bytes != 0) note_idle_range(c, sh, run, lo, hi);
       run = hz3_segment_run_of(c->pool, head);
       if (HZ3_UNLIKELY(run == NULL))
         hz3_fatal("free(): double free of %p (its run was freed already)", head);
       HZ3_ASSERT(run->owner == sh->segments.owner);
       start = (uintptr_t)hz3_segment_run_start(c->pool, run);
       bytes = (uintptr_t)run->npages << HZ3_PAGE_SHIFT;
+      lo = UINT32_MAX, hi = 0;
     }
-    if (free_to_run(c, sh, run, start, head)) bytes = 0; /* the run is gone: ask again */
+    uint32_t idx;
+    if (free_to_run(c, sh, run, start, head, &idx)) {
+      bytes = 0; /* the run went back with its pages: nothing to test, ask again */
+    } else {
+      lo = HZ3_MIN(lo, idx);
+      hi = HZ3_MAX(hi, idx);
+    }
     head = next;
     n++;
   }
+  if (bytes != 0) note_idle_range(c, sh, run, lo, hi);
   return n;
 }
 

@@ -303,6 +303,30 @@ TEST_F(CentralTest, SmallObjectsIdleAPageOnlyWhenAllItsObjectsAreFree) {
   EXPECT_EQ(central_.shards[0].segments.head, nullptr);  // the run went back, then the segment
 }
 
+// Idle pages are found once per stretch of a list that stays in one run: a list that frees all
+// of run a's first page, then objects of run b, then all but one of a's second page idles
+// exactly a's first page (and b's pages whose objects it freed all of).
+TEST_F(CentralTest, OneListIdlesThePagesItsStretchesEmptied) {
+  uint32_t cls = hz3_size_to_class(2048);  // 2 objects a page, none straddling, runs of 4 pages
+  uint32_t objs = hz3_class_run_objs(cls), per_page = HZ3_PAGE_SIZE / 2048;
+  ASSERT_GE(objs, 3 * per_page);
+  std::vector<void*> a = Alloc(0, cls, objs), b = Alloc(0, cls, objs);
+  uint64_t unused = hz3_segment_unused_pages(&pool_);
+  std::vector<void*> list(a.begin(), a.begin() + per_page);                     // a: page 0, all
+  list.insert(list.end(), b.begin() + per_page, b.begin() + 2 * per_page);      // b: page 1, all
+  list.push_back(b[0]);                                                         // b: page 0, one
+  list.insert(list.end(), a.begin() + per_page + 1, a.begin() + 2 * per_page);  // a: page 1 but one
+  Free(0, cls, list);
+  Check();  // every page's idle state agrees with its objects
+  EXPECT_EQ(hz3_segment_unused_pages(&pool_), unused + 2);
+  Free(0, cls, {a[per_page]});
+  Check();
+  EXPECT_EQ(hz3_segment_unused_pages(&pool_), unused + 3);
+  Free(0, cls, std::vector<void*>(a.begin() + 2 * per_page, a.end()));
+  Free(0, cls, std::vector<void*>(b.begin() + 1, b.begin() + per_page));
+  Free(0, cls, std::vector<void*>(b.begin() + 2 * per_page, b.end()));
+}
+
 TEST_F(CentralTest, RandomModel) {
   std::mt19937 rng(7);
   struct Held {

@@ -51,6 +51,22 @@ static HZ3_ALWAYS_INLINE hz3_tag_t check_link(const hz3_tcache_t *tc, const void
   return tag;
 }
 
+/* check_link for a link from p, whose page tag is p_tag: a link to p's own page needs no lookup
+ * (a run covers whole pages, so it is an object's address of the same run if any; central
+ * checks that it starts an object), and most links of a bin are such (a bin refilled from a
+ * run, or freed in address order, links neighbours). */
+static HZ3_ALWAYS_INLINE hz3_tag_t check_link_from(const hz3_tcache_t *tc, const void *p,
+                                                   hz3_tag_t p_tag, const void *next) {
+  if (((uintptr_t)p ^ (uintptr_t)next) < HZ3_PAGE_SIZE) return p_tag;
+  return check_link(tc, p, next);
+}
+
+/* The same where the tag is not wanted (walks to a cut). */
+static HZ3_ALWAYS_INLINE void check_link_near(const hz3_tcache_t *tc, const void *p,
+                                              const void *next) {
+  if (((uintptr_t)p ^ (uintptr_t)next) >= HZ3_PAGE_SIZE) check_link(tc, p, next);
+}
+
 /* A bin may grow to this many bytes' worth of objects, and at least 4 and at most 2048
  * objects: small classes get long bins, 64 KiB objects short ones; a thread cycling batches
  * of 1 600 objects of one size keeps them all.  Bins start short (HZ3_BIN_START_LEN objects,
@@ -183,7 +199,7 @@ static void *bin_cut(hz3_tcache_t *tc, uint32_t i, uint32_t keep) {
     void *cut = b->head[i];
     for (uint32_t i = 1; i < keep; i++) {
       void *next = link_get(tc, cut);
-      check_link(tc, cut, next);
+      check_link_near(tc, cut, next);
       cut = next;
     }
     rest = link_get(tc, cut);
@@ -201,7 +217,7 @@ static void *bin_take_newest(hz3_tcache_t *tc, uint32_t i, uint32_t n) {
   void *first = b->head[i], *last = first;
   for (uint32_t k = 1; k < n; k++) {
     void *next = link_get(tc, last);
-    check_link(tc, last, next);
+    check_link_near(tc, last, next);
     last = next;
   }
   void *rest = link_get(tc, last);
@@ -387,7 +403,7 @@ static uint32_t release_into(hz3_tcache_t *tc, void **headp, uint32_t limit, voi
   const uint32_t cls = HZ3_TAG_CLASS(tag);
   for (uint32_t n = 0; head != NULL && n < limit; n++) {
     void *next = link_get(tc, head);
-    hz3_tag_t next_tag = check_link(tc, head, next);
+    hz3_tag_t next_tag = check_link_from(tc, head, tag, next);
     uint32_t owner = HZ3_TAG_OWNER(tag);
     if (owner == tc->shard) {
       list_push_front(&mine, head);
