@@ -3,7 +3,7 @@
  * Owns: per class, a short stack of lists of free objects exactly as a thread's bin cut them
  *   (links still encoded with the bins' key: this box never reads or writes an object), each
  *   with its count.
- * Why: a full bin sends its newest half away.  Going home, those objects are sorted by owner
+ * Why: a full bin sends half its objects away.  Going home, those objects are sorted by owner
  *   and each goes into its run's free map under its shard's lock; the next refill of the class
  *   carves them out again, writing a link into every one.  Threads that pass objects to one
  *   another (a server's requests, a producer and its consumer) pay both ways on every batch.

@@ -56,8 +56,9 @@ typedef struct hz3_stash {
 enum { HZ3_TCACHE_FRESH = 0, HZ3_TCACHE_ACTIVE = 1, HZ3_TCACHE_DEAD = 2 };
 
 /* Overflowing frees in a row, with no refill between them, after which the byte budget is
- * enforced.  A loop that allocates as much as it frees (SSOT) refills between overflows and
- * keeps its cache; a thread freeing its working set reaches this within a few hundred frees. */
+ * enforced and a flush keeps a bin's older half (flush_bin).  A loop that allocates as much as it
+ * frees (SSOT) refills between overflows and keeps its cache; a thread freeing its working set
+ * reaches this within a few hundred frees. */
 #define HZ3_DRAIN_STREAK 16
 /* ... and after this many the shared batches go home (tcache_send_batches): a thread whose
  * bins random-walk (a server's) reaches 16 now and then (handoff 16: ~30 times a run), and
@@ -102,7 +103,7 @@ typedef struct hz3_tcache_env {
    * torn down or parked, kept by this box (atomically); NULL counts as one. */
   uint64_t shared_grow_bytes;
   uint32_t *live_caches;
-  /* Whole batches all caches share (batches.h): a full bin's newest half waits there for the
+  /* Whole batches all caches share (batches.h): half of a full bin waits there for the
    * next refill of its class in any thread, instead of going home; NULL: every flush goes
    * home.  The caller owns it; tcache sends what leaves it home. */
   hz3_batches_t *batches;

@@ -172,30 +172,48 @@ TEST_F(TcacheTest, FullBinFlushesHalfToCentral) {
   Check();
 }
 
-// A flush sends the newest objects beyond half the bin on (sorted in the walk that cuts them
-// off) and keeps the older half: after max + 1 frees the bin holds the first max / 2 freed.
-TEST_F(TcacheTest, AFlushSendsTheNewestHalfAndKeepsTheOlder) {
-  env_.batches = nullptr;  // every flush goes home
+// A full bin keeps half its max.  A thread that works (refills between overflows) keeps the
+// newest half, the objects likeliest in cache; one that keeps freeing without allocating (as a
+// program dropping its records) keeps the older half from HZ3_DRAIN_STREAK overflows in a row
+// on, and sends the newest home sorted in the walk that cuts them off.
+TEST_F(TcacheTest, AWorkingThreadKeepsTheNewestHalfAFreeingOneTheOlder) {
+  env_.max_bytes = (uint64_t)1 << 30;  // a budget, so that overflows in a row are counted
   hz3_tcache_setup(&tc_, &env_, 0);
   uint32_t cls = hz3_size_to_class(256);
   const uint32_t bin_i = cls + 1;
   std::vector<void*> v;
   uint32_t max;
-  for (;;) {  // hold max + 1 objects with the bin empty (refills grow it; nothing else does)
+  for (;;) {  // hold objects enough for the streak with the bin empty (only refills grow it)
     v.push_back(Malloc(256));
     while (hz3_bins_len(&tc_.bins, bin_i) > 0) v.push_back(Malloc(256));
     max = tc_.bins.max[bin_i];
-    if (v.size() >= (size_t)max + 1) break;
+    if (v.size() >= (size_t)(HZ3_DRAIN_STREAK + 2) * max) break;
   }
   ASSERT_GE(max, 4u);
-  for (uint32_t i = 0; i <= max; i++) Free(v[i]);
+  ASSERT_EQ(tc_.drain_streak, 0u);  // the last allocation refilled
+  // The first overflow: the thread has just been allocating, so the newest half stays.
+  size_t next = 0;
+  for (; next <= max; next++) Free(v[next]);
   ASSERT_EQ(hz3_bins_len(&tc_.bins, bin_i), max / 2);
-  std::set<void*> kept;
-  for (uint32_t i = 0; i < max / 2; i++) kept.insert(Malloc(256));
-  std::set<void*> oldest(v.begin(), v.begin() + max / 2);
-  EXPECT_EQ(kept, oldest);
-  for (void* p : kept) Free(p);
-  for (size_t i = max + 1; i < v.size(); i++) Free(v[i]);
+  EXPECT_EQ(tc_.drain_streak, 1u);
+  std::set<void*> bin_now, newest(v.begin() + (max + 1 - max / 2), v.begin() + max + 1);
+  for (void* p = tc_.bins.head[bin_i]; p != nullptr; p = (void*)(*(uintptr_t*)p ^ env_.link_key))
+    bin_now.insert(p);
+  EXPECT_EQ(bin_now, newest);
+  // Frees go on with no allocation: once the streak is reached, a flush keeps the older half.
+  while (tc_.drain_streak < HZ3_DRAIN_STREAK) Free(v[next++]);
+  std::vector<void*> before;  // the bin, newest first, just before the next overflow
+  while (hz3_bins_len(&tc_.bins, bin_i) < max) Free(v[next++]);
+  for (void* p = tc_.bins.head[bin_i]; p != nullptr; p = (void*)(*(uintptr_t*)p ^ env_.link_key))
+    before.push_back(p);
+  Free(v[next++]);  // the overflow
+  ASSERT_EQ(hz3_bins_len(&tc_.bins, bin_i), max / 2);
+  bin_now.clear();
+  for (void* p = tc_.bins.head[bin_i]; p != nullptr; p = (void*)(*(uintptr_t*)p ^ env_.link_key))
+    bin_now.insert(p);
+  std::set<void*> older(before.end() - max / 2, before.end());
+  EXPECT_EQ(bin_now, older);
+  for (; next < v.size(); next++) Free(v[next]);
   Check();
 }
 
