@@ -63,14 +63,6 @@ static bool objs_all_free(const hz3_run_t *run, uint32_t lo, uint32_t hi) {
   return true;
 }
 
-/* Pages of the run's segment that object idx overlaps: [*p0, *p1]. */
-static void obj_pages(const hz3_run_t *run, uint32_t idx, size_t size, uint32_t *p0, uint32_t *p1) {
-  uint32_t run_page = run->first_page % HZ3_SEG_PAGES;
-  size_t off = (size_t)idx * size;
-  *p0 = run_page + (uint32_t)(off >> HZ3_PAGE_SHIFT);
-  *p1 = run_page + (uint32_t)((off + size - 1) >> HZ3_PAGE_SHIFT);
-}
-
 static bool obj_is_free(const hz3_run_t *run, uint32_t idx) {
   return (run->free_map[idx >> 6] >> (idx & 63)) & 1;
 }
@@ -302,21 +294,22 @@ uint32_t hz3_central_alloc_batch_linked(hz3_central_t *c, uint32_t shard, uint32
     if (run == NULL && (run = new_run(c, sh, cls)) == NULL) break;
     uintptr_t start = (uintptr_t)hz3_segment_run_start(c->pool, run);
     hz3_segment_t *seg = hz3_segment_of(c->pool, (void *)start);
-    uint32_t busy_upto = 0; /* pages below this (segment-relative, +1) are already busy */
+    uint32_t run_page = run->first_page % HZ3_SEG_PAGES;
+    uint32_t busy_end = 0; /* run bytes below this (whole pages) are busy already */
     /* Lowest free objects first, handed out in address order. */
     for (uint32_t w = 0; w < HZ3_RUN_MAP_WORDS && n < want; w++) {
       uint64_t bits = run->free_map[w];
       while (bits != 0 && n < want) {
         uint32_t b = (uint32_t)__builtin_ctzll(bits);
         bits &= bits - 1;
-        uint32_t p0, p1;
-        obj_pages(run, w * 64 + b, size, &p0, &p1);
-        if (p1 + 1 > busy_upto) { /* the object's pages hold an allocated object from now on */
-          uint32_t from = HZ3_MAX(p0, busy_upto);
-          hz3_segment_mark_busy(c->pool, &sh->segments, seg, from, p1 + 1 - from);
-          busy_upto = p1 + 1;
+        uint32_t off = (w * 64 + b) * (uint32_t)size;
+        if (off + size > busy_end) { /* the object's pages hold an allocated object from now on */
+          uint32_t from = HZ3_MAX(off, busy_end) >> HZ3_PAGE_SHIFT;
+          uint32_t to = (off + (uint32_t)size - 1) >> HZ3_PAGE_SHIFT;
+          hz3_segment_mark_busy(c->pool, &sh->segments, seg, run_page + from, to + 1 - from);
+          busy_end = (to + 1) << HZ3_PAGE_SHIFT;
         }
-        chain_keyed(&first, &last, (void *)(start + (size_t)(w * 64 + b) * size), key);
+        chain_keyed(&first, &last, (void *)(start + off), key);
         n++;
         run->nfree--;
       }
