@@ -2,10 +2,10 @@
  * on it), taken with one compare-and-swap and given back with one exchange, inline.  A thread
  * that finds it held spins a little (the holder is most likely running on another CPU and
  * about to let go: every section under it is a few dozen stores), then sleeps on a futex.
- * A pthread mutex slept at once: `handoff 16` switched context ~1 000 times a run, tcmalloc's
- * spin lock ~50.  No allocation; works before main and across fork when the preload's atfork
- * handlers take every lock first.  Held only on slow paths; never on the malloc/free fast
- * path. */
+ * It replaced a pthread mutex (a call each way, and a waiter slept at once): callgrind,
+ * `handoff 16` over 16..2048 B 98.9 -> 95.6 M instructions.  No allocation; works before main and
+ * across fork when the preload's atfork handlers take every lock first.  Held only on slow paths;
+ * never on the malloc/free fast path. */
 #pragma once
 
 #include <stdbool.h>

@@ -186,26 +186,32 @@ void hz3_tcache_setup(hz3_tcache_t *tc, const hz3_tcache_env_t *env, uint32_t sh
 
 static uint32_t release_list(hz3_tcache_t *tc, void *head);
 
+/* Ends bin i's list after its first k objects (1 <= k <= len), checking each link it
+ * passes, and returns what followed them (links keyed; NULL if nothing did).  The bin's head,
+ * length and max are the caller's to set. */
+static void *bin_split_after(hz3_tcache_t *tc, uint32_t i, uint32_t k) {
+  void *last = tc->bins.head[i];
+  for (uint32_t n = 1; n < k; n++) {
+    void *next = link_get(tc, last);
+    check_link_near(tc, last, next);
+    last = next;
+  }
+  void *rest = link_get(tc, last);
+  check_link(tc, last, rest);
+  link_set(tc, last, NULL);
+  return rest;
+}
+
 /* Cuts bin i down to its newest `keep` objects and returns the older ones, still linked with
  * the key (release_list decodes them); NULL if there is nothing beyond keep. */
 static void *bin_cut(hz3_tcache_t *tc, uint32_t i, uint32_t keep) {
   hz3_bins_t *b = &tc->bins;
   if (hz3_bins_len(b, i) <= keep) return NULL;
-  void *rest;
-  if (keep == 0) {
-    rest = b->head[i];
+  void *rest = b->head[i];
+  if (keep == 0)
     b->head[i] = NULL;
-  } else {
-    void *cut = b->head[i];
-    for (uint32_t i = 1; i < keep; i++) {
-      void *next = link_get(tc, cut);
-      check_link_near(tc, cut, next);
-      cut = next;
-    }
-    rest = link_get(tc, cut);
-    check_link(tc, cut, rest);
-    link_set(tc, cut, NULL);
-  }
+  else
+    rest = bin_split_after(tc, i, keep);
   hz3_bins_set_len(b, i, keep);
   return rest;
 }
@@ -214,16 +220,8 @@ static void *bin_cut(hz3_tcache_t *tc, uint32_t i, uint32_t keep) {
  * last one ending the list. */
 static void *bin_take_newest(hz3_tcache_t *tc, uint32_t i, uint32_t n) {
   hz3_bins_t *b = &tc->bins;
-  void *first = b->head[i], *last = first;
-  for (uint32_t k = 1; k < n; k++) {
-    void *next = link_get(tc, last);
-    check_link_near(tc, last, next);
-    last = next;
-  }
-  void *rest = link_get(tc, last);
-  check_link(tc, last, rest);
-  link_set(tc, last, NULL);
-  b->head[i] = rest;
+  void *first = b->head[i];
+  b->head[i] = bin_split_after(tc, i, n);
   hz3_bins_set_len(b, i, hz3_bins_len(b, i) - n);
   return first;
 }
@@ -398,7 +396,8 @@ static uint32_t release_into(hz3_tcache_t *tc, void **headp, uint32_t limit, voi
   hz3_stash_t mine = {NULL, NULL, 0};
   remote_lists_t remote;
   remote.owners = 0;
-  /* head was checked as the link to it (bin_cut); each next's tag comes with its check. */
+  /* head was checked as the link to it (bin_cut), or is a bin's head (free put it there);
+   * each next's tag comes with its check. */
   hz3_tag_t tag = hz3_segment_tag(env->pool, head);
   const uint32_t cls = HZ3_TAG_CLASS(tag);
   for (uint32_t n = 0; head != NULL && n < limit; n++) {
@@ -449,12 +448,9 @@ static uint32_t release_into(hz3_tcache_t *tc, void **headp, uint32_t limit, voi
 static bool flush_bin(hz3_tcache_t *tc, uint32_t i) {
   hz3_bins_t *b = &tc->bins;
   uint32_t keep = b->max[i] / 2, sent = hz3_bins_len(b, i) - keep;
-  bool keeps_batch = tc->env->batches != NULL && hz3_batches_may_keep(tc->env->batches, i - 1);
-  if (tc->drain_streak < HZ3_DRAIN_STREAK || keeps_batch)
-    return send_cut(
-        tc, i,
-        tc->drain_streak < HZ3_DRAIN_STREAK ? bin_cut(tc, i, keep) : bin_take_newest(tc, i, sent),
-        sent);
+  if (tc->drain_streak < HZ3_DRAIN_STREAK) return send_cut(tc, i, bin_cut(tc, i, keep), sent);
+  if (tc->env->batches != NULL && hz3_batches_may_keep(tc->env->batches, i - 1))
+    return send_cut(tc, i, bin_take_newest(tc, i, sent), sent);
   uint32_t others = release_into(tc, &b->head[i], sent, NULL);
   hz3_bins_set_len(b, i, keep);
   return 2 * others > sent;
