@@ -37,6 +37,8 @@ HZ3_KNOBS = [
     ("release_range_pages", "HZ3_RELEASE_RANGE_PAGES", 64, 1, 512, "above the retain cap, unused ranges at least this long go back first"),
     ("release_fragment_pages", "HZ3_RELEASE_FRAGMENT_PAGES", 512, 0, 16777216, "shorter unused ranges go back once a shard holds this many pages of them"),
     ("release_active_pages", "HZ3_RELEASE_ACTIVE_PAGES", 2048, 0, 16777216, "unused pages the process keeps while a shard that frees is still taking new runs (a loop that frees and allocates again)"),
+    ("release_reuse_window_ms", "HZ3_RELEASE_REUSE_WINDOW_MS", 100, 0, 60000, "pages given back that the process takes again within this many ms raise a keep of unused pages (0: off)"),
+    ("release_reuse_keep_max_pages", "HZ3_RELEASE_REUSE_KEEP_MAX_PAGES", 16384, 0, 16777216, "most unused pages that keep may hold"),
     ("release_batch", "HZ3_RELEASE_BATCHING", 1, 0, 1, "one process_madvise call per pass of ranges (0: one madvise per range)"),
     ("remote_direct", "HZ3_REMOTE_DIRECT", 1, 0, 1, "remote frees go straight into the owner's runs when its lock is free (0: always via its inbox)"),
     ("orphan_caches", "HZ3_ORPHAN_CACHES", 0, 0, 1, "an exiting thread's cache waits whole for the next new thread (0: it goes home to central)"),

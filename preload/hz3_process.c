@@ -83,9 +83,11 @@ static void fork_prepare(void) {
   hz3_large_lock(&hz3_g.large);
   hz3_central_lock_all(&hz3_g.central);
   hz3_lock_acquire(&hz3_g.pool.lock);
+  hz3_lock_acquire(&hz3_g.purge.paced_lock); /* innermost: taken under a shard or the pool lock */
 }
 
 static void fork_parent(void) {
+  hz3_lock_release(&hz3_g.purge.paced_lock);
   hz3_lock_release(&hz3_g.pool.lock);
   hz3_central_unlock_all(&hz3_g.central);
   hz3_large_unlock(&hz3_g.large);
@@ -98,6 +100,7 @@ static void fork_parent(void) {
 static void fork_child(void) {
   /* Only the forking thread lives on; it holds every lock (taken in prepare), so the locks
    * are simply re-made unlocked.  Other threads' caches are lost to the child. */
+  hz3_lock_reset(&hz3_g.purge.paced_lock);
   hz3_lock_reset(&hz3_g.pool.lock);
   hz3_central_reset_locks_in_child(&hz3_g.central);
   hz3_lock_reset(&hz3_g.large.lock);

@@ -21,6 +21,8 @@ hz3_purge_cfg_t hz3_purge_cfg_default(void) {
       .release_range_pages = HZ3_RELEASE_RANGE_PAGES,
       .release_fragment_pages = HZ3_RELEASE_FRAGMENT_PAGES,
       .release_active_pages = HZ3_RELEASE_ACTIVE_PAGES,
+      .reuse_window_ms = HZ3_RELEASE_REUSE_WINDOW_MS,
+      .reuse_keep_max_pages = HZ3_RELEASE_REUSE_KEEP_MAX_PAGES,
   };
   return cfg;
 }
@@ -44,9 +46,26 @@ static budget_t budget(uint64_t pages, uint32_t calls) {
   return b;
 }
 
+static uint64_t now_ns(const hz3_purge_t *pg) { return pg->pool->os->now_ns(pg->pool->os->ctx); }
+static uint64_t reuse_window_ns(const hz3_purge_t *pg) {
+  return (uint64_t)pg->cfg.reuse_window_ms * 1000000u;
+}
+
+/* Pages just went back to the OS: if the process takes pages again soon, these were working
+ * memory (on_retake). */
+static void note_released(hz3_purge_t *pg, uint64_t pages) {
+  uint64_t now = now_ns(pg);
+  hz3_lock_acquire(&pg->paced_lock);
+  uint64_t recent = now - pg->paced_ns > reuse_window_ns(pg) ? 0 : pg->released_recent;
+  __atomic_store_n(&pg->released_recent, recent + pages, __ATOMIC_RELAXED);
+  pg->paced_ns = now;
+  hz3_lock_release(&pg->paced_lock);
+}
+
 /* Ends a pass: what waits in the batch goes to the OS (before the caller's lock drops). */
 static uint64_t budget_done(hz3_purge_t *pg, budget_t *b) {
   hz3_segment_release_flush(pg->pool, &b->batch);
+  if (b->pages_done > 0 && pg->cfg.reuse_window_ms > 0) note_released(pg, b->pages_done);
   return b->pages_done;
 }
 
@@ -119,6 +138,58 @@ static bool set_is_cycling(const hz3_purge_t *pg, const hz3_segment_set_t *set) 
   return set->runs_taken != pg->runs_seen[set->owner];
 }
 
+/* The paced keep: unused pages the process keeps over the retain cap because it has shown
+ * that it takes back what it gives.  A program that frees a round and allocates the next
+ * (threads that exit and new ones that start, a loop's phases) would otherwise give each
+ * round's pages back at its end and fault them in again at the next one's start.
+ *
+ * Grows: purged pages taken again (the pool's retake hook: they are about to fault) raise the
+ * keep by as many, at most what passes gave back and reuse_keep_max_pages in all, as long as
+ * gives and takes follow each other with no gap of a window (reuse_window_ms): a round's
+ * allocations, which fault back in what the round before gave, are such a chain however long
+ * they last.  Only pages that fault count, and only after a give-back, so a program that
+ * grows, or whose phases are further apart than the window (a burst, then idle for a while,
+ * then another), keeps nothing.
+ * Goes: at a decision of the release policy that finds no page taken (pool->taken_pages) for a
+ * window: a program that frees without allocating for that long is winding down (emptying its
+ * working set, as before it goes idle), and gives the keep back as it frees.
+ * What an idle process can be left holding is the keep of its last rounds (malloc_trim takes
+ * it all). */
+static void on_retake(void *ctx, uint32_t npages) {
+  hz3_purge_t *pg = ctx;
+  if (__atomic_load_n(&pg->released_recent, __ATOMIC_RELAXED) == 0) return; /* no clock */
+  uint64_t now = now_ns(pg);
+  hz3_lock_acquire(&pg->paced_lock);
+  if (now - pg->paced_ns <= reuse_window_ns(pg)) {
+    uint64_t back = HZ3_MIN((uint64_t)npages, pg->released_recent);
+    __atomic_store_n(&pg->released_recent, pg->released_recent - back, __ATOMIC_RELAXED);
+    uint64_t keep = HZ3_MIN(pg->keep_pages + back, (uint64_t)pg->cfg.reuse_keep_max_pages);
+    __atomic_store_n(&pg->keep_pages, keep, __ATOMIC_RELAXED);
+    pg->paced_ns = now;
+  } else {
+    __atomic_store_n(&pg->released_recent, 0, __ATOMIC_RELAXED);
+  }
+  hz3_lock_release(&pg->paced_lock);
+}
+
+/* The paced keep at a decision of the release policy (above the retain cap), decayed if the
+ * process has taken nothing for a while. */
+static uint64_t paced_keep(hz3_purge_t *pg) {
+  uint64_t keep = __atomic_load_n(&pg->keep_pages, __ATOMIC_RELAXED);
+  if (keep == 0 || !hz3_lock_try(&pg->paced_lock)) return keep;
+  uint64_t now = now_ns(pg);
+  uint64_t taken_total = __atomic_load_n(&pg->pool->taken_pages, __ATOMIC_RELAXED);
+  if (taken_total != pg->taken_seen) {
+    pg->taken_seen = taken_total;
+    pg->taken_ns = now;
+  } else if (now - pg->taken_ns > reuse_window_ns(pg)) {
+    keep = 0;
+    __atomic_store_n(&pg->keep_pages, keep, __ATOMIC_RELAXED);
+  }
+  hz3_lock_release(&pg->paced_lock);
+  return keep;
+}
+
 /* The retain cap now (mallopt(M_TRIM_THRESHOLD) may change it while threads run). */
 static inline uint64_t retain_cap(const hz3_purge_t *pg) {
   return __atomic_load_n(&pg->cfg.retain_max_pages, __ATOMIC_RELAXED);
@@ -144,18 +215,17 @@ static void on_unused(void *ctx, hz3_segment_pool_t *pool, hz3_segment_set_t *se
       set->unused_pages <= pg->cfg.release_fragment_pages)
     return;
   pg->fresh_pages[set->owner] = 0;
-  if (!set_is_cycling(pg, set)) {
-    release_pass(pg, set, cap / 2, pg->cfg.release_fragment_pages, UINT64_MAX);
-    return;
-  }
-  /* Cycling: keep what the owner will take again, up to release_active_pages in the whole process
-   * (not per shard: threads that move between shards must not multiply it), and above that
-   * give back only down to half of it. */
-  uint64_t pool_unused = hz3_segment_unused_pages(pool), keep = pg->cfg.release_active_pages;
-  if (pool_unused <= keep) return;
-  uint64_t excess = pool_unused - keep / 2;
-  uint64_t target = HZ3_MAX(cap / 2, keep / 2);
-  release_pass(pg, set, target, HZ3_MAX((uint64_t)pg->cfg.release_fragment_pages, keep), excess);
+  /* What the process keeps: the paced keep, and while this set's owner is cycling (took runs
+   * since its last release) up to release_active_pages in the whole process (not per shard:
+   * threads that move between shards must not multiply it), above which the active allowance
+   * goes back down to half of it. */
+  uint64_t paced = paced_keep(pg),
+           active = set_is_cycling(pg, set) ? pg->cfg.release_active_pages : 0;
+  uint64_t keep = HZ3_MAX(paced, active), pool_unused = hz3_segment_unused_pages(pool);
+  if (keep > 0 && pool_unused <= keep) return;
+  uint64_t target = HZ3_MAX(cap / 2, HZ3_MAX(paced, active / 2));
+  release_pass(pg, set, target, HZ3_MAX((uint64_t)pg->cfg.release_fragment_pages, keep),
+               keep > 0 ? pool_unused - target : UINT64_MAX);
 }
 
 void hz3_purge_init(hz3_purge_t *pg, hz3_segment_pool_t *pool, hz3_stats_t *stats,
@@ -166,7 +236,7 @@ void hz3_purge_init(hz3_purge_t *pg, hz3_segment_pool_t *pool, hz3_stats_t *stat
   pg->pool = pool;
   pg->stats = stats;
   /* Always: the retain cap may be set at run time (mallopt) in a build that starts without. */
-  hz3_segment_pool_set_unused_hook(pool, on_unused, pg);
+  hz3_segment_pool_set_unused_hook(pool, on_unused, on_retake, pg);
 }
 
 typedef struct {
@@ -221,7 +291,10 @@ void hz3_purge_owner_left(hz3_purge_t *pg, hz3_segment_set_t *set) {
   /* A shard still cycling memory: its next thread will take it again; leave it to the usual
    * passes. */
   if (set_is_cycling(pg, set)) return;
-  release_pass(pg, set, cap / 2, 0, UINT64_MAX);
+  uint64_t paced = paced_keep(pg), pool_unused = hz3_segment_unused_pages(pg->pool);
+  if (paced > 0 && pool_unused <= paced) return;
+  uint64_t target = HZ3_MAX(cap / 2, paced);
+  release_pass(pg, set, target, paced, paced > 0 ? pool_unused - target : UINT64_MAX);
 }
 
 uint64_t hz3_purge_set_all(hz3_purge_t *pg, hz3_segment_set_t *set, uint64_t max_pages,

@@ -15,7 +15,11 @@
  *           process that then goes idle, without a thread); a shard whose owner took new
  *           runs since the last release is cycling memory (it frees a round, then allocates
  *           the next): it keeps up to release_active_pages before anything goes, so a loop
- *           does not fault its pages back in every round;
+ *           does not fault its pages back in every round; and pages given back that the
+ *           process takes again within reuse_window_ms (a program that frees a round and
+ *           allocates the next, whichever threads do it) raise a process-wide keep by what
+ *           came back, up to reuse_keep_max_pages, which halves at each decision that finds
+ *           nothing taken for a window (a program that frees without reusing: winding down);
  *   trim    everything, no budget (malloc_trim).
  *   The mechanics (madvise, purged bits, counts) are the segment box's.
  * Invariants: only resident-unused pages are purged; no call exceeds its budget; every purge
@@ -47,6 +51,9 @@ typedef struct hz3_purge_cfg {
   uint32_t release_range_pages;    /* above the cap, ranges this long go back first */
   uint32_t release_fragment_pages; /* shorter ranges wait until a set holds this many */
   uint32_t release_active_pages;   /* unused pages the process keeps while owners take runs */
+  uint32_t reuse_window_ms;        /* paced keep: pages given back that come back within this
+                                      are working memory (0: off) */
+  uint32_t reuse_keep_max_pages;   /* paced keep: at most this many kept for it */
 } hz3_purge_cfg_t;
 
 /* Pages that must become unused in a set before a release pass above the cap looks at it
@@ -71,6 +78,16 @@ typedef struct hz3_purge {
   hz3_purge_queue_t queues[HZ3_NUM_SHARDS];
   uint64_t fresh_pages[HZ3_NUM_SHARDS]; /* made unused per set since its last release pass */
   uint64_t runs_seen[HZ3_NUM_SHARDS];   /* set->runs_taken when a pass last released */
+  /* The paced keep (see on_unused in purge.c): process-wide, changed under paced_lock by
+   * whichever thread's decision gets it (a decision that finds it taken uses keep_pages as
+   * it is). */
+  hz3_lock_t paced_lock;
+  uint64_t keep_pages;      /* unused pages kept over the cap: what came back within the window */
+  uint64_t paced_ns;        /* when a pass last gave pages back or on_retake last counted */
+  uint64_t released_recent; /* pages passes gave back, in a chain of gives and takes with no gap
+                               of a window, that no take has matched yet */
+  uint64_t taken_seen;      /* pool->taken_pages at the last decision */
+  uint64_t taken_ns;        /* the last decision that found pages taken since the one before */
 } hz3_purge_t;
 
 /* ---- lifecycle ---- */

@@ -31,6 +31,8 @@ class PurgeTest : public ::testing::Test {
     cfg_.s57 = cfg_.s60 = cfg_.s61 = false;
     cfg_.retain_max_pages = 0;
     cfg_.release_active_pages = 0;  // the tests below take runs as they go: no allowance
+    cfg_.reuse_window_ms = 0;       // nor a paced keep (the fake clock stands still), but in
+                                    // the tests of it
   }
   void TearDown() override {
     Check();
@@ -253,6 +255,95 @@ TEST_F(PurgeTest, AnOwnerTakingRunsKeepsWhatItCyclesUpToItsAllowance) {
   size_t released = os_.dontneed_pages();
   for (hz3_run_t* r : late) hz3_segment_free_run(&pool_, &set_, r, 0);
   EXPECT_GE(os_.dontneed_pages() - released, 4u * pages);
+  Check();
+}
+
+// The paced keep: a round of runs freed, given back, and taken again soon.
+class PacedKeepTest : public PurgeTest {
+ protected:
+  static constexpr uint64_t kMs = 1000000;
+  uint32_t cls_ = hz3_size_to_class(65536);
+  uint32_t pages_ = hz3_class_run_pages(cls_);
+  void SetUp() override {
+    PurgeTest::SetUp();
+    cfg_.retain_max_pages = 16;
+    cfg_.retain_budget_calls = 1000;
+    cfg_.release_fragment_pages = 0;
+    cfg_.reuse_window_ms = 100;
+    cfg_.reuse_keep_max_pages = 1000;
+  }
+  std::vector<hz3_run_t*> Take(int n) {
+    std::vector<hz3_run_t*> v;
+    for (int i = 0; i < n; i++) v.push_back(Busy(cls_));
+    return v;
+  }
+  void Give(const std::vector<hz3_run_t*>& v) {
+    for (hz3_run_t* r : v) hz3_segment_free_run(&pool_, &set_, r, 0);
+  }
+};
+
+TEST_F(PacedKeepTest, PagesTakenBackSoonAfterTheyWentAreKeptTheNextRound) {
+  Init();
+  busy_.push_back(Busy(cls_));  // keeps the segment in the set
+  Give(Take(8));                // round 1: nothing known yet, its pages go back
+  size_t given = os_.dontneed_pages();
+  ASSERT_GE(given, 8u * pages_ - 16);
+  os_.Advance(5 * kMs);
+  std::vector<hz3_run_t*> round = Take(8);  // faults them back in: the keep grows by as many
+  os_.Advance(5 * kMs);
+  Give(round);  // round 2: kept for round 3
+  EXPECT_EQ(os_.dontneed_pages(), given);
+  EXPECT_EQ(hz3_segment_unused_pages(&pool_), 8u * pages_);
+  os_.Advance(5 * kMs);
+  Give(Take(8));  // round 3 takes round 2's resident pages: nothing faults, nothing goes
+  EXPECT_EQ(os_.dontneed_pages(), given);
+  Check();
+}
+
+TEST_F(PacedKeepTest, RoundsFurtherApartThanTheWindowKeepNothing) {
+  Init();
+  busy_.push_back(Busy(cls_));
+  Give(Take(8));
+  size_t given = os_.dontneed_pages();
+  os_.Advance(150 * kMs);  // a burst, then a pause longer than the window, then another
+  std::vector<hz3_run_t*> round = Take(8);
+  os_.Advance(5 * kMs);
+  Give(round);
+  EXPECT_GE(os_.dontneed_pages() - given, 8u * pages_ - 16);
+  EXPECT_LE(hz3_segment_unused_pages(&pool_), 16u);
+  Check();
+}
+
+TEST_F(PacedKeepTest, FreeingWithoutTakingForAWindowGivesTheKeepBack) {
+  Init();
+  busy_.push_back(Busy(cls_));
+  Give(Take(8));
+  os_.Advance(5 * kMs);
+  std::vector<hz3_run_t*> round = Take(8);
+  std::vector<hz3_run_t*> held = Take(8);  // more than the keep, freed later
+  Give(round);
+  size_t given = os_.dontneed_pages();
+  ASSERT_EQ(hz3_segment_unused_pages(&pool_), 8u * pages_);  // kept
+  // Then only frees, for longer than a window: the program is winding down.
+  os_.Advance(150 * kMs);
+  Give(held);
+  EXPECT_GE(os_.dontneed_pages() - given, 8u * pages_);
+  EXPECT_LE(hz3_segment_unused_pages(&pool_), 16u);
+  Check();
+}
+
+TEST_F(PacedKeepTest, TheKeepHoldsAtMostItsMaximum) {
+  cfg_.reuse_keep_max_pages = 3 * pages_;  // three runs
+  Init();
+  busy_.push_back(Busy(cls_));
+  Give(Take(8));
+  os_.Advance(5 * kMs);
+  std::vector<hz3_run_t*> round = Take(8);
+  os_.Advance(5 * kMs);
+  size_t given = os_.dontneed_pages();
+  Give(round);
+  EXPECT_LE(hz3_segment_unused_pages(&pool_), 3u * pages_);
+  EXPECT_GE(os_.dontneed_pages() - given, 5u * pages_);
   Check();
 }
 

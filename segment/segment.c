@@ -257,8 +257,9 @@ const hz3_arena_t *hz3_segment_other_arena_of(const hz3_segment_pool_t *pool, co
 }
 
 void hz3_segment_pool_set_unused_hook(hz3_segment_pool_t *pool, hz3_segment_unused_fn fn,
-                                      void *ctx) {
+                                      hz3_segment_retake_fn retake, void *ctx) {
   pool->unused_hook = fn;
+  pool->retake_hook = retake;
   pool->unused_ctx = ctx;
 }
 
@@ -454,16 +455,21 @@ void hz3_segment_free_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_
 
 void hz3_segment_mark_busy(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_segment_t *seg,
                            uint32_t first, uint32_t npages) {
-  int64_t resident = 0;
+  int64_t resident = 0, taken = 0;
   for (uint32_t w = first >> 6; w <= (first + npages - 1) >> 6; w++) {
     uint64_t m = range_mask(w, first, npages) & seg->idle_bits[w];
     if (m == 0) continue;
     HZ3_ASSERT((m & seg->free_bits[w]) == 0);
+    taken += __builtin_popcountll(m);
     resident += __builtin_popcountll(m & ~seg->idle_purged_bits[w]);
     seg->idle_bits[w] &= ~m;
     seg->idle_purged_bits[w] &= ~m; /* a purged page faults back in as zeroes: nothing to do */
   }
+  if (taken == 0) return;
   unused_add(pool, set, seg, -resident);
+  __atomic_fetch_add(&pool->taken_pages, (uint64_t)taken, __ATOMIC_RELAXED);
+  if (taken > resident && pool->retake_hook)
+    pool->retake_hook(pool->unused_ctx, (uint32_t)(taken - resident));
 }
 
 void hz3_segment_mark_idle(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_segment_t *seg,

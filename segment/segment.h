@@ -100,6 +100,11 @@ typedef struct hz3_segment_set {
 
 struct hz3_segment_pool;
 
+/* Called, under the set owner's lock, when npages pages that were purged (or never touched)
+ * are about to hold objects again, and so will fault in: the purge box's measure of pages it
+ * gave back too early. */
+typedef void (*hz3_segment_retake_fn)(void *ctx, uint32_t npages);
+
 /* Called, under the set owner's lock, when pages [first, first + npages) of seg have just become
  * unused (a run freed, or pages of a run left idle).  The purge box installs it (S60 queue,
  * retain cap); it may purge pages of the set's segments but must not change the set. */
@@ -138,9 +143,12 @@ typedef struct hz3_segment_pool {
   hz3_stats_t *stats;
   hz3_segment_unused_fn unused_hook; /* may be NULL; set by hz3_segment_pool_set_unused_hook */
   void *unused_ctx;
-  uint64_t unused_pages;       /* resident-unused pages of every segment (atomic) */
-  uint64_t spare_unused_pages; /* of which in spare segments (changed under the lock, read
-                                  without it as a hint: atomic) */
+  hz3_segment_retake_fn retake_hook; /* may be NULL; set with the unused hook, same ctx */
+  uint64_t unused_pages;             /* resident-unused pages of every segment (atomic) */
+  uint64_t spare_unused_pages;       /* of which in spare segments (changed under the lock, read
+                                        without it as a hint: atomic) */
+  uint64_t taken_pages;   /* pages that went from unused (resident or purged) to holding an
+                             object, ever (atomic): the release policy's measure of reuse */
   uint32_t used_segments; /* segments mapped in every arena (under the lock; read as a gauge) */
   hz3_segment_t *spare;   /* wholly free segments with resident pages (hot): taken first */
   hz3_segment_t *cold;    /* wholly free segments given back to the OS in full (purged) */
@@ -158,10 +166,10 @@ int hz3_segment_pool_init(hz3_segment_pool_t *pool, const hz3_os_ops_t *os, hz3_
 /* Unmaps everything the arenas mapped (tests). Every run must have been freed. */
 void hz3_segment_pool_destroy(hz3_segment_pool_t *pool);
 void hz3_segment_set_init(hz3_segment_set_t *set, uint32_t owner);
-/* Names the one function told when pages become unused (the release policy, in purge), before
- * the pool is shared; NULL: nobody. */
+/* Names the one function told when pages become unused (the release policy, in purge), and the
+ * one told when purged pages are taken again, before the pool is shared; NULL: nobody. */
 void hz3_segment_pool_set_unused_hook(hz3_segment_pool_t *pool, hz3_segment_unused_fn fn,
-                                      void *ctx);
+                                      hz3_segment_retake_fn retake, void *ctx);
 
 /* ---- runs (caller holds the set owner's lock) ---- */
 /* A run of npages for class cls, tagged for set->owner; takes a new segment from the pool when
