@@ -151,8 +151,9 @@ static bool set_is_cycling(const hz3_purge_t *pg, const hz3_segment_set_t *set) 
  * grows, or whose phases are further apart than the window (a burst, then idle for a while,
  * then another), keeps nothing.
  * Goes: at a decision of the release policy that finds no page taken (pool->taken_pages) for a
- * window: a program that frees without allocating for that long is winding down (emptying its
- * working set, as before it goes idle), and gives the keep back as it frees.
+ * window, or while more than twice the keep became unused: a program that frees without
+ * allocating for that long, or that much, is winding down (emptying its working set, as before
+ * it goes idle), and gives the keep back as it frees.
  * What an idle process can be left holding is the keep of its last rounds (malloc_trim takes
  * it all). */
 static void on_retake(void *ctx, uint32_t npages) {
@@ -179,10 +180,12 @@ static uint64_t paced_keep(hz3_purge_t *pg) {
   if (keep == 0 || !hz3_lock_try(&pg->paced_lock)) return keep;
   uint64_t now = now_ns(pg);
   uint64_t taken_total = __atomic_load_n(&pg->pool->taken_pages, __ATOMIC_RELAXED);
+  uint64_t made = __atomic_load_n(&pg->made_unused, __ATOMIC_RELAXED);
   if (taken_total != pg->taken_seen) {
     pg->taken_seen = taken_total;
     pg->taken_ns = now;
-  } else if (now - pg->taken_ns > reuse_window_ns(pg)) {
+    pg->made_at_take = made;
+  } else if (now - pg->taken_ns > reuse_window_ns(pg) || made - pg->made_at_take > 2 * keep) {
     keep = 0;
     __atomic_store_n(&pg->keep_pages, keep, __ATOMIC_RELAXED);
   }
@@ -207,6 +210,8 @@ static void on_unused(void *ctx, hz3_segment_pool_t *pool, hz3_segment_set_t *se
   uint64_t cap = retain_cap(pg);
   if (cap == 0) return;
   pg->fresh_pages[set->owner] += npages;
+  if (__atomic_load_n(&pg->keep_pages, __ATOMIC_RELAXED) != 0) /* only then is it read */
+    __atomic_fetch_add(&pg->made_unused, npages, __ATOMIC_RELAXED);
   if (hz3_segment_unused_pages(pool) <= cap) return;
   /* Above the cap.  A pass looks at this set again only once enough new pages became unused
    * here for a long range to have formed, or a spare segment waits, or fragments pile up. */

@@ -88,6 +88,8 @@ typedef struct hz3_purge {
                                of a window, that no take has matched yet */
   uint64_t taken_seen;      /* pool->taken_pages at the last decision */
   uint64_t taken_ns;        /* the last decision that found pages taken since the one before */
+  uint64_t made_unused;     /* pages made unused while there is a keep (atomic) */
+  uint64_t made_at_take;    /* made_unused at that decision */
 } hz3_purge_t;
 
 /* ---- lifecycle ---- */

@@ -332,6 +332,23 @@ TEST_F(PacedKeepTest, FreeingWithoutTakingForAWindowGivesTheKeepBack) {
   Check();
 }
 
+TEST_F(PacedKeepTest, FreeingMoreThanTwiceTheKeepWithoutTakingGivesItBack) {
+  Init();
+  busy_.push_back(Busy(cls_));
+  Give(Take(4));
+  os_.Advance(5 * kMs);
+  std::vector<hz3_run_t*> round = Take(4);  // the keep grows to 4 runs
+  std::vector<hz3_run_t*> held = Take(12);  // three times that, freed at once later
+  Give(round);
+  size_t given = os_.dontneed_pages();
+  ASSERT_EQ(hz3_segment_unused_pages(&pool_), 4u * pages_);  // kept
+  // No time passes (a program freeing fast, as before it goes idle): the amount tells.
+  Give(held);
+  EXPECT_GE(os_.dontneed_pages() - given, 12u * pages_);
+  EXPECT_LE(hz3_segment_unused_pages(&pool_), 16u);
+  Check();
+}
+
 TEST_F(PacedKeepTest, TheKeepHoldsAtMostItsMaximum) {
   cfg_.reuse_keep_max_pages = 3 * pages_;  // three runs
   Init();
@@ -393,7 +410,12 @@ TEST_F(PurgeTest, RandomOperationsKeepInvariants) {
   for (int step = 0; step < 3000; step++) {
     int op = rng() % 10;
     if (op < 5 || live.empty()) {
-      hz3_run_t* r = Busy(rng() % HZ3_NUM_CLASSES, step);
+      // A big class (a run of up to 128 pages) one time in 32, so that the 16 segments hold
+      // what the walk keeps live.
+      uint32_t cls = rng() % 32 == 0 ? HZ3_NUM_MEDIUM_CLASSES +
+                                           rng() % (HZ3_NUM_CLASSES - HZ3_NUM_MEDIUM_CLASSES)
+                                     : rng() % HZ3_NUM_MEDIUM_CLASSES;
+      hz3_run_t* r = Busy(cls, step);
       if (r) live.push_back(r);
     } else if (op < 8) {
       size_t i = rng() % live.size();
