@@ -7,7 +7,7 @@ int hz3_class_for_aligned(size_t n, size_t align) {
   if (n > HZ3_MEDIUM_MAX || align > HZ3_PAGE_SIZE) return -1;
   /* Objects sit at k * size from a page-aligned run start, so they are all aligned exactly
    * when size is a multiple of align.  The table is ascending; at most a few steps. */
-  for (uint32_t c = hz3_size_to_class(n); c < HZ3_NUM_CLASSES; c++) {
+  for (uint32_t c = hz3_size_to_class(n); c < HZ3_NUM_MEDIUM_CLASSES; c++) {
     if ((hz3_class_size_table[c] & (align - 1)) == 0) return (int)c;
   }
   return -1;

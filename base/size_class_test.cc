@@ -24,9 +24,25 @@ TEST(SizeClassTest, NamedBoundaries) {
   for (const Case& c : cases) {
     EXPECT_EQ(hz3_class_to_size(hz3_size_to_class(c.n)), c.size) << "n=" << c.n;
   }
-  // 65537 is large: no class. The lookup is only defined up to HZ3_MEDIUM_MAX.
-  EXPECT_GT(65537u, HZ3_MEDIUM_MAX);
-  EXPECT_EQ(hz3_size_to_class(65536), HZ3_NUM_CLASSES - 1);
+  // The table lookup is defined up to HZ3_MEDIUM_MAX; 65536 is the last medium class.
+  EXPECT_EQ(hz3_size_to_class(65536), HZ3_NUM_MEDIUM_CLASSES - 1);
+  EXPECT_FALSE(hz3_class_is_big(HZ3_NUM_MEDIUM_CLASSES - 1));
+  // Big classes, by arithmetic: 8 per power of two up to HZ3_BIG_MAX; above it, no class.
+  struct Case big[] = {{65537, 73728},   {73728, 73728},   {73729, 81920},   {131072, 131072},
+                       {131073, 147456}, {400000, 425984}, {524287, 524288}, {524288, 524288}};
+  for (const Case& c : big) {
+    uint32_t cls = hz3_big_size_to_class(c.n);
+    EXPECT_TRUE(hz3_class_is_big(cls)) << "n=" << c.n;
+    EXPECT_EQ(hz3_class_to_size(cls), c.size) << "n=" << c.n;
+  }
+  EXPECT_EQ(hz3_big_size_to_class(HZ3_BIG_MAX), HZ3_NUM_CLASSES - 1);
+}
+
+TEST(SizeClassTest, EveryBigSizeGetsTheSmallestFittingClass) {
+  for (size_t n = HZ3_MEDIUM_MAX + 1; n <= HZ3_BIG_MAX; n++) {
+    ASSERT_EQ(hz3_big_size_to_class(n), SlowClassOf(n)) << "n=" << n;
+    ASSERT_LE((hz3_class_to_size(hz3_big_size_to_class(n)) - n) * 8, n) << "n=" << n;
+  }
 }
 
 TEST(SizeClassTest, SmallClassesAre16ByteSteps) {
@@ -75,7 +91,8 @@ TEST(SizeClassTest, ClassesAscendAndAreAligned) {
       EXPECT_GT(hz3_class_to_size(c), hz3_class_to_size(c - 1));
     }
   }
-  EXPECT_EQ(hz3_class_to_size(HZ3_NUM_CLASSES - 1), HZ3_MEDIUM_MAX);
+  EXPECT_EQ(hz3_class_to_size(HZ3_NUM_MEDIUM_CLASSES - 1), HZ3_MEDIUM_MAX);
+  EXPECT_EQ(hz3_class_to_size(HZ3_NUM_CLASSES - 1), HZ3_BIG_MAX);
 }
 
 TEST(SizeClassTest, RunsHoldTheirObjects) {
@@ -83,6 +100,12 @@ TEST(SizeClassTest, RunsHoldTheirObjects) {
     size_t pages = hz3_class_run_pages(c), objs = hz3_class_run_objs(c);
     size_t run_bytes = pages * HZ3_PAGE_SIZE, size = hz3_class_to_size(c);
     ASSERT_GE(pages, 1u);
+    if (hz3_class_is_big(c)) {  // one object, a run of its own
+      ASSERT_EQ(objs, 1u) << "class " << c;
+      ASSERT_EQ(run_bytes, size) << "class " << c;
+      ASSERT_LE(pages, HZ3_BIG_RUN_MAX_PAGES);
+      continue;
+    }
     ASSERT_LE(pages, HZ3_RUN_MAX_PAGES);
     ASSERT_GE(objs, 1u);
     ASSERT_LE(objs, HZ3_RUN_MAX_OBJS);
@@ -97,8 +120,9 @@ TEST(SizeClassTest, AlignedClassLookup) {
   EXPECT_EQ(hz3_class_to_size(hz3_class_for_aligned(100, 4096)), 4096u);
   EXPECT_EQ(hz3_class_to_size(hz3_class_for_aligned(4097, 4096)), 8192u);
   EXPECT_EQ(hz3_class_to_size(hz3_class_for_aligned(33, 16)), 48u);
-  EXPECT_EQ(hz3_class_for_aligned(100, 8192), -1);  // beyond a page: large path
-  EXPECT_EQ(hz3_class_for_aligned(HZ3_MEDIUM_MAX + 1, 16), -1);
+  EXPECT_EQ(hz3_class_for_aligned(100, 8192), -1);               // beyond a page: large path
+  EXPECT_EQ(hz3_class_for_aligned(HZ3_MEDIUM_MAX + 1, 16), -1);  // big ones come by size
+  EXPECT_FALSE(hz3_class_is_big(hz3_class_for_aligned(60000, 4096)));
   for (size_t align = 16; align <= HZ3_PAGE_SIZE; align *= 2) {
     for (size_t n = 1; n <= HZ3_MEDIUM_MAX; n += 97) {
       int c = hz3_class_for_aligned(n, align);

@@ -81,6 +81,8 @@ JE_API size_t nallocx(size_t n, int flags) {
     int c = hz3_class_for_aligned(n, align);
     if (c >= 0) return hz3_class_to_size((uint32_t)c);
   }
+  if (n > HZ3_MEDIUM_MAX && n <= HZ3_BIG_MAX && align <= HZ3_PAGE_SIZE)
+    return hz3_class_to_size(hz3_big_size_to_class(n));
   size_t pages = (n + HZ3_PAGE_SIZE - 1) & ~(HZ3_PAGE_SIZE - 1);
   return pages < n ? 0 : pages;
 }

@@ -78,6 +78,26 @@ static HZ3_NOINLINE void *malloc_large(size_t n, size_t align, bool zeroed) {
   return hz3_large_alloc(&hz3_g.large, n, align, zeroed);
 }
 
+/* A block of HZ3_MEDIUM_MAX < n <= HZ3_BIG_MAX bytes: a run of its own, straight from central
+ * (page-aligned).  Its pages come back to the segments when it is freed, so memory one size
+ * gave back serves any other, under the release policy of every page (a mapping of its own
+ * served only its own size again, and faulted in fresh whenever none fitted). */
+static HZ3_NOINLINE void *malloc_big(size_t n, bool zeroed) {
+  if (hz3_process_ensure() != 0) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  hz3_thread_ensure();
+  void *p = hz3_tcache_alloc_direct(&hz3_t_tcache, hz3_big_size_to_class(n));
+  if (p != NULL && zeroed) memset(p, 0, n);
+  return p;
+}
+
+/* Anything above HZ3_MEDIUM_MAX, with malloc's alignment. */
+static HZ3_NOINLINE void *malloc_above_medium(size_t n, bool zeroed) {
+  return n <= HZ3_BIG_MAX ? malloc_big(n, zeroed) : malloc_large(n, 0, zeroed);
+}
+
 /* A pointer neither the arena's nor a registered large block's: if hz3 can tell it was one of
  * its own (inside a large block, a large block freed already, or just past the arena, whose
  * header glibc would read from the arena), say so and abort; else it is glibc's. */
@@ -132,8 +152,8 @@ static HZ3_NOINLINE void free_other(void *p) {
  * bound to the address, and the bytes between the request and the trailer are filled.  free()
  * checks that the pointer starts an object, that the object is not already free (a marker in
  * its second word, bound to the address), and that the fill and trailer are intact: a write
- * past the end.  Each finding is one line on stderr and an abort.  Large objects (above
- * 64 KiB - 16) are checked for validity only. */
+ * past the end.  Each finding is one line on stderr and an abort.  Big blocks carry the
+ * trailer too; large objects (above 512 KiB - 16) are checked for validity only. */
 #define HZ3_CHECK_TRAILER 16u
 #define HZ3_CHECK_FILL 0xABu
 #define HZ3_CHECK_CANARY 0x5CA1AB1E0DDBA11ull
@@ -202,7 +222,7 @@ static HZ3_ALWAYS_INLINE void *hz3_malloc_inline(size_t n) {
   else if (HZ3_LIKELY(n <= HZ3_MEDIUM_MAX))
     bin = hz3_size_to_bin(n);
   else
-    return malloc_large(n, 0, false);
+    return malloc_above_medium(n, false);
   void *p = hz3_bins_pop(my_bins(), bin, LINK_KEY);
   if (HZ3_LIKELY(p != NULL)) return p;
   return malloc_small_slow_n(n); /* by size: the hit path keeps no class for it */
@@ -244,9 +264,11 @@ static void check_bin_head(size_t need) {
 }
 
 static HZ3_NOINLINE void *check_malloc(size_t n) {
-  if (n > HZ3_MEDIUM_MAX - 2 * HZ3_CHECK_TRAILER) return malloc_large(n, 0, false);
-  void *p = hz3_malloc_inline(check_need(n));
-  if (p != NULL) check_bin_head(check_need(n));
+  size_t need = check_need(n);
+  if (need > HZ3_BIG_MAX) return malloc_large(n, 0, false); /* unchecked: not in the arena */
+  if (need > HZ3_MEDIUM_MAX) return check_arm(malloc_big(need, false), n);
+  void *p = hz3_malloc_inline(need);
+  if (p != NULL) check_bin_head(need);
   return check_arm(p, n);
 }
 
@@ -310,7 +332,9 @@ HZ3_API void *calloc(size_t count, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  if (n > HZ3_MEDIUM_MAX) return malloc_large(n, 0, true); /* zero without touching it */
+  /* A fresh mapping reads as zero without being touched; the check build arms arena blocks. */
+  if (n > HZ3_BIG_MAX) return malloc_large(n, 0, true);
+  if (!HZ3_CHECK && n > HZ3_MEDIUM_MAX) return malloc_big(n, true);
   void *p = HZ3_CHECK ? check_malloc(n) : hz3_malloc_inline(n);
   if (p != NULL) memset(p, 0, n);
   return p;
@@ -331,6 +355,10 @@ static void *aligned_alloc_pow2(size_t align, size_t n) {
       if (p == NULL) p = malloc_small_slow((uint32_t)cls);
       return HZ3_CHECK ? check_arm(p, n) : p;
     }
+  }
+  if (need > HZ3_MEDIUM_MAX && need <= HZ3_BIG_MAX && align <= HZ3_PAGE_SIZE) {
+    void *p = malloc_big(need, false); /* a run: page-aligned */
+    return HZ3_CHECK ? check_arm(p, n) : p;
   }
   return malloc_large(n == 0 ? 1 : n, align, false);
 }
@@ -414,7 +442,7 @@ HZ3_API void *realloc(void *p, size_t n) {
     size_t old = hz3_large_usable_size(&hz3_g.large, p);
     if (old != 0) {
       if (n <= old && n >= old / 2) return p;
-      if (n > HZ3_MEDIUM_MAX) {
+      if (n > HZ3_BIG_MAX) {
         void *q = hz3_large_resize(&hz3_g.large, p, n);
         if (q != NULL) return q;
       }

@@ -93,6 +93,7 @@ static HZ3_ALWAYS_INLINE void check_link_near(const hz3_tcache_t *tc, const void
 #define HZ3_REFILL_BYTES (256u << 10)
 
 static uint32_t bin_cap(const hz3_tcache_env_t *env, uint32_t cls) {
+  if (hz3_class_is_big(cls)) return 0; /* closed for good: see hz3_tcache_alloc_direct */
   uint32_t by_bytes = HZ3_BIN_BYTES / (uint32_t)hz3_class_to_size(cls);
   uint32_t cap = HZ3_MAX(HZ3_BIN_MIN_LEN, HZ3_MIN(by_bytes, HZ3_BIN_MAX_LEN));
   return env->bin_max ? HZ3_MIN(cap, env->bin_max) : cap;
@@ -456,10 +457,19 @@ static bool flush_bin(hz3_tcache_t *tc, uint32_t i) {
   return 2 * others > sent;
 }
 
+void *hz3_tcache_alloc_direct(hz3_tcache_t *tc, uint32_t cls) {
+  HZ3_ASSERT(tc->state == HZ3_TCACHE_ACTIVE || tc->state == HZ3_TCACHE_DEAD);
+  if (tc->state == HZ3_TCACHE_ACTIVE) tick(tc);
+  void *p = NULL;
+  if (hz3_central_alloc_batch(tc->env->central, tc->shard, cls, 1, &p) == 0) return NULL;
+  return p;
+}
+
 void hz3_tcache_free_slow(hz3_tcache_t *tc, void *p, hz3_tag_t tag) {
   HZ3_ASSERT(tag != 0);
   const hz3_tcache_env_t *env = tc->env;
-  if (tc->state == HZ3_TCACHE_DEAD) {
+  if (tc->state == HZ3_TCACHE_DEAD || hz3_class_is_big(HZ3_TAG_CLASS(tag))) {
+    if (tc->state == HZ3_TCACHE_ACTIVE) tick(tc);
     uint32_t owner = HZ3_TAG_OWNER(tag);
     *(void **)p = NULL;
     if (owner == tc->shard)

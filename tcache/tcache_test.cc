@@ -84,6 +84,41 @@ TEST_F(TcacheTest, FreshTcacheTakesSlowPathsOnly) {
   Free(p);
 }
 
+// Big classes (one object a run) never wait in a bin: their bins are closed from set-up on,
+// alloc_direct takes the object from central and free_slow sends it straight home, where its
+// run goes back to the segment (the pages' release policy sees them at once).
+TEST_F(TcacheTest, BigObjectsBypassTheBins) {
+  hz3_tcache_setup(&tc_, &env_, 0);
+  uint32_t cls = hz3_big_size_to_class(300000);
+  ASSERT_TRUE(hz3_class_is_big(cls));
+  EXPECT_EQ(tc_.bins.max[cls + 1], 0u);
+  std::vector<void*> v;
+  for (int i = 0; i < 4; i++) {
+    void* p = hz3_tcache_alloc_direct(&tc_, cls);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(HZ3_TAG_CLASS(hz3_segment_tag(&pool_, p)), cls);
+    memset(p, 0x77, hz3_class_to_size(cls));
+    v.push_back(p);
+  }
+  uint64_t unused = hz3_segment_unused_pages(&pool_);
+  for (void* p : v) Free(p);
+  EXPECT_EQ(hz3_bins_len(&tc_.bins, cls + 1), 0u);
+  EXPECT_EQ(tc_.bins.max[cls + 1], 0u);
+  // Home at once: every page of the four runs is unused now (free, or idle in the spare run).
+  EXPECT_EQ(hz3_segment_unused_pages(&pool_) - unused, 4u * hz3_class_run_pages(cls));
+  // A thread of another shard frees one: it goes to the owner's inbox or runs, not a bin.
+  void* p = hz3_tcache_alloc_direct(&tc_, cls);
+  ASSERT_NE(p, nullptr);
+  hz3_tcache_t other;
+  memset(&other, 0, sizeof other);
+  hz3_tcache_setup(&other, &env_, 1 % central_.nshards);
+  hz3_tag_t tag = hz3_segment_tag(&pool_, p);
+  EXPECT_FALSE(hz3_tcache_push(&other, p, HZ3_TAG_BIN(tag)));
+  hz3_tcache_free_slow(&other, p, tag);
+  EXPECT_EQ(hz3_bins_len(&other.bins, cls + 1), 0u);
+  hz3_tcache_teardown(&other);
+}
+
 TEST_F(TcacheTest, SetUpFromTheDefaultEnvsTableEqualsTheComputedOne) {
   // hz3_tcache_env_default computes the first bin lengths once (preload's threads copy
   // them); an env without the table, the same knobs otherwise, computes them per set-up.

@@ -2,6 +2,7 @@
  * pages (malloc(3), posix_memalign(3), malloc_usable_size(3), mallopt(3), mallinfo2(3)). */
 #include <errno.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -187,6 +188,10 @@ static void test_jemalloc_api(void) {
   }
   CHECK_EQ_LL(nallocx(100, 0), 112); /* hz3's class, not jemalloc's */
   CHECK_EQ_LL(nallocx(4097, 0), 4608);
+  CHECK_EQ_LL(nallocx(400000, 0), 425984); /* a big class */
+  void *bigp = mallocx(400000, 0);
+  CHECK(bigp != NULL && sallocx(bigp, 0) == malloc_usable_size(bigp));
+  dallocx(bigp, 0);
   CHECK_EQ_LL(nallocx(100, 12), 4096); /* MALLOCX_LG_ALIGN(12) */
   char *p = mallocx(100, 0x40 | 6);    /* zeroed, 64-aligned */
   CHECK(p != NULL && ((uintptr_t)p & 63) == 0 && all_zero((unsigned char *)p, 100));
@@ -265,8 +270,62 @@ static void test_resident_matches_proc(void) {
   CHECK(res2 <= anon2);
 }
 
+/* Blocks above 64 KiB up to 512 KiB are runs of the arena, one each (big classes): sized by
+ * class, page-aligned, zeroed by calloc when reused, moved by realloc with their contents in
+ * every direction, freed by another thread, and in the jemalloc API's sizes. */
+static void *free_in_thread(void *p) {
+  free(p);
+  return NULL;
+}
+
+static void test_big_blocks(void) {
+  size_t sizes[] = {65537, 100000, 131072, 300000, 520000}; /* + the check build's trailer */
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    size_t n = sizes[i], mappings = mallinfo2().hblks;
+    unsigned char *p = malloc(n);
+    CHECK(p != NULL && ((uintptr_t)p & 4095) == 0);
+    CHECK_EQ_LL(mallinfo2().hblks, mappings); /* in the arena, not a mapping of its own */
+    if (p == NULL) continue;
+    size_t usable = malloc_usable_size(p);
+    CHECK(usable >= n && usable - n <= n / 8); /* a class, not a page-rounded mapping */
+    memset(p, 0xAB, usable);
+    free(p);
+    unsigned char *z = calloc(1, n); /* most likely the same run again: dirty */
+    CHECK(z != NULL && all_zero(z, n));
+    free(z);
+  }
+  /* realloc across the lines: medium -> big -> large -> big -> medium. */
+  size_t steps[] = {60000, 200000, 3u << 20, 400000, 5000};
+  unsigned char *r = malloc(1000);
+  for (int i = 0; i < 1000; i++) r[i] = (unsigned char)(i * 7);
+  for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {
+    r = realloc(r, steps[s]);
+    CHECK(r != NULL);
+    if (r == NULL) return;
+    int same = 1;
+    for (int i = 0; i < 1000; i++) same &= r[i] == (unsigned char)(i * 7);
+    CHECK(same);
+  }
+  free(r);
+  void *a = aligned_alloc(4096, 200000), *b = aligned_alloc(8192, 200000);
+  CHECK(a != NULL && ((uintptr_t)a & 4095) == 0 && b != NULL && ((uintptr_t)b & 8191) == 0);
+  free(a);
+  free(b);
+  /* Freed by another thread (its own shard or not): the next allocations still work. */
+  for (int k = 0; k < 8; k++) {
+    void *p = malloc(150000);
+    pthread_t t;
+    CHECK(p != NULL && pthread_create(&t, NULL, free_in_thread, p) == 0);
+    pthread_join(t, NULL);
+  }
+  void *q = malloc(150000);
+  CHECK(q != NULL);
+  free(q);
+}
+
 int main(void) {
   require_hz3_loaded();
+  test_big_blocks();
   test_malloc_sizes();
   test_calloc();
   test_realloc();

@@ -105,6 +105,24 @@ static void large_double_free(void) {
   free(p);
 }
 
+/* Big blocks (runs of their own, above 64 KiB): misuse reaches central at once. */
+static void big_interior_free(void) {
+  char *p = malloc(300000);
+  free(p + 4096);
+}
+
+static void big_double_free(void) {
+  char *p = malloc(300000);
+  free(p);
+  free(p);
+}
+
+static void big_overrun(void) {
+  char *p = malloc(300000);
+  scribble(p, 300001);
+  free(p);
+}
+
 static char g_target[64]; /* the address an attacker would like malloc to return */
 
 /* A use-after-free write of a chosen pointer into a freed object, then mallocs of its size:
@@ -154,6 +172,8 @@ int main(void) {
                  check == 1);
   expect_abort("free inside a large block", large_interior_free, "inside the large block");
   expect_abort("large block freed twice", large_double_free, "double free of the large block");
+  expect_abort("free inside a big block", big_interior_free, "inside an object");
+  expect_abort("big block freed twice", big_double_free, "double free of");
   /* Impossible sizes are NULL + ENOMEM in every build (the check build adds a trailer to
    * each size: it must not wrap). */
   errno = 0;
@@ -176,6 +196,7 @@ int main(void) {
     expect_abort("interior pointer", interior_free, "inside an object");
     expect_abort("write past the end", overrun, "heap overrun");
     expect_abort("write into the trailer", overrun_trailer, "heap overrun");
+    expect_abort("write past the end of a big block", big_overrun, "heap overrun");
     /* Correct use is not reported: usable size is the request, realloc keeps data. */
     char *p = malloc(30);
     CHECK(malloc_usable_size(p) == 30);
