@@ -150,7 +150,7 @@ static bool set_is_cycling(const hz3_purge_t *pg, const hz3_segment_set_t *set) 
  * they last.  Only pages that fault count, and only after a give-back, so a program that
  * grows, or whose phases are further apart than the window (a burst, then idle for a while,
  * then another), keeps nothing.
- * Goes: at a decision of the release policy that finds no page taken (pool->taken_pages) for a
+ * Goes: at a decision of the release policy that finds no page taken (pool->pages_taken) for a
  * window, or while more than twice the keep became unused: a program that frees without
  * allocating for that long, or that much, is winding down (emptying its working set, as before
  * it goes idle), and gives the keep back as it frees.
@@ -159,8 +159,10 @@ static bool set_is_cycling(const hz3_purge_t *pg, const hz3_segment_set_t *set) 
 static void on_retake(void *ctx, uint32_t npages) {
   hz3_purge_t *pg = ctx;
   if (__atomic_load_n(&pg->released_recent, __ATOMIC_RELAXED) == 0) return; /* no clock */
+  /* Many threads may be faulting pages in at once (a round starting): one counts at a time,
+   * and the others' pages go uncounted rather than queue on a process-wide lock. */
+  if (!hz3_lock_try(&pg->paced_lock)) return;
   uint64_t now = now_ns(pg);
-  hz3_lock_acquire(&pg->paced_lock);
   if (now - pg->paced_ns <= reuse_window_ns(pg)) {
     uint64_t back = HZ3_MIN((uint64_t)npages, pg->released_recent);
     __atomic_store_n(&pg->released_recent, pg->released_recent - back, __ATOMIC_RELAXED);
@@ -179,10 +181,9 @@ static uint64_t paced_keep(hz3_purge_t *pg) {
   uint64_t keep = __atomic_load_n(&pg->keep_pages, __ATOMIC_RELAXED);
   if (keep == 0 || !hz3_lock_try(&pg->paced_lock)) return keep;
   uint64_t now = now_ns(pg);
-  uint64_t taken_total = __atomic_load_n(&pg->pool->taken_pages, __ATOMIC_RELAXED);
   uint64_t made = __atomic_load_n(&pg->made_unused, __ATOMIC_RELAXED);
-  if (taken_total != pg->taken_seen) {
-    pg->taken_seen = taken_total;
+  if (__atomic_load_n(&pg->pool->pages_taken, __ATOMIC_RELAXED)) {
+    __atomic_store_n(&pg->pool->pages_taken, 0, __ATOMIC_RELAXED);
     pg->taken_ns = now;
     pg->made_at_take = made;
   } else if (now - pg->taken_ns > reuse_window_ns(pg) || made - pg->made_at_take > 2 * keep) {

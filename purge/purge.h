@@ -86,7 +86,6 @@ typedef struct hz3_purge {
   uint64_t paced_ns;        /* when a pass last gave pages back or on_retake last counted */
   uint64_t released_recent; /* pages passes gave back, in a chain of gives and takes with no gap
                                of a window, that no take has matched yet */
-  uint64_t taken_seen;      /* pool->taken_pages at the last decision */
   uint64_t taken_ns;        /* the last decision that found pages taken since the one before */
   uint64_t made_unused;     /* pages made unused while there is a keep (atomic) */
   uint64_t made_at_take;    /* made_unused at that decision */

@@ -455,21 +455,22 @@ void hz3_segment_free_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_
 
 void hz3_segment_mark_busy(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_segment_t *seg,
                            uint32_t first, uint32_t npages) {
-  int64_t resident = 0, taken = 0;
+  int64_t resident = 0, purged = 0;
   for (uint32_t w = first >> 6; w <= (first + npages - 1) >> 6; w++) {
     uint64_t m = range_mask(w, first, npages) & seg->idle_bits[w];
     if (m == 0) continue;
     HZ3_ASSERT((m & seg->free_bits[w]) == 0);
-    taken += __builtin_popcountll(m);
-    resident += __builtin_popcountll(m & ~seg->idle_purged_bits[w]);
+    uint64_t gone = m & seg->idle_purged_bits[w]; /* they fault back in as zeroes */
+    resident += __builtin_popcountll(m & ~gone);
+    if (gone) purged += __builtin_popcountll(gone);
     seg->idle_bits[w] &= ~m;
-    seg->idle_purged_bits[w] &= ~m; /* a purged page faults back in as zeroes: nothing to do */
+    seg->idle_purged_bits[w] &= ~m;
   }
-  if (taken == 0) return;
+  if (resident == 0 && purged == 0) return;
   unused_add(pool, set, seg, -resident);
-  __atomic_fetch_add(&pool->taken_pages, (uint64_t)taken, __ATOMIC_RELAXED);
-  if (taken > resident && pool->retake_hook)
-    pool->retake_hook(pool->unused_ctx, (uint32_t)(taken - resident));
+  if (!__atomic_load_n(&pool->pages_taken, __ATOMIC_RELAXED))
+    __atomic_store_n(&pool->pages_taken, 1, __ATOMIC_RELAXED);
+  if (purged > 0 && pool->retake_hook) pool->retake_hook(pool->unused_ctx, (uint32_t)purged);
 }
 
 void hz3_segment_mark_idle(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_segment_t *seg,

@@ -147,8 +147,10 @@ typedef struct hz3_segment_pool {
   uint64_t unused_pages;             /* resident-unused pages of every segment (atomic) */
   uint64_t spare_unused_pages;       /* of which in spare segments (changed under the lock, read
                                         without it as a hint: atomic) */
-  uint64_t taken_pages;   /* pages that went from unused (resident or purged) to holding an
-                             object, ever (atomic): the release policy's measure of reuse */
+  uint32_t pages_taken;   /* set (atomic) when pages go from unused, resident or purged, to
+                             holding an object; the release policy clears it as it reads it.
+                             A flag stored only when clear: threads carving at once share
+                             its line read-only */
   uint32_t used_segments; /* segments mapped in every arena (under the lock; read as a gauge) */
   hz3_segment_t *spare;   /* wholly free segments with resident pages (hot): taken first */
   hz3_segment_t *cold;    /* wholly free segments given back to the OS in full (purged) */
