@@ -4,7 +4,7 @@
 set -u
 so=$PWD/$1; shift
 ssot=$1 burst=$2 larson=$3 xthread=$4 insn=$5 sampler=$6 churn=$7 batch=$8 bigloop=$9 handoff=${10}
-cpu_time=${11} rounds=${12} real=$(dirname "${13}")
+cpu_time=${11} rounds=${12} falseshare=${13} real=$(dirname "${14}")
 py=/usr/bin/python3; [ -x "$py" ] || py=python3
 work=$(mktemp -d "${TEST_TMPDIR:-/tmp}/hz3smoke.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -42,6 +42,7 @@ for pre in "" "$so"; do
   expect "bigloop ($tag)" "after freeing all" run "$bigloop" 5 3 1 2
   expect "handoff ($tag)" "M ops/s" run "$handoff" 3 2000 64
   expect "rounds ($tag)" "M ops/s .* minor faults" run "$rounds" 3 2 3
+  expect "falseshare ($tag)" "M ops/s" run "$falseshare" 3 10 10 24
   expect "cpu_time ($tag)" "^cpu_time: [0-9.]+ s user, [0-9.]+ s sys, [0-9.]+ s cpu" run "$cpu_time" true
   # The real workloads at their smallest; each prints a checksum that must not depend on the
   # allocator (stdout only: a stats build prints its counters to stderr at exit).
@@ -70,6 +71,8 @@ expect_usage "rss_sampler nothing to do" "$sampler"
 expect_usage "churn too many objects" "$churn" 10 1 5000
 expect_usage "rounds no threads" "$rounds" 0
 expect_usage "rounds bad scale" "$rounds" 2 x
+expect_usage "falseshare no threads" "$falseshare" 0
+expect_usage "falseshare size too big" "$falseshare" 2 1 1 5000
 expect_usage "batch extra argument" "$batch" 1 2
 expect_usage "bigloop zero blocks" "$bigloop" 5 0
 expect_usage "cpu_time no command" "$cpu_time"
