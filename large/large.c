@@ -91,6 +91,24 @@ static void *cache_take(hz3_large_t *lg, size_t bytes, size_t align, size_t *got
   return p;
 }
 
+/* The biggest cached mapping smaller than bytes but at least half of it, to be grown (page
+ * alignment only); NULL if none. */
+static void *cache_take_to_grow(hz3_large_t *lg, size_t bytes, size_t *got) {
+  hz3_large_entry_t *best = NULL;
+  for (int i = 0; i < HZ3_LARGE_CACHE_ENTRIES; i++) {
+    hz3_large_entry_t *c = &lg->cache[i];
+    if (c->ptr != 0 && c->bytes < bytes && c->bytes >= bytes / 2 && c->align <= HZ3_PAGE_SIZE &&
+        (best == NULL || c->bytes > best->bytes))
+      best = c;
+  }
+  if (best == NULL) return NULL;
+  void *p = (void *)best->ptr;
+  *got = best->bytes;
+  lg->cache_bytes -= best->bytes;
+  best->ptr = 0;
+  return p;
+}
+
 void *hz3_large_alloc(hz3_large_t *lg, size_t n, size_t align, bool zeroed) {
   if (align < HZ3_PAGE_SIZE) align = HZ3_PAGE_SIZE;
   size_t bytes = page_round(n);
@@ -99,10 +117,23 @@ void *hz3_large_alloc(hz3_large_t *lg, size_t n, size_t align, bool zeroed) {
     return NULL;
   }
   hz3_lock_acquire(&lg->lock);
-  size_t got = 0;
+  size_t got = 0, grown_from = 0;
   void *p = cache_take(lg, bytes, align, &got);
+  /* None fits: a program whose blocks grow (a table that doubles) never finds one.  A cached
+   * mapping of at least half the size grows into it instead (mremap: its resident pages move
+   * with it, only the rest faults in), so the growth faults half the pages it did. */
+  if (p == NULL && align <= HZ3_PAGE_SIZE) p = cache_take_to_grow(lg, bytes, &grown_from);
   hz3_lock_release(&lg->lock);
-  if (p != NULL) {
+  if (grown_from != 0) {
+    void *q = lg->os->remap(lg->os->ctx, p, grown_from, bytes);
+    if (q != NULL) {
+      HZ3_STAT_ADD(lg->stats, large_cache_hits, 1);
+      if (zeroed) memset(q, 0, HZ3_MIN(n, grown_from)); /* the grown tail reads as zero */
+    } else {
+      lg->os->release(lg->os->ctx, p, grown_from); /* and map afresh below */
+    }
+    p = q;
+  } else if (p != NULL) {
     HZ3_STAT_ADD(lg->stats, large_cache_hits, 1);
     /* Pages well past what was asked for go back (they fault in as zeroes if used). */
     size_t keep = page_round(bytes * HZ3_LARGE_REUSE_SLACK);
@@ -110,7 +141,8 @@ void *hz3_large_alloc(hz3_large_t *lg, size_t n, size_t align, bool zeroed) {
     /* A recycled mapping holds old data: clearing it costs less than faulting fresh pages. */
     if (zeroed) memset(p, 0, n);
     bytes = got;
-  } else {
+  }
+  if (p == NULL) {
     p = lg->os->map(lg->os->ctx, bytes, align);
     if (p == NULL) {
       errno = ENOMEM;

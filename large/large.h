@@ -65,8 +65,9 @@ void hz3_large_destroy(hz3_large_t *lg);
 /* ---- operations ---- */
 /* A mapping of at least n bytes aligned to align (a power of two); NULL + ENOMEM.  A cached
  * mapping is reused if it is large enough (the smallest that is; pages of it beyond
- * HZ3_LARGE_REUSE_SLACK times what is needed go back to the OS).  With zeroed, the first n bytes
- * read as zero (a reused mapping is cleared: cheaper than faulting fresh pages in). */
+ * HZ3_LARGE_REUSE_SLACK times what is needed go back to the OS), else the biggest one of at
+ * least half the size is grown into it (remap; page alignment only).  With zeroed, the first n
+ * bytes read as zero (a reused mapping is cleared: cheaper than faulting fresh pages in). */
 void *hz3_large_alloc(hz3_large_t *lg, size_t n, size_t align, bool zeroed);
 /* Frees p if it is a registered large pointer and returns true; false if hz3 never returned it
  * (the caller then passes it on). */

@@ -138,6 +138,34 @@ TEST_F(LargeTest, ReplacingBlocksReusesTheirMappings) {
   EXPECT_LE(lg_.cache_bytes, HZ3_LARGE_CACHE_FLOOR);
 }
 
+// No cached mapping fits a request: the biggest one of at least half its size grows into it
+// (its pages stay, only the rest is new), zeroed where asked; one under half does not.
+TEST_F(LargeTest, AGrowingRequestGrowsACachedMappingOfHalfItsSize) {
+  const size_t mib = size_t{1} << 20;
+  void* keep = hz3_large_alloc(&lg_, 8 * mib, 16, false);  // live: the bound is 8 MiB
+  void* a = hz3_large_alloc(&lg_, 2 * mib, 16, false);
+  ASSERT_TRUE(keep && a);
+  memset(a, 0x5A, 2 * mib);
+  ASSERT_TRUE(hz3_large_free(&lg_, a));  // cached
+  size_t maps = os_.map_calls(), remaps = os_.remap_calls();
+  unsigned char* b = static_cast<unsigned char*>(hz3_large_alloc(&lg_, 3 * mib, 16, true));
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(os_.map_calls(), maps);
+  EXPECT_EQ(os_.remap_calls(), remaps + 1);
+  EXPECT_EQ(hz3_large_usable_size(&lg_, b), 3 * mib);
+  bool zero = true;
+  for (size_t i = 0; i < 3 * mib; i += 4096 - 1) zero &= b[i] == 0;
+  EXPECT_TRUE(zero);
+  EXPECT_EQ(lg_.cache_bytes, 0u);
+  ASSERT_TRUE(hz3_large_free(&lg_, b));                 // cached, 3 MiB
+  void* c = hz3_large_alloc(&lg_, 7 * mib, 16, false);  // more than twice it: a fresh mapping
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(os_.map_calls(), maps + 1);
+  EXPECT_EQ(os_.remap_calls(), remaps + 1);
+  ASSERT_TRUE(hz3_large_free(&lg_, c));
+  ASSERT_TRUE(hz3_large_free(&lg_, keep));
+}
+
 TEST_F(LargeTest, ResizeKeepsContents) {
   char* p = static_cast<char*>(hz3_large_alloc(&lg_, 200000, 16, false));
   ASSERT_NE(p, nullptr);
