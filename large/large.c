@@ -74,6 +74,16 @@ size_t hz3_large_cache_bound(const hz3_large_t *lg) {
   return HZ3_MAX(HZ3_LARGE_CACHE_FLOOR, lg->mapped_bytes / HZ3_LARGE_CACHE_SHARE);
 }
 
+/* Takes entry e out of the cache: its mapping, and its bytes in *got; NULL if e is NULL. */
+static void *cache_remove(hz3_large_t *lg, hz3_large_entry_t *e, size_t *got) {
+  if (e == NULL) return NULL;
+  void *p = (void *)e->ptr;
+  *got = e->bytes;
+  lg->cache_bytes -= e->bytes;
+  e->ptr = 0;
+  return p;
+}
+
 /* The smallest cached mapping of at least bytes, aligned to align; NULL if none. */
 static void *cache_take(hz3_large_t *lg, size_t bytes, size_t align, size_t *got) {
   hz3_large_entry_t *best = NULL;
@@ -83,12 +93,7 @@ static void *cache_take(hz3_large_t *lg, size_t bytes, size_t align, size_t *got
         (best == NULL || c->bytes < best->bytes))
       best = c;
   }
-  if (best == NULL) return NULL;
-  void *p = (void *)best->ptr;
-  *got = best->bytes;
-  lg->cache_bytes -= best->bytes;
-  best->ptr = 0;
-  return p;
+  return cache_remove(lg, best, got);
 }
 
 /* The biggest cached mapping smaller than bytes but at least half of it, to be grown (page
@@ -101,12 +106,7 @@ static void *cache_take_to_grow(hz3_large_t *lg, size_t bytes, size_t *got) {
         (best == NULL || c->bytes > best->bytes))
       best = c;
   }
-  if (best == NULL) return NULL;
-  void *p = (void *)best->ptr;
-  *got = best->bytes;
-  lg->cache_bytes -= best->bytes;
-  best->ptr = 0;
-  return p;
+  return cache_remove(lg, best, got);
 }
 
 void *hz3_large_alloc(hz3_large_t *lg, size_t n, size_t align, bool zeroed) {
