@@ -3,6 +3,9 @@
 #define HZ3_SIZE_CLASS_TABLE_DEFINE
 #include "base/hz3_size_class_table.inc"
 
+/* hz3_big_size_to_class counts powers of two from the last medium size, 2^16. */
+_Static_assert(HZ3_MEDIUM_MAX == 1u << 16, "big classes start above 2^16");
+
 int hz3_class_for_aligned(size_t n, size_t align) {
   if (n > HZ3_MEDIUM_MAX || align > HZ3_PAGE_SIZE) return -1;
   /* Objects sit at k * size from a page-aligned run start, so they are all aligned exactly

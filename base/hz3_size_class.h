@@ -30,7 +30,7 @@
 #define HZ3_RUN_MAX_OBJS 256u
 /* The longest run of a class up to HZ3_MEDIUM_MAX; a big class's run is its one object. */
 #define HZ3_RUN_MAX_PAGES 32u
-#define HZ3_BIG_RUN_MAX_PAGES (HZ3_BIG_MAX / 4096u)
+#define HZ3_BIG_RUN_MAX_PAGES (HZ3_BIG_MAX >> HZ3_PAGE_SHIFT)
 
 extern const uint32_t hz3_class_size_table[HZ3_NUM_CLASSES];
 extern const uint8_t hz3_class_run_pages_table[HZ3_NUM_CLASSES];

@@ -332,9 +332,9 @@ HZ3_API void *calloc(size_t count, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  /* A fresh mapping reads as zero without being touched; the check build arms arena blocks. */
-  if (n > HZ3_BIG_MAX) return malloc_large(n, 0, true);
-  if (!HZ3_CHECK && n > HZ3_MEDIUM_MAX) return malloc_big(n, true);
+  /* A fresh mapping reads as zero without being touched; the check build arms arena blocks
+   * (check_malloc below). */
+  if (n > HZ3_BIG_MAX || (!HZ3_CHECK && n > HZ3_MEDIUM_MAX)) return malloc_above_medium(n, true);
   void *p = HZ3_CHECK ? check_malloc(n) : hz3_malloc_inline(n);
   if (p != NULL) memset(p, 0, n);
   return p;

@@ -203,6 +203,17 @@ void hz3_purge_set_retain_max_pages(hz3_purge_t *pg, uint32_t pages) {
   __atomic_store_n(&pg->cfg.retain_max_pages, pages, __ATOMIC_RELAXED);
 }
 
+/* A release pass over set (release_pass: long ranges down to target, fragments above
+ * fragment_limit) unless the process holds no more than keep unused pages (0: nothing kept);
+ * with a keep, spare segments go only for what is over target. */
+static void release_over_keep(hz3_purge_t *pg, hz3_segment_set_t *set, uint64_t keep,
+                              uint64_t target, uint64_t fragment_limit) {
+  uint64_t pool_unused = hz3_segment_unused_pages(pg->pool);
+  if (keep > 0 && pool_unused <= keep) return;
+  uint64_t spare = keep == 0 ? UINT64_MAX : pool_unused > target ? pool_unused - target : 0;
+  release_pass(pg, set, target, fragment_limit, spare);
+}
+
 /* The pool's unused hook: pages [first, first + npages) of seg (in set) just became unused. */
 static void on_unused(void *ctx, hz3_segment_pool_t *pool, hz3_segment_set_t *set,
                       hz3_segment_t *seg, uint32_t first, uint32_t npages) {
@@ -227,11 +238,9 @@ static void on_unused(void *ctx, hz3_segment_pool_t *pool, hz3_segment_set_t *se
    * goes back down to half of it. */
   uint64_t paced = paced_keep(pg),
            active = set_is_cycling(pg, set) ? pg->cfg.release_active_pages : 0;
-  uint64_t keep = HZ3_MAX(paced, active), pool_unused = hz3_segment_unused_pages(pool);
-  if (keep > 0 && pool_unused <= keep) return;
-  uint64_t target = HZ3_MAX(cap / 2, HZ3_MAX(paced, active / 2));
-  release_pass(pg, set, target, HZ3_MAX((uint64_t)pg->cfg.release_fragment_pages, keep),
-               keep > 0 ? pool_unused - target : UINT64_MAX);
+  uint64_t keep = HZ3_MAX(paced, active);
+  release_over_keep(pg, set, keep, HZ3_MAX(cap / 2, HZ3_MAX(paced, active / 2)),
+                    HZ3_MAX((uint64_t)pg->cfg.release_fragment_pages, keep));
 }
 
 void hz3_purge_init(hz3_purge_t *pg, hz3_segment_pool_t *pool, hz3_stats_t *stats,
@@ -297,10 +306,8 @@ void hz3_purge_owner_left(hz3_purge_t *pg, hz3_segment_set_t *set) {
   /* A shard still cycling memory: its next thread will take it again; leave it to the usual
    * passes. */
   if (set_is_cycling(pg, set)) return;
-  uint64_t paced = paced_keep(pg), pool_unused = hz3_segment_unused_pages(pg->pool);
-  if (paced > 0 && pool_unused <= paced) return;
-  uint64_t target = HZ3_MAX(cap / 2, paced);
-  release_pass(pg, set, target, paced, paced > 0 ? pool_unused - target : UINT64_MAX);
+  uint64_t paced = paced_keep(pg);
+  release_over_keep(pg, set, paced, HZ3_MAX(cap / 2, paced), paced);
 }
 
 uint64_t hz3_purge_set_all(hz3_purge_t *pg, hz3_segment_set_t *set, uint64_t max_pages,

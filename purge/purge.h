@@ -18,8 +18,9 @@
  *           does not fault its pages back in every round; and pages given back that the
  *           process takes again within reuse_window_ms (a program that frees a round and
  *           allocates the next, whichever threads do it) raise a process-wide keep by what
- *           came back, up to reuse_keep_max_pages, which halves at each decision that finds
- *           nothing taken for a window (a program that frees without reusing: winding down);
+ *           came back, up to reuse_keep_max_pages, dropped by a decision that finds nothing
+ *           taken for a window or more than twice it made unused since the last take (a
+ *           program that frees without reusing: winding down);
  *   trim    everything, no budget (malloc_trim).
  *   The mechanics (madvise, purged bits, counts) are the segment box's.
  * Invariants: only resident-unused pages are purged; no call exceeds its budget; every purge
@@ -78,7 +79,7 @@ typedef struct hz3_purge {
   hz3_purge_queue_t queues[HZ3_NUM_SHARDS];
   uint64_t fresh_pages[HZ3_NUM_SHARDS]; /* made unused per set since its last release pass */
   uint64_t runs_seen[HZ3_NUM_SHARDS];   /* set->runs_taken when a pass last released */
-  /* The paced keep (see on_unused in purge.c): process-wide, changed under paced_lock by
+  /* The paced keep (see paced_keep in purge.c): process-wide, changed under paced_lock by
    * whichever thread's decision gets it (a decision that finds it taken uses keep_pages as
    * it is). */
   hz3_lock_t paced_lock;
