@@ -128,7 +128,14 @@ static HZ3_NOINLINE HZ3_COLD void invalid_free(void *p) {
 static HZ3_NOINLINE void free_small_slow(void *p) {
   hz3_tag_t tag = page_tag(p);
   if (HZ3_UNLIKELY(tag == 0)) invalid_free(p);
-  hz3_thread_ensure(); /* a thread whose first call is free */
+  if (HZ3_UNLIKELY(hz3_t_tcache.state == HZ3_TCACHE_FRESH)) {
+    /* The thread's first call is free: of an object handed to it, most likely, whose
+     * neighbours other threads still write.  Not into the bin, from which this thread's next
+     * malloc of the size would take it back (hz3_tcache_free_home). */
+    hz3_thread_ensure();
+    hz3_tcache_free_home(&hz3_t_tcache, p, tag);
+    return;
+  }
   if (hz3_bins_push(my_bins(), p, HZ3_TAG_BIN(tag), LINK_KEY)) return;
   hz3_tcache_free_slow(&hz3_t_tcache, p, tag);
 }

@@ -465,17 +465,21 @@ void *hz3_tcache_alloc_direct(hz3_tcache_t *tc, uint32_t cls) {
   return p;
 }
 
+void hz3_tcache_free_home(hz3_tcache_t *tc, void *p, hz3_tag_t tag) {
+  HZ3_ASSERT(tag != 0 && tc->state != HZ3_TCACHE_FRESH);
+  if (tc->state == HZ3_TCACHE_ACTIVE) tick(tc);
+  uint32_t owner = HZ3_TAG_OWNER(tag);
+  *(void **)p = NULL;
+  if (owner == tc->shard)
+    hz3_central_free_list(tc->env->central, owner, p);
+  else
+    hz3_central_free_remote(tc->env->central, owner, p, p);
+}
+
 void hz3_tcache_free_slow(hz3_tcache_t *tc, void *p, hz3_tag_t tag) {
   HZ3_ASSERT(tag != 0);
-  const hz3_tcache_env_t *env = tc->env;
   if (tc->state == HZ3_TCACHE_DEAD || hz3_class_is_big(HZ3_TAG_CLASS(tag))) {
-    if (tc->state == HZ3_TCACHE_ACTIVE) tick(tc);
-    uint32_t owner = HZ3_TAG_OWNER(tag);
-    *(void **)p = NULL;
-    if (owner == tc->shard)
-      hz3_central_free_list(env->central, owner, p);
-    else
-      hz3_central_free_remote(env->central, owner, p, p);
+    hz3_tcache_free_home(tc, p, tag);
     return;
   }
   HZ3_ASSERT(tc->state == HZ3_TCACHE_ACTIVE);

@@ -140,6 +140,13 @@ void *hz3_tcache_alloc_direct(hz3_tcache_t *tc, uint32_t cls);
 /* Frees p (page tag tag) when its bin is full or closed (a big class's always is: p goes
  * straight home) or the tcache is fresh or dead. */
 void hz3_tcache_free_slow(hz3_tcache_t *tc, void *p, hz3_tag_t tag);
+/* Sends p (page tag tag) to its run's shard at once, bypassing the bins: central's list if
+ * it is tc's shard, else the owner's inbox.  For objects a bin must not hold (big classes, a
+ * dead cache), and for the first object a new thread frees: one its creator handed it, whose
+ * neighbours the creator or other threads are still writing.  A bin would give it back to
+ * the thread's next malloc of that size, and every write to it would contend for the
+ * neighbours' cache line (passive false sharing: bench/falseshare.c).  tc set up. */
+void hz3_tcache_free_home(hz3_tcache_t *tc, void *p, hz3_tag_t tag);
 
 /* ---- maintenance ---- */
 /* Returns the bins' contents and the stash to central (thread exit, malloc_trim, tests). */

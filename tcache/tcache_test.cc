@@ -119,6 +119,32 @@ TEST_F(TcacheTest, BigObjectsBypassTheBins) {
   hz3_tcache_teardown(&other);
 }
 
+// free_home passes the bins by: an object of the cache's own shard goes to central's lists,
+// one of another shard to its owner's inbox, and neither waits in a bin or the stash (the
+// teardown's drain finds every run home, so neither was lost).
+TEST_F(TcacheTest, FreeHomeSendsAnObjectPastTheBins) {
+  hz3_tcache_setup(&tc_, &env_, 0);
+  void* p = Malloc(8);
+  void* q = Malloc(8);
+  ASSERT_NE(p, nullptr);
+  ASSERT_NE(q, nullptr);
+  hz3_tag_t tag = hz3_segment_tag(&pool_, p);
+  uint32_t bin = HZ3_TAG_BIN(tag);
+  uint32_t len = hz3_bins_len(&tc_.bins, bin);
+  hz3_tcache_free_home(&tc_, p, tag);
+  EXPECT_EQ(hz3_bins_len(&tc_.bins, bin), len);
+  void* r = Malloc(8);
+  EXPECT_NE(r, p);  // the bin's next object, not the one sent home
+  Free(r);
+  hz3_tcache_t other;
+  memset(&other, 0, sizeof other);
+  hz3_tcache_setup(&other, &env_, 1 % central_.nshards);
+  hz3_tcache_free_home(&other, q, hz3_segment_tag(&pool_, q));
+  EXPECT_EQ(hz3_bins_len(&other.bins, bin), 0u);
+  EXPECT_EQ(other.stashed, 0u);
+  hz3_tcache_teardown(&other);
+}
+
 TEST_F(TcacheTest, SetUpFromTheDefaultEnvsTableEqualsTheComputedOne) {
   // hz3_tcache_env_default computes the first bin lengths once (preload's threads copy
   // them); an env without the table, the same knobs otherwise, computes them per set-up.

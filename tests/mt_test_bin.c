@@ -2,8 +2,9 @@
  * shards) allocate random sizes with a cookie in every object, pass objects to each other
  * through a shared exchange, and check each cookie before freeing; plus a thread whose first
  * call is free, malloc/free in a TLS destructor that runs after hz3's own teardown, thread
- * churn, and fork while other threads allocate. */
+ * churn, fork while other threads allocate, and an object handed to a new thread. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -93,6 +94,58 @@ static void *first_call_is_free(void *arg) {
   return NULL;
 }
 
+/* Passive false sharing: a new thread frees the object it was handed, one of several the main
+ * thread allocated side by side and still holds, then allocates that size.  It must not be
+ * given the handed object back, nor another of that cache line.  Threads of the main thread's
+ * shard may share its runs; a second CPU gives the new thread a shard of its own (one CPU has
+ * one shard, and no two threads write at once). */
+#define HANDED_MAX 4
+static void *g_handed[HANDED_MAX];
+static int g_nhanded;
+static void *frees_handed_then_allocates(void *arg) {
+  uintptr_t i = (uintptr_t)arg;
+  free(g_handed[i]);
+  char *q = malloc(8);
+  CHECK(q != g_handed[i]);
+  for (int k = 0; k < g_nhanded; k++)
+    if (k != (int)i) CHECK(((uintptr_t)q >> 6) != ((uintptr_t)g_handed[k] >> 6));
+  free(q);
+  return NULL;
+}
+
+static void test_handed_objects_go_home(void) {
+  cpu_set_t cpus;
+  if (sched_getaffinity(0, sizeof cpus, &cpus) != 0 || CPU_COUNT(&cpus) < 2) {
+    printf("mt_test: one CPU, handed objects not tested\n");
+    return;
+  }
+  /* Objects of 8 bytes until two share a cache line (the bin may hold scattered ones first);
+   * the handed ones are those of that line, the rest freed. */
+  enum { TRIES = 512 };
+  static void *v[TRIES];
+  int line_of = -1;
+  for (int j = 0; j < TRIES && line_of < 0; j++) {
+    v[j] = malloc(8);
+    for (int k = 0; k < j && line_of < 0; k++)
+      if (((uintptr_t)v[k] >> 6) == ((uintptr_t)v[j] >> 6)) line_of = j;
+  }
+  CHECK(line_of >= 0);
+  if (line_of < 0) return;
+  uintptr_t line = (uintptr_t)v[line_of] >> 6;
+  g_nhanded = 0;
+  for (int j = 0; j <= line_of; j++) {
+    if (((uintptr_t)v[j] >> 6) == line && g_nhanded < HANDED_MAX)
+      g_handed[g_nhanded++] = v[j];
+    else
+      free(v[j]);
+  }
+  for (uintptr_t i = 0; i < (uintptr_t)g_nhanded; i++) {
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, frees_handed_then_allocates, (void *)i) == 0);
+    pthread_join(t, NULL);
+  }
+}
+
 static pthread_key_t g_late_key;
 static volatile int g_late_ran;
 static void late_destructor(void *v) {
@@ -143,6 +196,8 @@ int main(void) {
   CHECK(pthread_create(&f, NULL, first_call_is_free, gift) == 0);
   pthread_join(f, NULL);
   CHECK_EQ_LL(g_cookie_errors, 0);
+
+  test_handed_objects_go_home();
 
   pthread_key_create(&g_late_key, late_destructor);
   pthread_t l;
