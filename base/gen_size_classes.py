@@ -7,9 +7,9 @@ re-derive every property below from the table itself.
 
 Classes: 16..2048 B in 16 B steps (hz3's small classes), then 8 classes per power of two up to
 64 KiB, so that a request above 2048 B is rounded up by less than 1/8 (hz3's page-step medium
-classes rounded 4097 B up to 8 KiB); then, on as far as 512 KiB, the big classes, 8 per power
-of two as well, each object a run of its own (whole pages: every big size is a multiple of
-8 KiB).
+classes rounded 4097 B up to 8 KiB); then, on as far as 2 MiB (a segment), the big classes, 8
+per power of two as well, each object a run of its own (whole pages: every big size is a
+multiple of 8 KiB; the largest fills a segment).
 Runs: the fewest pages (at most 32) that hold at least 8 objects with at most 1/32 of the run
 wasted; where 32 pages cannot hold 8, the most objects that fit with at most 1/32 wasted.
 Across uniform 256..4096 B requests, rounding plus run waste costs about 4% over the request.
@@ -22,7 +22,7 @@ no branch, loop or division on the malloc fast path.  Big classes are found by a
 PAGE = 4096
 SMALL_MAX = 2048
 MEDIUM_MAX = 65536
-BIG_MAX = 524288
+BIG_MAX = 2097152
 MAX_RUN_PAGES = 32
 MAX_OBJS = 256
 MIN_OBJS = 8
@@ -86,7 +86,7 @@ def main():
             out.append("    " + ", ".join(str(v) for v in vals[k:k + per]) + ",")
         out.append("};")
     arr("uint32_t", "hz3_class_size_table", sizes, 10)
-    arr("uint8_t", "hz3_class_run_pages_table", pages, 20)
+    arr("uint16_t", "hz3_class_run_pages_table", pages, 20)
     arr("uint16_t", "hz3_class_run_objs_table", objs, 16)
     arr("uint8_t", "hz3_class_index_table", table, 32)
     out.append("#endif")

@@ -2,8 +2,8 @@
  * up to 64 KiB (a request above 2048 B is rounded up by less than 1/8; below 128 B the 16 B
  * alignment step dominates).  Each class is carved from runs of whole pages whose length and
  * object count come from the same generated table (base/gen_size_classes.py).  Then the big
- * classes, 8 per power of two up to HZ3_BIG_MAX (512 KiB), each object a run of its own: they
- * live in the segments like the rest (a page tag, the page states, the release policy), but no
+ * classes, 8 per power of two up to HZ3_BIG_MAX (2 MiB, a segment), each object a run of its own:
+ * they live in the segments like the rest (a page tag, the page states, the release policy), but no
  * thread caches them (their bins stay closed: malloc and free go straight to central).
  *
  * size -> class is one byte load from a flat table indexed by 16 B granule, without branch,
@@ -24,7 +24,7 @@
 #define HZ3_PAGE_SIZE ((size_t)1 << HZ3_PAGE_SHIFT)
 #define HZ3_SMALL_MAX 2048u
 #define HZ3_MEDIUM_MAX 65536u
-#define HZ3_BIG_MAX 524288u
+#define HZ3_BIG_MAX 2097152u
 #define HZ3_MIN_ALIGN 16u
 /* The most objects a run holds: a run's free map is 4 words. */
 #define HZ3_RUN_MAX_OBJS 256u
@@ -33,7 +33,7 @@
 #define HZ3_BIG_RUN_MAX_PAGES (HZ3_BIG_MAX >> HZ3_PAGE_SHIFT)
 
 extern const uint32_t hz3_class_size_table[HZ3_NUM_CLASSES];
-extern const uint8_t hz3_class_run_pages_table[HZ3_NUM_CLASSES];
+extern const uint16_t hz3_class_run_pages_table[HZ3_NUM_CLASSES];
 extern const uint16_t hz3_class_run_objs_table[HZ3_NUM_CLASSES];
 extern const uint8_t hz3_class_index_table[HZ3_CLASS_INDEX_COUNT];
 

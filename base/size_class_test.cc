@@ -28,8 +28,10 @@ TEST(SizeClassTest, NamedBoundaries) {
   EXPECT_EQ(hz3_size_to_class(65536), HZ3_NUM_MEDIUM_CLASSES - 1);
   EXPECT_FALSE(hz3_class_is_big(HZ3_NUM_MEDIUM_CLASSES - 1));
   // Big classes, by arithmetic: 8 per power of two up to HZ3_BIG_MAX; above it, no class.
-  struct Case big[] = {{65537, 73728},   {73728, 73728},   {73729, 81920},   {131072, 131072},
-                       {131073, 147456}, {400000, 425984}, {524287, 524288}, {524288, 524288}};
+  struct Case big[] = {{65537, 73728},     {73728, 73728},     {73729, 81920},
+                       {131072, 131072},   {131073, 147456},   {400000, 425984},
+                       {524287, 524288},   {524288, 524288},   {524289, 589824},
+                       {1282048, 1310720}, {2097151, 2097152}, {2097152, 2097152}};
   for (const Case& c : big) {
     uint32_t cls = hz3_big_size_to_class(c.n);
     EXPECT_TRUE(hz3_class_is_big(cls)) << "n=" << c.n;

@@ -125,6 +125,10 @@ static HZ3_ALWAYS_INLINE uint32_t obj_index_checked(hz3_central_t *c, const hz3_
  * class, until trim. */
 static bool keep_as_spare(const hz3_central_t *c, const hz3_central_shard_t *sh,
                           const hz3_run_t *run) {
+  /* Not a big class's run (one object): its place in the segment serves every other size once
+   * it is free, and its pages come back under the release policy; kept, it would fence off up
+   * to a segment per class and shard (rounds 8: twice the segments, half the time). */
+  if (hz3_class_is_big(run->cls)) return false;
   const hz3_run_t *head = sh->partial[run->cls];
   if (head != NULL && (head != run || run->next != NULL)) return false;
   /* Not while unused pages pile up (a burst freed): those go back as before, whole runs and
@@ -261,13 +265,9 @@ static inline void chain_keyed(void **first, void **last, void *p, uintptr_t key
   *last = p;
 }
 
-uint32_t hz3_central_alloc_batch(hz3_central_t *c, uint32_t shard, uint32_t cls, uint32_t want,
-                                 void **head) {
-  return hz3_central_alloc_batch_linked(c, shard, cls, want, 0, head);
-}
-
-uint32_t hz3_central_alloc_batch_linked(hz3_central_t *c, uint32_t shard, uint32_t cls,
-                                        uint32_t want, uintptr_t key, void **head) {
+/* alloc_batch_linked, and in *zero_pages how many of the pages it made busy read as zero. */
+static uint32_t alloc_batch(hz3_central_t *c, uint32_t shard, uint32_t cls, uint32_t want,
+                            uintptr_t key, void **head, uint32_t *zero_pages) {
   hz3_central_shard_t *sh = &c->shards[shard];
   size_t size = hz3_class_to_size(cls);
   void *first = NULL, *last = NULL;
@@ -306,7 +306,8 @@ uint32_t hz3_central_alloc_batch_linked(hz3_central_t *c, uint32_t shard, uint32
         if (off + size > busy_end) { /* the object's pages hold an allocated object from now on */
           uint32_t from = HZ3_MAX(off, busy_end) >> HZ3_PAGE_SHIFT;
           uint32_t to = (off + (uint32_t)size - 1) >> HZ3_PAGE_SHIFT;
-          hz3_segment_mark_busy(c->pool, &sh->segments, seg, run_page + from, to + 1 - from);
+          *zero_pages +=
+              hz3_segment_mark_busy(c->pool, &sh->segments, seg, run_page + from, to + 1 - from);
           busy_end = (to + 1) << HZ3_PAGE_SHIFT;
         }
         chain_keyed(&first, &last, (void *)(start + off), key);
@@ -323,6 +324,27 @@ uint32_t hz3_central_alloc_batch_linked(hz3_central_t *c, uint32_t shard, uint32
   HZ3_STAT_ADD(c->stats, central_refills, 1);
   if (n == 0) errno = ENOMEM;
   return n;
+}
+
+uint32_t hz3_central_alloc_batch(hz3_central_t *c, uint32_t shard, uint32_t cls, uint32_t want,
+                                 void **head) {
+  return hz3_central_alloc_batch_linked(c, shard, cls, want, 0, head);
+}
+
+uint32_t hz3_central_alloc_batch_linked(hz3_central_t *c, uint32_t shard, uint32_t cls,
+                                        uint32_t want, uintptr_t key, void **head) {
+  uint32_t zero_pages = 0;
+  return alloc_batch(c, shard, cls, want, key, head, &zero_pages);
+}
+
+void *hz3_central_alloc_big(hz3_central_t *c, uint32_t shard, uint32_t cls, bool *zeroed) {
+  HZ3_ASSERT(hz3_class_is_big(cls));
+  void *p = NULL;
+  uint32_t zero_pages = 0;
+  alloc_batch(c, shard, cls, 1, 0, &p, &zero_pages);
+  /* The whole run was made busy now (a big object has it to itself): every page or not. */
+  *zeroed = p != NULL && zero_pages == hz3_class_run_pages(cls);
+  return p;
 }
 
 void hz3_central_free_list(hz3_central_t *c, uint32_t shard, void *head) {

@@ -70,6 +70,10 @@ uint32_t hz3_central_alloc_batch(hz3_central_t *c, uint32_t shard, uint32_t cls,
 /* The same, each link stored XORed with key (a tcache bin's encoding; NULL ends as key). */
 uint32_t hz3_central_alloc_batch_linked(hz3_central_t *c, uint32_t shard, uint32_t cls,
                                         uint32_t want, uintptr_t key, void **head);
+/* One object of big class cls (a run of its own) for a thread of shard; NULL with errno =
+ * ENOMEM when out of memory.  *zeroed tells whether all of it reads as zero (its pages were
+ * purged or never touched), so that calloc need not clear it. */
+void *hz3_central_alloc_big(hz3_central_t *c, uint32_t shard, uint32_t cls, bool *zeroed);
 /* Frees a list of objects of any class owned by shard (class read from the page tags). */
 void hz3_central_free_list(hz3_central_t *c, uint32_t shard, void *head);
 /* Lock-free: pushes the list head..tail (objects owned by shard) onto its inbox. */

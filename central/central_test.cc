@@ -286,6 +286,63 @@ TEST_F(CentralTest, FreePagesInsideALiveRunCanBePurgedAndComeBackZero) {
   Free(0, cls, {v.back()});
 }
 
+// A big object says whether it reads as zero: yes on pages never touched, no on pages that
+// kept an earlier object's data, yes again once they were purged, and never after a purge
+// failed (its purged bits name pages that kept their data).
+TEST_F(CentralTest, BigObjectsSayWhetherTheyReadAsZero) {
+  // A small object keeps the segment in the shard's set while the big run comes and goes.
+  std::vector<void*> pin = Alloc(0, hz3_size_to_class(64), 1);
+  uint32_t cls = hz3_big_size_to_class(1300000);
+  size_t size = hz3_class_to_size(cls);
+  uint32_t npages = hz3_class_run_pages(cls);
+  bool zeroed = false;
+  auto alloc = [&]() {
+    return static_cast<unsigned char*>(hz3_central_alloc_big(&central_, 0, cls, &zeroed));
+  };
+  unsigned char* p = alloc();
+  ASSERT_NE(p, nullptr);
+  EXPECT_TRUE(zeroed);
+  hz3_segment_t* seg = hz3_segment_of(&pool_, p);
+  ASSERT_EQ(seg, hz3_segment_of(&pool_, pin[0]));
+  hz3_segment_set_t* set = &central_.shards[0].segments;
+  uint32_t first =
+      static_cast<uint32_t>((reinterpret_cast<uintptr_t>(p) -
+                             reinterpret_cast<uintptr_t>(hz3_segment_page_addr(&pool_, seg, 0))) >>
+                            HZ3_PAGE_SHIFT);
+  memset(p, 0xAB, size);
+  Free(0, cls, {p});
+  unsigned char* q = alloc();
+  ASSERT_EQ(q, p);  // the same pages, resident, holding 0xAB
+  EXPECT_FALSE(zeroed);
+  EXPECT_EQ(q[size / 2], 0xAB);
+  // One page purged of a dirty run: still not all zero.
+  Free(0, cls, {q});
+  ASSERT_EQ(hz3_segment_purge_range(&pool_, set, seg, first, 1), 0);
+  q = alloc();
+  ASSERT_EQ(q, p);
+  EXPECT_FALSE(zeroed);
+  // Every page purged: zero again.
+  memset(q, 0xCD, size);
+  Free(0, cls, {q});
+  ASSERT_EQ(hz3_segment_purge_range(&pool_, set, seg, first, npages), 0);
+  q = alloc();
+  ASSERT_EQ(q, p);
+  EXPECT_TRUE(zeroed);
+  for (size_t i = 0; i < size; i += 4096) ASSERT_EQ(q[i], 0) << i;
+  // A purge that fails leaves the data: from then on nothing is said to be zero.
+  memset(q, 0xEF, size);
+  Free(0, cls, {q});
+  os_.FailDontneed(true);
+  EXPECT_NE(hz3_segment_purge_range(&pool_, set, seg, first, npages), 0);
+  os_.FailDontneed(false);
+  q = alloc();
+  ASSERT_EQ(q, p);
+  EXPECT_FALSE(zeroed);
+  EXPECT_EQ(q[size / 2], 0xEF);
+  Free(0, cls, {q});
+  Free(0, hz3_size_to_class(64), pin);
+}
+
 TEST_F(CentralTest, SmallObjectsIdleAPageOnlyWhenAllItsObjectsAreFree) {
   uint32_t cls = hz3_size_to_class(1000);  // objects straddle page boundaries
   uint32_t objs = hz3_class_run_objs(cls);

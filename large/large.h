@@ -1,4 +1,4 @@
-/* large/large.h: allocations above 512 KiB (HZ3_BIG_MAX), each in its own mapping.
+/* large/large.h: allocations above 2 MiB (HZ3_BIG_MAX), each in its own mapping.
  *
  * Owns: the mappings of large objects, a registry of them (so that free() can tell a large
  *   hz3 pointer from a pointer hz3 never returned), and a small bounded cache of freed

@@ -88,8 +88,9 @@ static HZ3_NOINLINE void *malloc_big(size_t n, bool zeroed) {
     return NULL;
   }
   hz3_thread_ensure();
-  void *p = hz3_tcache_alloc_direct(&hz3_t_tcache, hz3_big_size_to_class(n));
-  if (p != NULL && zeroed) memset(p, 0, n);
+  bool fresh = false; /* its pages fault in as zeroes: calloc need not touch them */
+  void *p = hz3_tcache_alloc_direct(&hz3_t_tcache, hz3_big_size_to_class(n), &fresh);
+  if (p != NULL && zeroed && !fresh) memset(p, 0, n);
   return p;
 }
 
@@ -160,7 +161,7 @@ static HZ3_NOINLINE void free_other(void *p) {
  * checks that the pointer starts an object, that the object is not already free (a marker in
  * its second word, bound to the address), and that the fill and trailer are intact: a write
  * past the end.  Each finding is one line on stderr and an abort.  Big blocks carry the
- * trailer too; large objects (above 512 KiB - 16) are checked for validity only. */
+ * trailer too; large objects (above 2 MiB - 16) are checked for validity only. */
 #define HZ3_CHECK_TRAILER 16u
 #define HZ3_CHECK_FILL 0xABu
 #define HZ3_CHECK_CANARY 0x5CA1AB1E0DDBA11ull

@@ -410,10 +410,10 @@ TEST_F(PurgeTest, RandomOperationsKeepInvariants) {
   for (int step = 0; step < 3000; step++) {
     int op = rng() % 10;
     if (op < 5 || live.empty()) {
-      // A big class (a run of up to 128 pages) one time in 32, so that the 16 segments hold
-      // what the walk keeps live.
-      uint32_t cls = rng() % 32 == 0 ? HZ3_NUM_MEDIUM_CLASSES +
-                                           rng() % (HZ3_NUM_CLASSES - HZ3_NUM_MEDIUM_CLASSES)
+      // A big class up to 512 KiB (a run of up to 128 pages) one time in 32, so that the 16
+      // segments hold what the walk keeps live.
+      const uint32_t big_classes = hz3_big_size_to_class(512 << 10) - HZ3_NUM_MEDIUM_CLASSES + 1;
+      uint32_t cls = rng() % 32 == 0 ? HZ3_NUM_MEDIUM_CLASSES + rng() % big_classes
                                      : rng() % HZ3_NUM_MEDIUM_CLASSES;
       hz3_run_t* r = Busy(cls, step);
       if (r) live.push_back(r);

@@ -152,6 +152,8 @@ typedef struct hz3_segment_pool {
                              A flag stored only when clear: threads carving at once share
                              its line read-only */
   uint32_t used_segments; /* segments mapped in every arena (under the lock; read as a gauge) */
+  uint32_t purge_failed;  /* set for good (atomic) when an OS call to purge failed (mlocked
+                             memory): purged bits no longer promise zeroes */
   hz3_segment_t *spare;   /* wholly free segments with resident pages (hot): taken first */
   hz3_segment_t *cold;    /* wholly free segments given back to the OS in full (purged) */
   uint32_t nspare;        /* segments on either list */
@@ -239,9 +241,11 @@ void *hz3_segment_page_addr(const hz3_segment_pool_t *pool, const hz3_segment_t 
                             uint32_t page);
 
 /* ---- page states (central calls these; caller holds the owner's lock) ---- */
-/* Pages [first, first + npages) of seg now hold an allocated object: no longer idle. */
-void hz3_segment_mark_busy(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_segment_t *seg,
-                           uint32_t first, uint32_t npages);
+/* Pages [first, first + npages) of seg now hold an allocated object: no longer idle.  Returns
+ * how many of them read as zero: purged, or never touched since the OS mapped them (0 for all
+ * once a purge has failed, when the purged bits may name pages that kept their data). */
+uint32_t hz3_segment_mark_busy(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_segment_t *seg,
+                               uint32_t first, uint32_t npages);
 /* Pages [first, first + npages) of a live run of seg hold no allocated object any more. */
 void hz3_segment_mark_idle(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_segment_t *seg,
                            uint32_t first, uint32_t npages);

@@ -123,6 +123,39 @@ TEST_F(SegmentTest, FreedPagesAreReusedFirstFit) {
   EXPECT_EQ(d->first_page, b_page);
 }
 
+// Big objects' runs come from the top of a segment, and neither use nor move the hint that
+// small runs follow; a set walks its segments in address order.  So small runs stay low in the
+// segments they already use, and a freed big run leaves a hole the next big one fits again.
+TEST_F(SegmentTest, BigRunsTakeTheTopAndLeaveTheSmallRunsWhereTheyWere) {
+  uint32_t small = hz3_size_to_class(64);  // one-page runs
+  uint32_t big = hz3_big_size_to_class(1300000);
+  uint32_t big_pages = hz3_class_run_pages(big);
+  ASSERT_GT(big_pages, HZ3_SEG_PAGES / 2);  // two do not fit one segment
+  hz3_run_t* s1 = Alloc(small);
+  hz3_run_t* x1 = Alloc(big);
+  ASSERT_NE(x1, nullptr);
+  hz3_segment_t* seg1 = hz3_segment_of(&pool_, hz3_segment_run_start(&pool_, s1));
+  EXPECT_EQ(hz3_segment_of(&pool_, hz3_segment_run_start(&pool_, x1)), seg1);
+  EXPECT_EQ(x1->first_page % HZ3_SEG_PAGES, HZ3_SEG_PAGES - big_pages);
+  hz3_run_t* x2 = Alloc(big);  // a second segment, from its top
+  ASSERT_NE(x2, nullptr);
+  hz3_segment_t* seg2 = hz3_segment_of(&pool_, hz3_segment_run_start(&pool_, x2));
+  ASSERT_NE(seg2, seg1);
+  EXPECT_EQ(x2->first_page % HZ3_SEG_PAGES, HZ3_SEG_PAGES - big_pages);
+  EXPECT_EQ(set_.head, seg1);  // address order, not newest first
+  EXPECT_EQ(set_.head->next, seg2);
+  // The next small run goes on in the first segment, not into the one the big run opened.
+  hz3_run_t* s2 = Alloc(small);
+  EXPECT_EQ(s2->first_page, s1->first_page + 1);
+  // A freed big run's place is taken by the next big run, whatever the small runs did since.
+  uint32_t x1_page = x1->first_page;
+  Free(x1);
+  for (int i = 0; i < 8; i++) Alloc(small);
+  hz3_run_t* x3 = Alloc(big);
+  ASSERT_NE(x3, nullptr);
+  EXPECT_EQ(x3->first_page, x1_page);
+}
+
 TEST_F(SegmentTest, WhollyFreeSegmentGoesToThePoolAndBack) {
   hz3_run_t* a = Alloc(hz3_size_to_class(100));
   EXPECT_EQ(set_.nsegments, 1u);
@@ -381,6 +414,9 @@ TEST_F(SegmentTest, RandomRunsKeepInvariants) {
       hz3_run_t* r = Alloc(rng() % HZ3_NUM_CLASSES);
       (void)r;  // NULL when full: allowed
     }
+    for (hz3_segment_t* seg = set_.head; seg != nullptr && seg->next != nullptr; seg = seg->next)
+      ASSERT_TRUE(seg->arena < seg->next->arena ||
+                  (seg->arena == seg->next->arena && seg->index < seg->next->index));
   }
 }
 

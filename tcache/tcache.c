@@ -457,12 +457,10 @@ static bool flush_bin(hz3_tcache_t *tc, uint32_t i) {
   return 2 * others > sent;
 }
 
-void *hz3_tcache_alloc_direct(hz3_tcache_t *tc, uint32_t cls) {
+void *hz3_tcache_alloc_direct(hz3_tcache_t *tc, uint32_t cls, bool *zeroed) {
   HZ3_ASSERT(tc->state == HZ3_TCACHE_ACTIVE || tc->state == HZ3_TCACHE_DEAD);
   if (tc->state == HZ3_TCACHE_ACTIVE) tick(tc);
-  void *p = NULL;
-  if (hz3_central_alloc_batch(tc->env->central, tc->shard, cls, 1, &p) == 0) return NULL;
-  return p;
+  return hz3_central_alloc_big(tc->env->central, tc->shard, cls, zeroed);
 }
 
 void hz3_tcache_free_home(hz3_tcache_t *tc, void *p, hz3_tag_t tag) {

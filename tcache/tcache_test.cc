@@ -93,8 +93,9 @@ TEST_F(TcacheTest, BigObjectsBypassTheBins) {
   ASSERT_TRUE(hz3_class_is_big(cls));
   EXPECT_EQ(tc_.bins.max[cls + 1], 0u);
   std::vector<void*> v;
+  bool zeroed = false;
   for (int i = 0; i < 4; i++) {
-    void* p = hz3_tcache_alloc_direct(&tc_, cls);
+    void* p = hz3_tcache_alloc_direct(&tc_, cls, &zeroed);
     ASSERT_NE(p, nullptr);
     EXPECT_EQ(HZ3_TAG_CLASS(hz3_segment_tag(&pool_, p)), cls);
     memset(p, 0x77, hz3_class_to_size(cls));
@@ -107,7 +108,7 @@ TEST_F(TcacheTest, BigObjectsBypassTheBins) {
   // Home at once: every page of the four runs is unused now (free, or idle in the spare run).
   EXPECT_EQ(hz3_segment_unused_pages(&pool_) - unused, 4u * hz3_class_run_pages(cls));
   // A thread of another shard frees one: it goes to the owner's inbox or runs, not a bin.
-  void* p = hz3_tcache_alloc_direct(&tc_, cls);
+  void* p = hz3_tcache_alloc_direct(&tc_, cls, &zeroed);
   ASSERT_NE(p, nullptr);
   hz3_tcache_t other;
   memset(&other, 0, sizeof other);

@@ -270,7 +270,7 @@ static void test_resident_matches_proc(void) {
   CHECK(res2 <= anon2);
 }
 
-/* Blocks above 64 KiB up to 512 KiB are runs of the arena, one each (big classes): sized by
+/* Blocks above 64 KiB up to 2 MiB are runs of the arena, one each (big classes): sized by
  * class, page-aligned, zeroed by calloc when reused, moved by realloc with their contents in
  * every direction, freed by another thread, and in the jemalloc API's sizes. */
 static void *free_in_thread(void *p) {
@@ -279,7 +279,8 @@ static void *free_in_thread(void *p) {
 }
 
 static void test_big_blocks(void) {
-  size_t sizes[] = {65537, 100000, 131072, 300000, 520000}; /* + the check build's trailer */
+  /* Each, with the check build's 16-byte trailer, still a big class. */
+  size_t sizes[] = {65537, 100000, 131072, 300000, 520000, 700000, 1300000, 2090000};
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
     size_t n = sizes[i], mappings = mallinfo2().hblks;
     unsigned char *p = malloc(n);
@@ -295,7 +296,7 @@ static void test_big_blocks(void) {
     free(z);
   }
   /* realloc across the lines: medium -> big -> large -> big -> medium. */
-  size_t steps[] = {60000, 200000, 3u << 20, 400000, 5000};
+  size_t steps[] = {60000, 200000, 1500000, 3u << 20, 1200000, 400000, 5000};
   unsigned char *r = malloc(1000);
   for (int i = 0; i < 1000; i++) r[i] = (unsigned char)(i * 7);
   for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {

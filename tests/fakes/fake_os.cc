@@ -136,6 +136,7 @@ int FakeOs::Dontneed(void* ctx, void* addr, size_t bytes) {
   std::lock_guard<std::mutex> g(self->mu_);
   self->dontneed_.push_back({reinterpret_cast<uintptr_t>(addr), bytes});
   self->dontneed_syscalls_++;
+  if (self->dontneed_fails_) return EINVAL;
   return madvise(addr, bytes, MADV_DONTNEED) == 0 ? 0 : errno;
 }
 
@@ -143,6 +144,7 @@ int FakeOs::DontneedMany(void* ctx, const hz3_os_range_t* ranges, uint32_t n) {
   FakeOs* self = static_cast<FakeOs*>(ctx);
   std::lock_guard<std::mutex> g(self->mu_);
   if (n > 0) self->dontneed_syscalls_++;
+  if (self->dontneed_fails_) return n > 0 ? EINVAL : 0;
   int err = 0;
   for (uint32_t i = 0; i < n; i++) {
     self->dontneed_.push_back({reinterpret_cast<uintptr_t>(ranges[i].addr), ranges[i].bytes});

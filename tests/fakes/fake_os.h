@@ -38,6 +38,8 @@ class FakeOs {
   void FailClaimAfter(long n) { claim_fail_after_ = n; }
   void FailMapAtAfter(long n) { map_at_fail_after_ = n; }
   void FailMapAfter(long n) { map_fail_after_ = n; }  // map and remap
+  // From now on dontneed fails with EINVAL and leaves the pages as they are (mlocked memory).
+  void FailDontneed(bool fail) { dontneed_fails_ = fail; }
 
   // Counters.
   size_t claim_calls() const { return claim_calls_; }
@@ -73,6 +75,7 @@ class FakeOs {
   hz3_os_ops_t ops_;
   uint64_t now_ns_ = 1000000000ull;
   long claim_fail_after_ = -1, map_at_fail_after_ = -1, map_fail_after_ = -1;
+  bool dontneed_fails_ = false;
   size_t claim_calls_ = 0, map_at_calls_ = 0, release_calls_ = 0, map_calls_ = 0, remap_calls_ = 0;
   size_t map_at_bytes_ = 0, mapped_live_ = 0;
   std::vector<Range> dontneed_, map_ats_, live_mappings_;
