@@ -18,7 +18,7 @@
   X(central_flushes, calls, "tcache flushes into central")                                 \
   X(remote_frees, objects, "objects freed by a thread of another shard")                   \
   X(transfer_objects, objects, "remote frees a refill took from a transfer list")          \
-  X(large_allocs, allocs, "allocations above 2 MiB (own mapping)")                       \
+  X(large_allocs, allocs, "allocations above 2 MiB (own mapping)")                         \
   X(large_frees, frees, "large allocations freed")                                         \
   X(large_cache_hits, allocs, "large allocations served from the cache")                   \
   X(epoch_count, count, "hz3_epoch_force runs")                                            \
