@@ -267,16 +267,20 @@ hz3_large_kind_t hz3_large_classify(hz3_large_t *lg, const void *p, uintptr_t *s
 
 /* Takes cached mappings out, biggest first, until at least 1/share of the cached bytes are out
  * (share 1: all of them), and unmaps them outside the lock; returns the bytes given back.
- * With only_if_idle, nothing goes unless no large block was allocated since the last such
- * call. */
+ * With only_if_idle, nothing goes until no large block has been allocated for
+ * HZ3_LARGE_DECAY_QUIET_EPOCHS such calls in a row. */
 static size_t cache_give_back(hz3_large_t *lg, size_t share, bool only_if_idle) {
   hz3_large_entry_t gone[HZ3_LARGE_CACHE_ENTRIES];
   size_t ngone = 0, total = 0;
   hz3_lock_acquire(&lg->lock);
   size_t target = (lg->cache_bytes + share - 1) / share;
   if (only_if_idle) {
-    if (lg->allocs != lg->allocs_at_decay) target = 0;
+    /* Epochs come with every thread's slow-path traffic: a program that allocates a large
+     * block every few dozen of them (bench/rounds: one per ~11 epochs at 8 threads) would
+     * see its cache halved between two blocks at every quiet epoch, and map each afresh. */
+    lg->quiet_epochs = lg->allocs != lg->allocs_at_decay ? 0 : lg->quiet_epochs + 1;
     lg->allocs_at_decay = lg->allocs;
+    if (lg->quiet_epochs < HZ3_LARGE_DECAY_QUIET_EPOCHS) target = 0;
   }
   while (total < target) {
     hz3_large_entry_t *big = NULL;

@@ -55,6 +55,7 @@ typedef struct hz3_large {
   uint32_t freed_next;
   uint64_t allocs;          /* large allocations so far */
   uint64_t allocs_at_decay; /* ... at the last hz3_large_cache_decay */
+  uint32_t quiet_epochs;    /* hz3_large_cache_decay calls in a row with none allocated */
 } hz3_large_t;
 
 /* ---- lifecycle ---- */
@@ -94,10 +95,13 @@ hz3_large_kind_t hz3_large_classify(hz3_large_t *lg, const void *p, uintptr_t *s
 /* ---- maintenance ---- */
 /* Unmaps every cached mapping; returns the bytes given back. */
 size_t hz3_large_flush_cache(hz3_large_t *lg);
-/* Called once per maintenance epoch: if no large block was allocated since the last call,
- * unmaps the larger half (by bytes) of the cache, biggest mappings first; returns the bytes
- * given back.  A program that stopped using large blocks is left with nothing cached after a
- * few epochs; one that is still replacing them keeps its cache. */
+/* Called once per maintenance epoch: once no large block has been allocated for
+ * HZ3_LARGE_DECAY_QUIET_EPOCHS epochs in a row, unmaps the larger half (by bytes) of the cache
+ * at each, biggest mappings first; returns the bytes given back.  A program that stopped
+ * using large blocks is left with nothing cached a few epochs later; one that still
+ * allocates them, however rarely next to its small objects, keeps its cache (within the
+ * bound: the live large bytes, at least HZ3_LARGE_CACHE_FLOOR). */
+#define HZ3_LARGE_DECAY_QUIET_EPOCHS 64
 size_t hz3_large_cache_decay(hz3_large_t *lg);
 
 /* ---- fork ---- */

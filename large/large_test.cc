@@ -50,8 +50,16 @@ TEST_F(LargeTest, AllocFreeAndUsableSize) {
   EXPECT_FALSE(hz3_large_free(&lg_, p));  // already freed: no longer registered
 }
 
-// The cache gives back half its bytes, biggest mappings first, at each epoch in which no
-// large block was allocated; an epoch after an allocation leaves it alone.
+// Epochs with no large allocation in between, as many as HZ3_LARGE_DECAY_QUIET_EPOCHS - 1:
+// none of them gives anything back.
+void QuietEpochs(hz3_large_t* lg) {
+  for (int i = 0; i + 1 < HZ3_LARGE_DECAY_QUIET_EPOCHS; i++)
+    ASSERT_EQ(hz3_large_cache_decay(lg), 0u);
+}
+
+// Once no large block has been allocated for HZ3_LARGE_DECAY_QUIET_EPOCHS epochs, the cache
+// gives back half its bytes at each, biggest mappings first; an allocation starts the count
+// again.
 TEST_F(LargeTest, CacheDecaysWhileNoLargeBlockIsAllocated) {
   const size_t mib = size_t{1} << 20;
   void* keep = hz3_large_alloc(&lg_, 8 * mib, 16, false);  // live: the bound is 8 MiB
@@ -61,14 +69,17 @@ TEST_F(LargeTest, CacheDecaysWhileNoLargeBlockIsAllocated) {
   EXPECT_TRUE(hz3_large_free(&lg_, b));
   EXPECT_TRUE(hz3_large_free(&lg_, c));
   EXPECT_EQ(lg_.cache_bytes, 5 * mib);
-  EXPECT_EQ(hz3_large_cache_decay(&lg_), 0u);       // allocations since the last epoch: active
-  EXPECT_EQ(hz3_large_cache_decay(&lg_), 3 * mib);  // idle: the biggest goes first
+  EXPECT_EQ(hz3_large_cache_decay(&lg_), 0u);  // allocations since the last epoch: active
+  QuietEpochs(&lg_);
+  EXPECT_EQ(lg_.cache_bytes, 5 * mib);
+  EXPECT_EQ(hz3_large_cache_decay(&lg_), 3 * mib);  // quiet long enough: the biggest goes first
   EXPECT_EQ(lg_.cache_bytes, 2 * mib);
   void* d = hz3_large_alloc(&lg_, 1 * mib, 16, false);  // active again (a cache hit)
   ASSERT_NE(d, nullptr);
   EXPECT_EQ(lg_.cache_bytes, 0u);
   EXPECT_TRUE(hz3_large_free(&lg_, d));
   EXPECT_EQ(hz3_large_cache_decay(&lg_), 0u);
+  QuietEpochs(&lg_);
   EXPECT_EQ(hz3_large_cache_decay(&lg_), 2 * mib);
   EXPECT_EQ(hz3_large_cache_decay(&lg_), 0u);  // nothing left
   EXPECT_TRUE(hz3_large_free(&lg_, keep));
