@@ -127,7 +127,7 @@ static bool keep_as_spare(const hz3_central_t *c, const hz3_central_shard_t *sh,
                           const hz3_run_t *run) {
   /* Not a big class's run (one object): its place in the segment serves every other size once
    * it is free, and its pages come back under the release policy; kept, it would fence off up
-   * to a segment per class and shard (rounds 8: twice the segments, half the time). */
+   * to a segment per class and shard. */
   if (hz3_class_is_big(run->cls)) return false;
   const hz3_run_t *head = sh->partial[run->cls];
   if (head != NULL && (head != run || run->next != NULL)) return false;

@@ -333,9 +333,10 @@ static bool seg_before(const hz3_segment_t *a, const hz3_segment_t *b) {
 }
 
 /* Links seg into set in address order, so that alloc_run's walk fills the lowest segments
- * first and the highest drain (newest first, a peak's extra segments took the next small runs
- * and long-lived objects spread over all of them: rounds 8, half the time, ended with 56
- * segments in use instead of 23).  A walk at a segment's arrival: a few hundred at most. */
+ * first and the highest drain.  Newest first, the segments a peak of big runs opened took the
+ * next small runs, and long-lived objects spread over all of them (rounds 8 ended some runs
+ * with 50-57 segments in use instead of 23-33; bench/RESULTS.md).  A walk at a segment's
+ * arrival: a few hundred at most. */
 static void set_link(hz3_segment_set_t *set, hz3_segment_t *seg) {
   set->unused_pages += seg->unused_pages;
   seg->owner = (uint8_t)set->owner;
@@ -400,8 +401,7 @@ hz3_run_t *hz3_segment_alloc_run(hz3_segment_pool_t *pool, hz3_segment_set_t *se
   HZ3_ASSERT(npages >= 1 && npages <= HZ3_SEG_PAGES);
   /* A big object's run (longer than any class's run of many objects) comes from the top of a
    * segment, the others from the bottom: first fit would cut a freed big run's hole up for
-   * the next small runs, and the next big run would take another segment (rounds 8: half the
-   * time 57 segments instead of 32, and 5x the pages purged and faulted back). */
+   * the next small runs, and the next big run would take another segment. */
   bool big = npages > HZ3_RUN_MAX_PAGES;
   int (*find)(const uint64_t *, uint32_t) = big ? find_free_range_high : find_free_range;
   hz3_segment_t *seg = NULL;
