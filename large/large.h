@@ -23,9 +23,9 @@
  * activity (no timer): it holds at most as many bytes as the live large objects, or
  * HZ3_LARGE_CACHE_FLOOR when fewer are live, so a program that keeps replacing blocks reuses
  * them instead of faulting fresh pages in; once it frees its large objects the bound falls
- * with them and the cache empties itself as they are freed; and each maintenance epoch in
- * which no large block was allocated gives half of what is cached back
- * (hz3_large_cache_decay). */
+ * with them and the cache empties itself as they are freed; and once no large block has been
+ * allocated for HZ3_LARGE_DECAY_QUIET_EPOCHS maintenance epochs, each further one gives half
+ * of what is cached back (hz3_large_cache_decay). */
 #define HZ3_LARGE_CACHE_ENTRIES 16
 #define HZ3_LARGE_CACHE_FLOOR ((size_t)4 << 20)
 #define HZ3_LARGE_CACHE_SHARE 1 /* cache <= live bytes / this */
