@@ -399,14 +399,15 @@ static uint32_t release_meta(hz3_segment_pool_t *pool, hz3_segment_t *seg,
 hz3_run_t *hz3_segment_alloc_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, uint32_t npages,
                                  uint32_t cls, uint32_t epoch) {
   HZ3_ASSERT(npages >= 1 && npages <= HZ3_SEG_PAGES);
-  /* A big object's run (longer than any class's run of many objects) comes from the top of a
-   * segment, the others from the bottom: first fit would cut a freed big run's hole up for
-   * the next small runs, and the next big run would take another segment. */
+  /* A run longer than any class's run of many objects (HZ3_RUN_MAX_PAGES: so a big object's
+   * above 128 KiB; those of 72-128 KiB go with the small runs) comes from the top of a
+   * segment, the others from the bottom: first fit would cut a freed long run's hole up for
+   * the next small runs, and the next long run would take another segment. */
   bool big = npages > HZ3_RUN_MAX_PAGES;
   int (*find)(const uint64_t *, uint32_t) = big ? find_free_range_high : find_free_range;
   hz3_segment_t *seg = NULL;
   int first = -1;
-  /* The hint is where the last run of many objects went; big runs neither use nor move it. */
+  /* The hint is where the last short run went; long runs neither use nor move it. */
   if (!big && set->hint != NULL && set->hint->free_pages >= npages)
     first = find(set->hint->free_bits, npages), seg = set->hint;
   if (first < 0) {

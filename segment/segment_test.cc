@@ -123,9 +123,10 @@ TEST_F(SegmentTest, FreedPagesAreReusedFirstFit) {
   EXPECT_EQ(d->first_page, b_page);
 }
 
-// Big objects' runs come from the top of a segment, and neither use nor move the hint that
-// small runs follow; a set walks its segments in address order.  So small runs stay low in the
-// segments they already use, and a freed big run leaves a hole the next big one fits again.
+// Runs longer than HZ3_RUN_MAX_PAGES (big objects above 128 KiB) come from the top of a segment,
+// and neither use nor move the hint that small runs follow; a set walks its segments in address
+// order.  So small runs stay low in the segments they already use, and a freed big run leaves a
+// hole the next big one fits again.
 TEST_F(SegmentTest, BigRunsTakeTheTopAndLeaveTheSmallRunsWhereTheyWere) {
   uint32_t small = hz3_size_to_class(64);  // one-page runs
   uint32_t big = hz3_big_size_to_class(1300000);
