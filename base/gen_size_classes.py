@@ -14,6 +14,10 @@ Runs: the fewest pages (at most 32) that hold at least 8 objects with at most 1/
 wasted; where 32 pages cannot hold 8, the most objects that fit with at most 1/32 wasted.
 Across uniform 256..4096 B requests, rounding plus run waste costs about 4% over the request.
 At most 256 objects per run, so a run's free map fits 4 words.
+Reciprocals: for each class, ceil(2^42 / size), so that n / size is (n * r) >> 42 for every
+n < 2^21 (any offset within a segment): the way home of every small object divides by its
+class's size, and a multiply costs a few cycles where a division costs tens.  Exact because
+n * (r * size - 2^42) < 2^21 * size <= 2^42 (the error never reaches the next multiple).
 Lookup: one byte load from a flat table indexed by (n + 15) >> 4 (4097 entries, n <= 64 KiB):
 no branch, loop or division on the malloc fast path.  Big classes are found by arithmetic
 (hz3_big_size_to_class), off the fast path.
@@ -26,6 +30,7 @@ BIG_MAX = 2097152
 MAX_RUN_PAGES = 32
 MAX_OBJS = 256
 MIN_OBJS = 8
+RECIP_SHIFT = 42
 
 
 def classes():
@@ -79,6 +84,7 @@ def main():
            "#define HZ3_NUM_SMALL_CLASSES %d" % (SMALL_MAX // 16),
            "#define HZ3_NUM_MEDIUM_CLASSES %d" % sum(1 for x in sizes if x <= MEDIUM_MAX),
            "#define HZ3_CLASS_INDEX_COUNT %d" % nidx,
+           "#define HZ3_CLASS_RECIP_SHIFT %d" % RECIP_SHIFT,
            "#ifdef HZ3_SIZE_CLASS_TABLE_DEFINE"]
     def arr(ctype, name, vals, per=12):
         out.append("const %s %s[%d] = {" % (ctype, name, len(vals)))
@@ -86,6 +92,8 @@ def main():
             out.append("    " + ", ".join(str(v) for v in vals[k:k + per]) + ",")
         out.append("};")
     arr("uint32_t", "hz3_class_size_table", sizes, 10)
+    arr("uint64_t", "hz3_class_recip_table",
+        [-(-(1 << RECIP_SHIFT) // s) for s in sizes], 4)
     arr("uint16_t", "hz3_class_run_pages_table", pages, 20)
     arr("uint16_t", "hz3_class_run_objs_table", objs, 16)
     arr("uint8_t", "hz3_class_index_table", table, 32)

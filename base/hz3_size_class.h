@@ -33,6 +33,7 @@
 #define HZ3_BIG_RUN_MAX_PAGES (HZ3_BIG_MAX >> HZ3_PAGE_SHIFT)
 
 extern const uint32_t hz3_class_size_table[HZ3_NUM_CLASSES];
+extern const uint64_t hz3_class_recip_table[HZ3_NUM_CLASSES];
 extern const uint16_t hz3_class_run_pages_table[HZ3_NUM_CLASSES];
 extern const uint16_t hz3_class_run_objs_table[HZ3_NUM_CLASSES];
 extern const uint8_t hz3_class_index_table[HZ3_CLASS_INDEX_COUNT];
@@ -71,6 +72,12 @@ static inline uint32_t hz3_big_size_to_class(size_t n) {
 
 /* Bytes of one object of class c. */
 static HZ3_ALWAYS_INLINE size_t hz3_class_to_size(uint32_t c) { return hz3_class_size_table[c]; }
+
+/* n / hz3_class_to_size(c), exact for n < 2^21 (any offset within a segment), by a multiply
+ * with the class's reciprocal: every object on its way home divides its offset in its run. */
+static HZ3_ALWAYS_INLINE uint32_t hz3_class_div(uint32_t n, uint32_t c) {
+  return (uint32_t)(((uint64_t)n * hz3_class_recip_table[c]) >> HZ3_CLASS_RECIP_SHIFT);
+}
 
 /* Pages of one run of class c (1..HZ3_RUN_MAX_PAGES; a big class's: its size in pages). */
 static HZ3_ALWAYS_INLINE uint32_t hz3_class_run_pages(uint32_t c) {

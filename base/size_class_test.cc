@@ -117,6 +117,27 @@ TEST(SizeClassTest, RunsHoldTheirObjects) {
   }
 }
 
+// hz3_class_div is exact for every offset within a segment: every n below 2^21 for the classes
+// whose runs are short (they are the ones divided on the way home), and for every class the
+// multiples of its size and their neighbours, where a reciprocal one unit off shows first.
+TEST(SizeClassTest, DivisionByReciprocalIsExact) {
+  const uint32_t limit = 1u << 21;
+  for (uint32_t c = 0; c < HZ3_NUM_CLASSES; c++) {
+    const uint32_t size = (uint32_t)hz3_class_to_size(c);
+    if (!hz3_class_is_big(c)) {
+      for (uint32_t n = 0; n < limit; n++)
+        ASSERT_EQ(hz3_class_div(n, c), n / size) << "class " << c << " n=" << n;
+    }
+    for (uint32_t m = 0; m * size < limit; m++) {
+      for (uint32_t n : {m * size, m * size + 1, m * size + size - 1}) {
+        if (n >= limit) continue;
+        ASSERT_EQ(hz3_class_div(n, c), n / size) << "class " << c << " n=" << n;
+      }
+    }
+    ASSERT_EQ(hz3_class_div(limit - 1, c), (limit - 1) / size) << "class " << c;
+  }
+}
+
 TEST(SizeClassTest, AlignedClassLookup) {
   EXPECT_EQ(hz3_class_to_size(hz3_class_for_aligned(10, 64)), 64u);
   EXPECT_EQ(hz3_class_to_size(hz3_class_for_aligned(100, 4096)), 4096u);

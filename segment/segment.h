@@ -233,6 +233,15 @@ static inline hz3_run_t *hz3_segment_run_of(const hz3_segment_pool_t *pool, cons
   if (tag == 0) return NULL;
   return &a->metas[off >> HZ3_SEG_SHIFT].runs[HZ3_TAG_RUN_SLOT(tag)];
 }
+/* Asks the CPU to fetch the descriptor of the run holding p, whose tag (nonzero) is at hand,
+ * without waiting for it: a walk that will free many objects into their runs issues these
+ * first, so that the descriptors' misses overlap instead of following one another. */
+static inline void hz3_segment_prefetch_run(const hz3_segment_pool_t *pool, const void *p,
+                                            hz3_tag_t tag) {
+  const hz3_arena_t *a = hz3_segment_arena_of(pool, p);
+  uintptr_t seg = ((uintptr_t)p - a->base) >> HZ3_SEG_SHIFT;
+  __builtin_prefetch(&a->runs[seg * HZ3_SEG_PAGES + HZ3_TAG_RUN_SLOT(tag)], 1, 3);
+}
 /* First byte of a run / of a segment's page. */
 static inline void *hz3_segment_run_start(const hz3_segment_pool_t *pool, const hz3_run_t *run) {
   return (void *)(pool->arenas[run->arena].base + ((uintptr_t)run->first_page << HZ3_PAGE_SHIFT));

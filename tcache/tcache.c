@@ -406,6 +406,7 @@ static uint32_t release_into(hz3_tcache_t *tc, void **headp, uint32_t limit, voi
     hz3_tag_t next_tag = check_link_from(tc, head, tag, next);
     uint32_t owner = HZ3_TAG_OWNER(tag);
     if (owner == tc->shard) {
+      hz3_segment_prefetch_run(env->pool, head, tag);
       list_push_front(&mine, head);
     } else {
       hz3_stash_t *l = &remote.lists[owner];
