@@ -176,38 +176,63 @@ static HZ3_ALWAYS_INLINE bool free_to_run(hz3_central_t *c, hz3_central_shard_t 
   return false;
 }
 
-/* Frees a list of objects of shard (any class). Caller holds the shard lock.  A list cut from
- * a bin holds stretches of neighbours (a bin refilled from one run gives them back together),
- * so the run of the previous object is asked first (a compare instead of a page-tag lookup),
- * and the pages a stretch freed are tested for idleness once it ends. */
+/* Where a walk freeing objects into their runs stands: the run of the previous object, so
+ * that the next is asked against it first (a compare instead of a page-tag lookup), and the
+ * objects of it this stretch freed, whose pages are tested for idleness once it ends.  Lists
+ * cut from a bin hold stretches of neighbours (a bin refilled from one run gives them back
+ * together). */
+typedef struct free_walk {
+  hz3_run_t *run;
+  uintptr_t start, bytes; /* run's objects: [start, start + bytes); 0: none at hand */
+  uint32_t lo, hi;        /* the objects this stretch freed lie in lo..hi */
+} free_walk_t;
+
+static HZ3_ALWAYS_INLINE void free_walk_init(free_walk_t *w) {
+  w->run = NULL;
+  w->start = w->bytes = 0;
+  w->lo = UINT32_MAX, w->hi = 0;
+}
+
+/* Frees p (an object of sh) into its run.  Caller holds the shard lock. */
+static HZ3_ALWAYS_INLINE void free_walk_step(hz3_central_t *c, hz3_central_shard_t *sh,
+                                             free_walk_t *w, void *p) {
+  if ((uintptr_t)p - w->start >= w->bytes) {
+    if (w->bytes != 0) note_idle_after_free(c, sh, w->run, w->lo, w->hi);
+    hz3_run_t *run = hz3_segment_run_of(c->pool, p);
+    if (HZ3_UNLIKELY(run == NULL))
+      hz3_fatal("free(): double free of %p (its run was freed already)", p);
+    HZ3_ASSERT(run->owner == sh->segments.owner);
+    w->run = run;
+    w->start = (uintptr_t)hz3_segment_run_start(c->pool, run);
+    w->bytes = (uintptr_t)run->npages << HZ3_PAGE_SHIFT;
+    w->lo = UINT32_MAX, w->hi = 0;
+  }
+  uint32_t idx;
+  if (free_to_run(c, sh, w->run, w->start, p, &idx)) {
+    w->bytes = 0; /* the run went back with its pages: nothing to test, ask again */
+  } else {
+    w->lo = HZ3_MIN(w->lo, idx);
+    w->hi = HZ3_MAX(w->hi, idx);
+  }
+}
+
+static HZ3_ALWAYS_INLINE void free_walk_end(hz3_central_t *c, hz3_central_shard_t *sh,
+                                            free_walk_t *w) {
+  if (w->bytes != 0) note_idle_after_free(c, sh, w->run, w->lo, w->hi);
+}
+
+/* Frees a list of objects of shard (any class). Caller holds the shard lock. */
 static uint32_t free_list_locked(hz3_central_t *c, hz3_central_shard_t *sh, void *head) {
   uint32_t n = 0;
-  hz3_run_t *run = NULL;
-  uintptr_t start = 0, bytes = 0;   /* run's objects: [start, start + bytes); 0: none at hand */
-  uint32_t lo = UINT32_MAX, hi = 0; /* the objects this stretch freed lie in lo..hi */
+  free_walk_t w;
+  free_walk_init(&w);
   while (head != NULL) {
     void *next = obj_next(head);
-    if ((uintptr_t)head - start >= bytes) {
-      if (bytes != 0) note_idle_after_free(c, sh, run, lo, hi);
-      run = hz3_segment_run_of(c->pool, head);
-      if (HZ3_UNLIKELY(run == NULL))
-        hz3_fatal("free(): double free of %p (its run was freed already)", head);
-      HZ3_ASSERT(run->owner == sh->segments.owner);
-      start = (uintptr_t)hz3_segment_run_start(c->pool, run);
-      bytes = (uintptr_t)run->npages << HZ3_PAGE_SHIFT;
-      lo = UINT32_MAX, hi = 0;
-    }
-    uint32_t idx;
-    if (free_to_run(c, sh, run, start, head, &idx)) {
-      bytes = 0; /* the run went back with its pages: nothing to test, ask again */
-    } else {
-      lo = HZ3_MIN(lo, idx);
-      hi = HZ3_MAX(hi, idx);
-    }
+    free_walk_step(c, sh, &w, head);
     head = next;
     n++;
   }
-  if (bytes != 0) note_idle_after_free(c, sh, run, lo, hi);
+  free_walk_end(c, sh, &w);
   return n;
 }
 
@@ -364,6 +389,22 @@ void hz3_central_free_list(hz3_central_t *c, uint32_t shard, void *head) {
   hz3_central_shard_t *sh = &c->shards[shard];
   hz3_lock_acquire(&sh->lock);
   free_list_locked(c, sh, head);
+  hz3_lock_release(&sh->lock);
+  HZ3_STAT_ADD(c->stats, central_flushes, 1);
+}
+
+void hz3_central_free_array(hz3_central_t *c, uint32_t shard, void *const *objs, uint32_t n) {
+  if (n == 0) return;
+  hz3_central_shard_t *sh = &c->shards[shard];
+  /* Every descriptor asked for before the first is needed: their misses overlap, and the
+   * objects themselves are never read (a list would be walked through them). */
+  for (uint32_t k = 0; k < n; k++)
+    hz3_segment_prefetch_run(c->pool, objs[k], hz3_segment_tag(c->pool, objs[k]));
+  free_walk_t w;
+  free_walk_init(&w);
+  hz3_lock_acquire(&sh->lock);
+  for (uint32_t k = 0; k < n; k++) free_walk_step(c, sh, &w, objs[k]);
+  free_walk_end(c, sh, &w);
   hz3_lock_release(&sh->lock);
   HZ3_STAT_ADD(c->stats, central_flushes, 1);
 }

@@ -76,6 +76,9 @@ uint32_t hz3_central_alloc_batch_linked(hz3_central_t *c, uint32_t shard, uint32
 void *hz3_central_alloc_big(hz3_central_t *c, uint32_t shard, uint32_t cls, bool *zeroed);
 /* Frees a list of objects of any class owned by shard (class read from the page tags). */
 void hz3_central_free_list(hz3_central_t *c, uint32_t shard, void *head);
+/* Frees n objects of any class owned by shard, given as an array: their memory is not
+ * touched (a list's links are), only their runs' descriptors, fetched all at once first. */
+void hz3_central_free_array(hz3_central_t *c, uint32_t shard, void *const *objs, uint32_t n);
 /* Lock-free: pushes the list head..tail (objects owned by shard) onto its inbox. */
 void hz3_central_remote_push(hz3_central_t *c, uint32_t shard, void *head, void *tail);
 /* Frees the list head..tail (objects owned by shard) from a thread of another shard: straight

@@ -492,11 +492,26 @@ void hz3_segment_free_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_
     /* Wholly free: any owner may use it next. */
     set_unlink(set, seg);
     hz3_lock_acquire(&pool->lock);
-    seg->next = pool->spare;
-    pool->spare = seg;
-    pool->nspare++;
-    __atomic_fetch_add(&pool->spare_unused_pages, seg->unused_pages, __ATOMIC_RELAXED);
     seg->spare = 1;
+    pool->nspare++;
+    if (seg->unused_pages == 0) {
+      /* Every page went back already (purged while its last runs lived): its descriptors and
+       * tags follow now.  The release policy frees spare segments only while resident-unused
+       * pages exceed its cap, and counts pages, not meta: such a segment would keep its meta
+       * for good (tests/growth_test: 30 MiB after a second 4 GiB burst freed). */
+      hz3_release_batch_t batch = {0};
+      release_meta(pool, seg, &batch);
+      hz3_segment_release_flush(pool, &batch);
+      HZ3_STAT_ADD_IF(HZ3_S57_PURGE_STATS, pool->stats, segments_released, 1);
+      seg->next = pool->cold;
+      pool->cold = seg;
+      seg->cold = 1;
+      pool->ncold++;
+    } else {
+      seg->next = pool->spare;
+      pool->spare = seg;
+      __atomic_fetch_add(&pool->spare_unused_pages, seg->unused_pages, __ATOMIC_RELAXED);
+    }
     hz3_lock_release(&pool->lock);
   }
 }

@@ -180,8 +180,10 @@ void hz3_segment_pool_set_unused_hook(hz3_segment_pool_t *pool, hz3_segment_unus
  * the set has no room.  NULL with errno = ENOMEM when the arena or the OS is exhausted. */
 hz3_run_t *hz3_segment_alloc_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, uint32_t npages,
                                  uint32_t cls, uint32_t epoch);
-/* Frees the run's pages and tags; a segment left wholly free goes back to the pool (its hot
- * spare list: its pages stay resident until a purge of the spare segments). */
+/* Frees the run's pages and tags; a segment left wholly free goes back to the pool: to its hot
+ * spare list (its pages stay resident until a purge of the spare segments), or, when none of
+ * its pages is resident any more, to the cold list at once, its descriptors and tags given
+ * back with it (one OS call). */
 void hz3_segment_free_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_run_t *run,
                           uint32_t epoch);
 

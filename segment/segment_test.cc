@@ -208,6 +208,30 @@ TEST_F(SegmentTest, SpareSegmentsGoColdWholeWithTheirMetaPages) {
   EXPECT_EQ(pool_.used_segments, 1u);
 }
 
+// A segment whose every page went back while its last run lived (idle, then purged) goes cold
+// as that run is freed: no resident page is left by which the release policy would find it,
+// so its descriptors and tags go back at once.
+TEST_F(SegmentTest, ASegmentFreedWithNothingResidentGoesColdAtOnce) {
+  hz3_run_t* a = Alloc(hz3_size_to_class(64));
+  hz3_segment_t* seg = hz3_segment_of(&pool_, hz3_segment_run_start(&pool_, a));
+  const uint32_t first = a->first_page % HZ3_SEG_PAGES, npages = a->npages;
+  hz3_segment_mark_busy(&pool_, &set_, seg, first, npages);  // carved and written
+  hz3_segment_mark_idle(&pool_, &set_, seg, first, npages);  // its objects all free again
+  ASSERT_EQ(hz3_segment_purge_range(&pool_, &set_, seg, first, npages), 0);
+  ASSERT_EQ(seg->unused_pages, 0u);
+  os_.ClearRecords();
+  Free(a);
+  ASSERT_EQ(seg->spare, 1u);
+  EXPECT_EQ(seg->cold, 1u);
+  EXPECT_EQ(pool_.ncold, 1u);
+  EXPECT_EQ(pool_.spare_unused_pages, 0u);
+  EXPECT_EQ(os_.dontneed_calls(), 2u);  // the descriptors, the tags (its buddy never used)
+  Check();
+  EXPECT_NE(Alloc(hz3_size_to_class(64)), nullptr);  // and the segment works again
+  EXPECT_EQ(pool_.ncold, 0u);
+  EXPECT_EQ(pool_.used_segments, 1u);
+}
+
 TEST_F(SegmentTest, HotSparesAreTakenBeforeColdOnes) {
   uint32_t cls = hz3_size_to_class(65536);  // 16-page runs: two segments need 64 runs
   std::vector<hz3_run_t*> runs;

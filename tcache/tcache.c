@@ -401,12 +401,18 @@ static uint32_t release_into(hz3_tcache_t *tc, void **headp, uint32_t limit, voi
    * each next's tag comes with its check. */
   hz3_tag_t tag = hz3_segment_tag(env->pool, head);
   const uint32_t cls = HZ3_TAG_CLASS(tag);
+  uintptr_t fetched_page = 0; /* the page whose run descriptor was asked for last */
   for (uint32_t n = 0; head != NULL && n < limit; n++) {
     void *next = link_get(tc, head);
     hz3_tag_t next_tag = check_link_from(tc, head, tag, next);
     uint32_t owner = HZ3_TAG_OWNER(tag);
     if (owner == tc->shard) {
-      hz3_segment_prefetch_run(env->pool, head, tag);
+      /* Its run's descriptor, asked for now, is there when central frees the list: objects
+       * freed far apart miss on theirs one after another otherwise.  Neighbours share it. */
+      if (((uintptr_t)head >> HZ3_PAGE_SHIFT) != fetched_page) {
+        fetched_page = (uintptr_t)head >> HZ3_PAGE_SHIFT;
+        hz3_segment_prefetch_run(env->pool, head, tag);
+      }
       list_push_front(&mine, head);
     } else {
       hz3_stash_t *l = &remote.lists[owner];
@@ -475,6 +481,49 @@ void hz3_tcache_free_home(hz3_tcache_t *tc, void *p, hz3_tag_t tag) {
     hz3_central_free_remote(tc->env->central, owner, p, p);
 }
 
+static void send_homeward(hz3_tcache_t *tc) {
+  hz3_central_free_array(tc->env->central, tc->shard, tc->homeward, tc->nhomeward);
+  tc->nhomeward = 0;
+  tc->homeward_bytes = 0;
+}
+
+/* Whether p, freed into its full bin i, waits as a pointer to go home (HZ3_HOMEWARD_SLOTS):
+ * the thread drains (as flush_bin judges it), p is of its shard, and no refill elsewhere
+ * asks for this class's batches (those take a flushed half whole). */
+static bool goes_homeward(const hz3_tcache_t *tc, uint32_t i, hz3_tag_t tag) {
+  if (tc->drain_streak < HZ3_DRAIN_STREAK || HZ3_TAG_OWNER(tag) != tc->shard) return false;
+  return tc->env->batches == NULL || !hz3_batches_may_keep(tc->env->batches, i - 1);
+}
+
+/* A homeward send counts as this many overflows in the drain streak: the flushes of a
+ * draining thread's small bins it stands for (an overflow sends half a bin, and the byte
+ * budget keeps a draining thread's bins short: 14 objects on average in rounds 8). */
+#define HZ3_HOMEWARD_OVERFLOWS (HZ3_HOMEWARD_SLOTS / 8)
+
+/* After `overflows` overflows of full bins, the last of bin i (or a homeward send, their
+ * counterpart while the thread drains): the drain bookkeeping. */
+static void after_overflow(hz3_tcache_t *tc, uint32_t i, bool mostly_remote, uint32_t overflows) {
+  if (tc->env->max_bytes == 0) return;
+  uint32_t before = tc->drain_streak;
+  tc->drain_streak = before + overflows;
+  if (tc->drain_streak >= HZ3_DRAIN_STREAK) {
+    /* Past HZ3_DRAIN_BATCHES_STREAK the thread surely empties its working set, and other
+     * threads may be doing the same (a phase ending): what waits in the shared batches
+     * goes home, and they keep nothing more until refills ask again.  Once a streak: a
+     * consumer's never ends. */
+    if (before < HZ3_DRAIN_BATCHES_STREAK && tc->drain_streak >= HZ3_DRAIN_BATCHES_STREAK &&
+        tc->env->batches != NULL)
+      hz3_tcache_send_batches(tc, tc->env, true);
+    enforce_budget(tc, i, mostly_remote);
+    /* A thread that frees other threads' objects here without allocating (a consumer)
+     * flushes max / 2 at a time: let the bin grow into room the budget has left, without
+     * taking other bins', so that its batches are large (the owners' transfer lists take
+     * them whole) while what the thread may hold stays within max_bytes.  A thread emptying
+     * its own working set (going idle) keeps its small bins. */
+    if (mostly_remote) grow_bin(tc, i, tc->env->max_bytes, false);
+  }
+}
+
 void hz3_tcache_free_slow(hz3_tcache_t *tc, void *p, hz3_tag_t tag) {
   HZ3_ASSERT(tag != 0);
   if (tc->state == HZ3_TCACHE_DEAD || hz3_class_is_big(HZ3_TAG_CLASS(tag))) {
@@ -482,32 +531,28 @@ void hz3_tcache_free_slow(hz3_tcache_t *tc, void *p, hz3_tag_t tag) {
     return;
   }
   HZ3_ASSERT(tc->state == HZ3_TCACHE_ACTIVE);
-  tick(tc);
   uint32_t i = HZ3_TAG_BIN(tag);
   hz3_bins_t *b = &tc->bins;
   if (HZ3_UNLIKELY(p == b->head[i])) hz3_tcache_double_free(p);
+  if (hz3_bins_len(b, i) >= b->max[i] && goes_homeward(tc, i, tag)) {
+    tc->homeward[tc->nhomeward++] = p;
+    tc->homeward_bytes += bin_obj_bytes(i);
+    /* One slow-path event a send, as a flush is one: the epochs keep their pace. */
+    if (tc->nhomeward == HZ3_HOMEWARD_SLOTS || tc->homeward_bytes >= HZ3_HOMEWARD_MAX_BYTES) {
+      tick(tc);
+      send_homeward(tc);
+      after_overflow(tc, i, false, HZ3_HOMEWARD_OVERFLOWS);
+    }
+    return;
+  }
+  tick(tc);
   link_set(tc, p, b->head[i]);
   b->head[i] = p;
   uint32_t len = hz3_bins_len(b, i) + 1;
   hz3_bins_set_len(b, i, len);
   if (len > b->max[i]) {
     if (tc->overflows[i] < UINT16_MAX) tc->overflows[i]++;
-    bool mostly_remote = flush_bin(tc, i);
-    if (tc->env->max_bytes && ++tc->drain_streak >= HZ3_DRAIN_STREAK) {
-      /* Past HZ3_DRAIN_BATCHES_STREAK the thread surely empties its working set, and other
-       * threads may be doing the same (a phase ending): what waits in the shared batches
-       * goes home, and they keep nothing more until refills ask again.  Once a streak: a
-       * consumer's never ends. */
-      if (tc->drain_streak == HZ3_DRAIN_BATCHES_STREAK && tc->env->batches != NULL)
-        hz3_tcache_send_batches(tc, tc->env, true);
-      enforce_budget(tc, i, mostly_remote);
-      /* A thread that frees other threads' objects here without allocating (a consumer)
-       * flushes max / 2 at a time: let the bin grow into room the budget has left, without
-       * taking other bins', so that its batches are large (the owners' transfer lists take
-       * them whole) while what the thread may hold stays within max_bytes.  A thread emptying
-       * its own working set (going idle) keeps its small bins. */
-      if (mostly_remote) grow_bin(tc, i, tc->env->max_bytes, false);
-    }
+    after_overflow(tc, i, flush_bin(tc, i), 1);
   }
 }
 
@@ -540,6 +585,7 @@ uint64_t hz3_tcache_cached_bytes(const hz3_tcache_t *tc) {
 }
 
 void hz3_tcache_send_stash(hz3_tcache_t *tc) {
+  if (tc->nhomeward != 0) send_homeward(tc);
   if (tc->stashed == 0) return;
   for (uint32_t s = 0; s < HZ3_NUM_SHARDS; s++) {
     hz3_stash_t *st = &tc->stash[s];
@@ -732,5 +778,17 @@ bool hz3_tcache_check(const hz3_tcache_t *tc, hz3_check_report_t *report) {
   }
   if (stashed != tc->stashed)
     return hz3_check_fail(report, "stashed %u, lists %u", tc->stashed, stashed);
+  uint64_t homeward_bytes = 0;
+  for (uint32_t k = 0; k < tc->nhomeward; k++) {
+    void *p = tc->homeward[k];
+    hz3_tag_t tag = hz3_segment_pool_contains(pool, p) ? hz3_segment_tag(pool, p) : 0;
+    if (tag == 0 || HZ3_TAG_OWNER(tag) != tc->shard)
+      return hz3_check_fail(report, "homeward %u: %p is not an object of shard %u", k, p,
+                            tc->shard);
+    homeward_bytes += bin_obj_bytes(HZ3_TAG_BIN(tag));
+  }
+  if (tc->nhomeward > HZ3_HOMEWARD_SLOTS || homeward_bytes != tc->homeward_bytes)
+    return hz3_check_fail(report, "homeward: %u objects, %llu bytes, books say %u", tc->nhomeward,
+                          (unsigned long long)homeward_bytes, tc->homeward_bytes);
   return true;
 }

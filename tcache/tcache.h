@@ -66,6 +66,17 @@ enum { HZ3_TCACHE_FRESH = 0, HZ3_TCACHE_ACTIVE = 1, HZ3_TCACHE_DEAD = 2 };
  * thread emptying its working set passes 64 within a few hundred frees. */
 #define HZ3_DRAIN_BATCHES_STREAK (4 * HZ3_DRAIN_STREAK)
 
+/* A draining thread's frees of its own shard's objects into full bins wait as pointers, at
+ * most this many and HZ3_HOMEWARD_MAX_BYTES, and go home in one locked call.  Pushed into the
+ * bin instead, each object's link is written (a store: its line, cold in a large set freed in
+ * random order, is fetched without stalling) and then read back by the flush that walks the
+ * list, right after: each read waits for its line, one object after another.  As pointers the
+ * objects are never read and their runs' descriptors are fetched together: `bench/shuffle`
+ * 1 M objects of 48-96 B freed in random order.  A thread that works (refills) never waits
+ * here: its overflows flush half a bin, whose links it wrote long enough ago. */
+#define HZ3_HOMEWARD_SLOTS 64
+#define HZ3_HOMEWARD_MAX_BYTES (32u << 10)
+
 struct hz3_tcache_env;
 
 typedef struct hz3_tcache {
@@ -83,6 +94,11 @@ typedef struct hz3_tcache {
   uint32_t drain_streak; /* overflows since the last refill: the thread is freeing, not working */
   uint16_t overflows[HZ3_NUM_BINS]; /* S58: flushes of each bin since the last reclaim */
   hz3_stash_t stash[HZ3_NUM_SHARDS];
+  /* Objects of this shard freed into full bins while the thread drains (hz3_tcache_free_slow),
+   * waiting as pointers to go home together (hz3_central_free_array). */
+  uint32_t nhomeward;
+  uint32_t homeward_bytes;
+  void *homeward[HZ3_HOMEWARD_SLOTS];
 } hz3_tcache_t;
 
 /* What a tcache works against: the central lists, and the epoch to tick. */
@@ -152,7 +168,8 @@ void hz3_tcache_free_home(hz3_tcache_t *tc, void *p, hz3_tag_t tag);
 /* ---- maintenance ---- */
 /* Returns the bins' contents and the stash to central (thread exit, malloc_trim, tests). */
 void hz3_tcache_flush_all(hz3_tcache_t *tc);
-/* Sends the remote stash to the owners' inboxes. */
+/* Sends what waits to leave the cache: the remote stash to the owners' inboxes, the homeward
+ * objects to central (thread exit, trim, epoch). */
 void hz3_tcache_send_stash(hz3_tcache_t *tc);
 /* S58 (epoch, own thread): bins that overflowed s58_max_overages times since the last call
  * halve their max length, and their overage (at most s58_reclaim_budget objects in all) goes

@@ -235,10 +235,11 @@ TEST_F(TcacheTest, FullBinFlushesHalfToCentral) {
 }
 
 // A full bin keeps half its max.  A thread that works (refills between overflows) keeps the
-// newest half, the objects likeliest in cache; one that keeps freeing without allocating (as a
-// program dropping its records) keeps the older half from HZ3_DRAIN_STREAK overflows in a row
-// on, and sends the newest home sorted in the walk that cuts them off.
-TEST_F(TcacheTest, AWorkingThreadKeepsTheNewestHalfAFreeingOneTheOlder) {
+// newest half, the objects likeliest in cache.  One that keeps freeing without allocating (as
+// a program dropping its records) leaves its full bins alone from HZ3_DRAIN_STREAK overflows in
+// a row on: what it frees of its shard waits as pointers (homeward) and goes home together,
+// so that no object is read back after its link was written.
+TEST_F(TcacheTest, AWorkingThreadKeepsTheNewestHalfADrainingOneSendsFreesHomeAsPointers) {
   env_.max_bytes = (uint64_t)1 << 30;  // a budget, so that overflows in a row are counted
   hz3_tcache_setup(&tc_, &env_, 0);
   uint32_t cls = hz3_size_to_class(256);
@@ -249,7 +250,7 @@ TEST_F(TcacheTest, AWorkingThreadKeepsTheNewestHalfAFreeingOneTheOlder) {
     v.push_back(Malloc(256));
     while (hz3_bins_len(&tc_.bins, bin_i) > 0) v.push_back(Malloc(256));
     max = tc_.bins.max[bin_i];
-    if (v.size() >= (size_t)(HZ3_DRAIN_STREAK + 2) * max) break;
+    if (v.size() >= (size_t)(HZ3_DRAIN_STREAK + 2) * max + HZ3_HOMEWARD_SLOTS) break;
   }
   ASSERT_GE(max, 4u);
   ASSERT_EQ(tc_.drain_streak, 0u);  // the last allocation refilled
@@ -262,21 +263,36 @@ TEST_F(TcacheTest, AWorkingThreadKeepsTheNewestHalfAFreeingOneTheOlder) {
   for (void* p = tc_.bins.head[bin_i]; p != nullptr; p = (void*)(*(uintptr_t*)p ^ env_.link_key))
     bin_now.insert(p);
   EXPECT_EQ(bin_now, newest);
-  // Frees go on with no allocation: once the streak is reached, a flush keeps the older half.
+  // Frees go on with no allocation: once the streak is reached, a full bin stays as it is.
   while (tc_.drain_streak < HZ3_DRAIN_STREAK) Free(v[next++]);
-  std::vector<void*> before;  // the bin, newest first, just before the next overflow
   while (hz3_bins_len(&tc_.bins, bin_i) < max) Free(v[next++]);
+  std::set<void*> before;
   for (void* p = tc_.bins.head[bin_i]; p != nullptr; p = (void*)(*(uintptr_t*)p ^ env_.link_key))
-    before.push_back(p);
-  Free(v[next++]);  // the overflow
-  ASSERT_EQ(hz3_bins_len(&tc_.bins, bin_i), max / 2);
+    before.insert(p);
+  const uint64_t out = hz3_central_bytes_out(&central_);
+  Free(v[next++]);  // into the full bin: it waits, and nothing goes home yet
+  ASSERT_EQ(hz3_bins_len(&tc_.bins, bin_i), max);
   bin_now.clear();
   for (void* p = tc_.bins.head[bin_i]; p != nullptr; p = (void*)(*(uintptr_t*)p ^ env_.link_key))
     bin_now.insert(p);
-  std::set<void*> older(before.end() - max / 2, before.end());
-  EXPECT_EQ(bin_now, older);
+  EXPECT_EQ(bin_now, before);
+  ASSERT_EQ(tc_.nhomeward, 1u);
+  EXPECT_EQ(tc_.homeward[0], v[next - 1]);
+  EXPECT_EQ(hz3_central_bytes_out(&central_), out);
+  Check();
+  // The slots filled (256 B objects: the byte bound is further), all go home in one call.
+  while (tc_.nhomeward < HZ3_HOMEWARD_SLOTS - 1) Free(v[next++]);
+  EXPECT_EQ(hz3_central_bytes_out(&central_), out);
+  Free(v[next++]);
+  EXPECT_EQ(tc_.nhomeward, 0u);
+  EXPECT_EQ(hz3_central_bytes_out(&central_), out - 256u * HZ3_HOMEWARD_SLOTS);
   for (; next < v.size(); next++) Free(v[next]);
   Check();
+  // What still waits goes home with the bins at thread exit and trim.
+  ASSERT_GT(tc_.nhomeward, 0u);
+  hz3_tcache_flush_all(&tc_);
+  EXPECT_EQ(tc_.nhomeward, 0u);
+  EXPECT_EQ(hz3_central_bytes_out(&central_), 0u);
 }
 
 TEST_F(TcacheTest, OtherShardsObjectsRideInBinsAndGoHomeInBatches) {
