@@ -397,9 +397,15 @@ void hz3_central_free_array(hz3_central_t *c, uint32_t shard, void *const *objs,
   if (n == 0) return;
   hz3_central_shard_t *sh = &c->shards[shard];
   /* Every descriptor asked for before the first is needed: their misses overlap, and the
-   * objects themselves are never read (a list would be walked through them). */
-  for (uint32_t k = 0; k < n; k++)
+   * objects themselves are never read (a list would be walked through them).  Neighbours
+   * (objects freed in order) share a page's descriptor: asked for once. */
+  uintptr_t fetched_page = 0;
+  for (uint32_t k = 0; k < n; k++) {
+    uintptr_t page = (uintptr_t)objs[k] >> HZ3_PAGE_SHIFT;
+    if (page == fetched_page) continue;
+    fetched_page = page;
     hz3_segment_prefetch_run(c->pool, objs[k], hz3_segment_tag(c->pool, objs[k]));
+  }
   free_walk_t w;
   free_walk_init(&w);
   hz3_lock_acquire(&sh->lock);

@@ -524,28 +524,25 @@ static void after_overflow(hz3_tcache_t *tc, uint32_t i, bool mostly_remote, uin
   }
 }
 
-void hz3_tcache_free_slow(hz3_tcache_t *tc, void *p, hz3_tag_t tag) {
-  HZ3_ASSERT(tag != 0);
+/* The homeward slots are full: they go home, a slow-path event and an overflow's worth of
+ * the drain streak. */
+static HZ3_NOINLINE void homeward_full(hz3_tcache_t *tc, uint32_t i) {
+  tick(tc); /* one event a send, as a flush is one: the epochs keep their pace */
+  send_homeward(tc);
+  after_overflow(tc, i, false, HZ3_HOMEWARD_OVERFLOWS);
+}
+
+/* free_slow's other cases: a dead cache, a big class, a bin with room, or a full bin's
+ * overflow. */
+static HZ3_NOINLINE void free_slow_bin(hz3_tcache_t *tc, void *p, hz3_tag_t tag) {
   if (tc->state == HZ3_TCACHE_DEAD || hz3_class_is_big(HZ3_TAG_CLASS(tag))) {
     hz3_tcache_free_home(tc, p, tag);
     return;
   }
   HZ3_ASSERT(tc->state == HZ3_TCACHE_ACTIVE);
+  tick(tc);
   uint32_t i = HZ3_TAG_BIN(tag);
   hz3_bins_t *b = &tc->bins;
-  if (HZ3_UNLIKELY(p == b->head[i])) hz3_tcache_double_free(p);
-  if (hz3_bins_len(b, i) >= b->max[i] && goes_homeward(tc, i, tag)) {
-    tc->homeward[tc->nhomeward++] = p;
-    tc->homeward_bytes += bin_obj_bytes(i);
-    /* One slow-path event a send, as a flush is one: the epochs keep their pace. */
-    if (tc->nhomeward == HZ3_HOMEWARD_SLOTS || tc->homeward_bytes >= HZ3_HOMEWARD_MAX_BYTES) {
-      tick(tc);
-      send_homeward(tc);
-      after_overflow(tc, i, false, HZ3_HOMEWARD_OVERFLOWS);
-    }
-    return;
-  }
-  tick(tc);
   link_set(tc, p, b->head[i]);
   b->head[i] = p;
   uint32_t len = hz3_bins_len(b, i) + 1;
@@ -554,6 +551,24 @@ void hz3_tcache_free_slow(hz3_tcache_t *tc, void *p, hz3_tag_t tag) {
     if (tc->overflows[i] < UINT16_MAX) tc->overflows[i]++;
     after_overflow(tc, i, flush_bin(tc, i), 1);
   }
+}
+
+/* The homeward case first, with nothing else in its way: while a thread drains, every free of
+ * its own objects lands here. */
+void hz3_tcache_free_slow(hz3_tcache_t *tc, void *p, hz3_tag_t tag) {
+  HZ3_ASSERT(tag != 0);
+  uint32_t i = HZ3_TAG_BIN(tag);
+  hz3_bins_t *b = &tc->bins;
+  if (HZ3_UNLIKELY(p == b->head[i])) hz3_tcache_double_free(p);
+  if (tc->state == HZ3_TCACHE_ACTIVE && !hz3_class_is_big(i - 1) &&
+      hz3_bins_len(b, i) >= b->max[i] && goes_homeward(tc, i, tag)) {
+    tc->homeward[tc->nhomeward++] = p;
+    tc->homeward_bytes += (uint32_t)bin_obj_bytes(i);
+    if (tc->nhomeward == HZ3_HOMEWARD_SLOTS || tc->homeward_bytes >= HZ3_HOMEWARD_MAX_BYTES)
+      homeward_full(tc, i);
+    return;
+  }
+  free_slow_bin(tc, p, tag);
 }
 
 uint32_t hz3_tcache_reclaim(hz3_tcache_t *tc) {

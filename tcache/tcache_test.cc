@@ -595,6 +595,21 @@ TEST_F(TcacheTest, TeardownReturnsEverythingAndLaterCallsStillWork) {
   for (uint32_t i = 0; i < HZ3_NUM_BINS; i++) EXPECT_EQ(hz3_bins_len(&tc_.bins, i), 0u);
 }
 
+// A thread torn down while it drained (the streak still counted): what it frees later, in a
+// TLS destructor that runs after ours, goes home at once, never into the homeward slots, which
+// nothing would send any more.
+TEST_F(TcacheTest, AfterTeardownADrainingThreadsFreesGoHomeAtOnce) {
+  env_.max_bytes = 64 << 10;
+  hz3_tcache_setup(&tc_, &env_, 0);
+  void* late = Malloc(64);
+  tc_.drain_streak = HZ3_DRAIN_STREAK;  // as after overflows in a row with no refill
+  hz3_tcache_teardown(&tc_);
+  const uint64_t out = hz3_central_bytes_out(&central_);
+  Free(late);
+  EXPECT_EQ(tc_.nhomeward, 0u);
+  EXPECT_EQ(hz3_central_bytes_out(&central_), out - 64);
+}
+
 TEST_F(TcacheTest, AnExitedThreadsCacheWaitsWholeForTheNextThread) {
   hz3_tcache_orphans_t orphans;
   hz3_tcache_orphans_init(&orphans);
