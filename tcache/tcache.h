@@ -3,14 +3,16 @@
  * Owns: one hz3_tcache_t per thread (zero-initialised initial-exec TLS in preload's build, any
  *   instance in tests): per-class bins of free objects linked through their first word, with a
  *   length cap; the remote stash (objects of other shards on their way home, sent in batches);
- *   the thread's shard.
+ *   the homeward slots (objects of its own shard a draining thread freed into full bins,
+ *   kept as pointers until they go home together); the thread's shard.
  * Invariants: bin c + 1 holds class c (bin 0 stays empty with max 0, the target of zero tags);
  *   every link of a bin list is stored XORed with env->link_key (the list ends in NULL ^ key);
  *   a bin's len counts its list and len <= max; a bin may hold objects of any shard (a free
  *   pushes without asking the owner: tcmalloc's choice; a flushed half goes whole to the shared
  *   batches (env->batches) while refills ask for them, else it is sorted out, own ones to
  *   central, others through the stash to their owner's inbox); stashed objects belong to
- *   other shards.
+ *   other shards; homeward objects to the thread's shard, at most HZ3_HOMEWARD_SLOTS of them,
+ *   and under HZ3_HOMEWARD_MAX_BYTES once a free has added to them.
  * Threads: a tcache is touched only by its own thread.
  * Callers: preload (fast path via tcache_fast.h, thread exit, trim), epoch (reclaim, stale
  *   batches), tests.
@@ -155,7 +157,8 @@ void *hz3_tcache_refill(hz3_tcache_t *tc, uint32_t cls);
  * (hz3_central_alloc_big).  tc set up (active or dead). */
 void *hz3_tcache_alloc_direct(hz3_tcache_t *tc, uint32_t cls, bool *zeroed);
 /* Frees p (page tag tag) when its bin is full or closed (a big class's always is: p goes
- * straight home) or the tcache is fresh or dead. */
+ * straight home) or the tcache is fresh or dead.  While the thread drains, an object of its
+ * shard whose bin is full waits in the homeward slots instead of overflowing the bin. */
 void hz3_tcache_free_slow(hz3_tcache_t *tc, void *p, hz3_tag_t tag);
 /* Sends p (page tag tag) to its run's shard at once, bypassing the bins: central's list if
  * it is tc's shard, else the owner's inbox.  For objects a bin must not hold (big classes, a
