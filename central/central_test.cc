@@ -384,6 +384,48 @@ TEST_F(CentralTest, OneListIdlesThePagesItsStretchesEmptied) {
   Free(0, cls, std::vector<void*>(b.begin() + 2 * per_page, b.end()));
 }
 
+// An array of objects goes home as a list does, its objects never followed: two runs'
+// objects shuffled together (a stretch of one object at a time), with one of them a one-page
+// run that must not idle its page while it holds a live object, and the other, of pages that
+// objects straddle, idling exactly the pages it emptied.  Their memory holds garbage where a
+// list's links would be.
+TEST_F(CentralTest, AnArrayFreesEachObjectIntoItsRunWhateverItsMemoryHolds) {
+  uint32_t small = hz3_size_to_class(64), straddling = hz3_size_to_class(1000);
+  ASSERT_EQ(hz3_class_run_pages(small), 1u);
+  uint32_t small_objs = hz3_class_run_objs(small), big_objs = hz3_class_run_objs(straddling);
+  std::vector<void*> a = Alloc(0, small, small_objs), b = Alloc(0, straddling, big_objs);
+  for (void* p : a) memset(p, 0xA5, 64);
+  for (void* p : b) memset(p, 0xA5, 1000);
+  uint64_t unused = hz3_segment_unused_pages(&pool_);
+  std::vector<void*> mixed;  // all of b but its last object, every other of a, interleaved
+  for (uint32_t i = 0; i < small_objs || i + 1 < big_objs; i++) {
+    if (i % 2 == 0 && i < small_objs) mixed.push_back(a[i]);
+    if (i + 1 < big_objs) mixed.push_back(b[i]);
+  }
+  hz3_central_free_array(&central_, 0, mixed.data(), (uint32_t)mixed.size());
+  Check();  // every page's idle state agrees with its objects
+  // a's page holds live objects: not idle.  b's pages but its last are idle (one, when the
+  // last object starts on its page's first byte, else the last two hold it).
+  uint32_t last_first_page = (uint32_t)(((size_t)(big_objs - 1) * 1000) >> HZ3_PAGE_SHIFT);
+  EXPECT_EQ(hz3_segment_unused_pages(&pool_), unused + last_first_page);
+  std::vector<void*> rest;
+  for (uint32_t i = 1; i < small_objs; i += 2) rest.push_back(a[i]);
+  rest.push_back(b[big_objs - 1]);
+  hz3_central_free_array(&central_, 0, rest.data(), (uint32_t)rest.size());
+  Check();  // both runs wholly free: back to the segment or kept as their classes' spares
+  EXPECT_EQ(hz3_central_free_objects(&central_, 0), small_objs + big_objs);
+}
+
+TEST_F(CentralTest, ADoubleFreeInAnArrayIsReported) {
+  uint32_t cls = hz3_size_to_class(64);
+  std::vector<void*> v = Alloc(0, cls, 4);
+  ASSERT_EQ(v.size(), 4u);
+  void* twice[] = {v[0], v[1], v[0]};
+  EXPECT_DEATH(hz3_central_free_array(&central_, 0, twice, 3),
+               "double free of 0x[0-9a-f]+ \\(an object of 64 bytes");
+  Free(0, cls, v);
+}
+
 TEST_F(CentralTest, RandomModel) {
   std::mt19937 rng(7);
   struct Held {
