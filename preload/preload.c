@@ -137,6 +137,10 @@ static HZ3_NOINLINE void free_small_slow(void *p) {
     hz3_tcache_free_home(&hz3_t_tcache, p, tag);
     return;
   }
+  /* A draining thread's own objects whose bins are full wait in the homeward slots; only
+   * then is the push (which free's fast path tried) tried again: this is also the way of
+   * objects in arenas after the first, which the fast path does not push. */
+  if (hz3_tcache_free_homeward(&hz3_t_tcache, p, tag)) return;
   if (hz3_bins_push(my_bins(), p, HZ3_TAG_BIN(tag), LINK_KEY)) return;
   hz3_tcache_free_slow(&hz3_t_tcache, p, tag);
 }

@@ -487,14 +487,6 @@ static void send_homeward(hz3_tcache_t *tc) {
   tc->homeward_bytes = 0;
 }
 
-/* Whether p, freed into its full bin i, waits as a pointer to go home (HZ3_HOMEWARD_SLOTS):
- * the thread drains (as flush_bin judges it), p is of its shard, and no refill elsewhere
- * asks for this class's batches (those take a flushed half whole). */
-static bool goes_homeward(const hz3_tcache_t *tc, uint32_t i, hz3_tag_t tag) {
-  if (tc->drain_streak < HZ3_DRAIN_STREAK || HZ3_TAG_OWNER(tag) != tc->shard) return false;
-  return tc->env->batches == NULL || !hz3_batches_may_keep(tc->env->batches, i - 1);
-}
-
 /* A homeward send counts as this many overflows in the drain streak: the flushes of a
  * draining thread's small bins it stands for (an overflow sends half a bin, and the byte
  * budget keeps a draining thread's bins short: 14 objects on average in rounds 8). */
@@ -524,9 +516,7 @@ static void after_overflow(hz3_tcache_t *tc, uint32_t i, bool mostly_remote, uin
   }
 }
 
-/* The homeward slots are full: they go home, a slow-path event and an overflow's worth of
- * the drain streak. */
-static HZ3_NOINLINE void homeward_full(hz3_tcache_t *tc, uint32_t i) {
+void hz3_tcache_homeward_full(hz3_tcache_t *tc, uint32_t i) {
   tick(tc); /* one event a send, as a flush is one: the epochs keep their pace */
   send_homeward(tc);
   after_overflow(tc, i, false, HZ3_HOMEWARD_OVERFLOWS);
@@ -554,20 +544,12 @@ static HZ3_NOINLINE void free_slow_bin(hz3_tcache_t *tc, void *p, hz3_tag_t tag)
 }
 
 /* The homeward case first, with nothing else in its way: while a thread drains, every free of
- * its own objects lands here. */
+ * its own objects lands here (or in hz3_tcache_free_homeward from preload). */
 void hz3_tcache_free_slow(hz3_tcache_t *tc, void *p, hz3_tag_t tag) {
   HZ3_ASSERT(tag != 0);
+  if (hz3_tcache_free_homeward(tc, p, tag)) return;
   uint32_t i = HZ3_TAG_BIN(tag);
-  hz3_bins_t *b = &tc->bins;
-  if (HZ3_UNLIKELY(p == b->head[i])) hz3_tcache_double_free(p);
-  if (tc->state == HZ3_TCACHE_ACTIVE && !hz3_class_is_big(i - 1) &&
-      hz3_bins_len(b, i) >= b->max[i] && goes_homeward(tc, i, tag)) {
-    tc->homeward[tc->nhomeward++] = p;
-    tc->homeward_bytes += (uint32_t)bin_obj_bytes(i);
-    if (tc->nhomeward == HZ3_HOMEWARD_SLOTS || tc->homeward_bytes >= HZ3_HOMEWARD_MAX_BYTES)
-      homeward_full(tc, i);
-    return;
-  }
+  if (HZ3_UNLIKELY(p == tc->bins.head[i])) hz3_tcache_double_free(p);
   free_slow_bin(tc, p, tag);
 }
 

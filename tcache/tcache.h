@@ -160,6 +160,27 @@ void *hz3_tcache_alloc_direct(hz3_tcache_t *tc, uint32_t cls, bool *zeroed);
  * straight home) or the tcache is fresh or dead.  While the thread drains, an object of its
  * shard whose bin is full waits in the homeward slots instead of overflowing the bin. */
 void hz3_tcache_free_slow(hz3_tcache_t *tc, void *p, hz3_tag_t tag);
+/* The homeward slots are full: sends them home (a slow-path event, and HZ3_HOMEWARD_SLOTS / 8
+ * overflows of the drain streak).  Called by hz3_tcache_free_homeward only. */
+void hz3_tcache_homeward_full(hz3_tcache_t *tc, uint32_t bin);
+/* free_slow's first case, inline for preload's slow path (it spares a call and a long
+ * function's prologue on every free of a draining thread): while tc drains, p (page tag tag,
+ * of tc's shard) whose bin is full is kept in the homeward slots; true if it was.  A free of
+ * the object at its bin's head aborts, as in free_slow. */
+static inline bool hz3_tcache_free_homeward(hz3_tcache_t *tc, void *p, hz3_tag_t tag) {
+  uint32_t i = HZ3_TAG_BIN(tag);
+  if (tc->drain_streak < HZ3_DRAIN_STREAK || tc->state != HZ3_TCACHE_ACTIVE ||
+      HZ3_TAG_OWNER(tag) != tc->shard || hz3_class_is_big(i - 1) ||
+      hz3_bins_len(&tc->bins, i) < tc->bins.max[i])
+    return false;
+  if (tc->env->batches != NULL && hz3_batches_may_keep(tc->env->batches, i - 1)) return false;
+  if (HZ3_UNLIKELY(p == tc->bins.head[i])) hz3_tcache_double_free(p);
+  tc->homeward[tc->nhomeward++] = p;
+  tc->homeward_bytes += (uint32_t)hz3_class_to_size(i - 1);
+  if (tc->nhomeward == HZ3_HOMEWARD_SLOTS || tc->homeward_bytes >= HZ3_HOMEWARD_MAX_BYTES)
+    hz3_tcache_homeward_full(tc, i);
+  return true;
+}
 /* Sends p (page tag tag) to its run's shard at once, bypassing the bins: central's list if
  * it is tc's shard, else the owner's inbox.  For objects a bin must not hold (big classes, a
  * dead cache), and for the first object a new thread frees: one its creator handed it, whose
