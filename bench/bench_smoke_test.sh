@@ -44,6 +44,7 @@ for pre in "" "$so"; do
   expect "rounds ($tag)" "M ops/s .* minor faults" run "$rounds" 3 2 3
   expect "falseshare ($tag)" "M ops/s" run "$falseshare" 3 10 10 24
   expect "shuffle ($tag)" "M ops/s .* ns a free" run "$shuffle" 5000 2
+  expect "shuffle in order ($tag)" "order=fifo: .* ns a free" run "$shuffle" 5000 2 fifo
   expect "cpu_time ($tag)" "^cpu_time: [0-9.]+ s user, [0-9.]+ s sys, [0-9.]+ s cpu" run "$cpu_time" true
   # The real workloads at their smallest; each prints a checksum that must not depend on the
   # allocator (stdout only: a stats build prints its counters to stderr at exit).
@@ -76,6 +77,7 @@ expect_usage "falseshare no threads" "$falseshare" 0
 expect_usage "falseshare size too big" "$falseshare" 2 1 1 5000
 expect_usage "batch extra argument" "$batch" 1 2
 expect_usage "shuffle zero objects" "$shuffle" 0
+expect_usage "shuffle unknown order" "$shuffle" 10 1 sideways
 expect_usage "bigloop zero blocks" "$bigloop" 5 0
 expect_usage "cpu_time no command" "$cpu_time"
 "$cpu_time" sh -c 'exit 3' 2>/dev/null; rc=$?
