@@ -396,6 +396,21 @@ static uint32_t release_meta(hz3_segment_pool_t *pool, hz3_segment_t *seg,
   return 2;
 }
 
+/* A spare segment with no resident page left goes cold: its meta's ranges queued in batch
+ * (returns how many), onto the cold list.  Caller holds the pool lock and has taken seg off
+ * the hot list, or never put it there. */
+static uint32_t make_cold(hz3_segment_pool_t *pool, hz3_segment_t *seg,
+                          hz3_release_batch_t *batch) {
+  HZ3_ASSERT(seg->spare && seg->unused_pages == 0);
+  uint32_t ranges = release_meta(pool, seg, batch);
+  HZ3_STAT_ADD_IF(HZ3_S57_PURGE_STATS, pool->stats, segments_released, 1);
+  seg->next = pool->cold;
+  pool->cold = seg;
+  seg->cold = 1;
+  pool->ncold++;
+  return ranges;
+}
+
 hz3_run_t *hz3_segment_alloc_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, uint32_t npages,
                                  uint32_t cls, uint32_t epoch) {
   HZ3_ASSERT(npages >= 1 && npages <= HZ3_SEG_PAGES);
@@ -500,13 +515,8 @@ void hz3_segment_free_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_
        * pages exceed its cap, and counts pages, not meta: such a segment would keep its meta
        * for good (tests/growth_test: 30 MiB after a second 4 GiB burst freed). */
       hz3_release_batch_t batch = {0};
-      release_meta(pool, seg, &batch);
+      make_cold(pool, seg, &batch);
       hz3_segment_release_flush(pool, &batch);
-      HZ3_STAT_ADD_IF(HZ3_S57_PURGE_STATS, pool->stats, segments_released, 1);
-      seg->next = pool->cold;
-      pool->cold = seg;
-      seg->cold = 1;
-      pool->ncold++;
     } else {
       seg->next = pool->spare;
       pool->spare = seg;
@@ -641,13 +651,8 @@ uint64_t hz3_segment_release_spare(hz3_segment_pool_t *pool, uint64_t max_pages,
       from = first + n;
     }
     if (seg->unused_pages != 0) break; /* budget spent */
-    ranges += release_meta(pool, seg, batch);
-    HZ3_STAT_ADD_IF(HZ3_S57_PURGE_STATS, pool->stats, segments_released, 1);
     pool->spare = seg->next;
-    seg->next = pool->cold;
-    pool->cold = seg;
-    seg->cold = 1;
-    pool->ncold++;
+    ranges += make_cold(pool, seg, batch);
   }
   hz3_segment_release_flush(pool, batch);
   hz3_lock_release(&pool->lock);

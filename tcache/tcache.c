@@ -778,7 +778,7 @@ bool hz3_tcache_check(const hz3_tcache_t *tc, hz3_check_report_t *report) {
   uint64_t homeward_bytes = 0;
   for (uint32_t k = 0; k < tc->nhomeward; k++) {
     void *p = tc->homeward[k];
-    hz3_tag_t tag = hz3_segment_pool_contains(pool, p) ? hz3_segment_tag(pool, p) : 0;
+    hz3_tag_t tag = hz3_segment_tag_or_zero(pool, p);
     if (tag == 0 || HZ3_TAG_OWNER(tag) != tc->shard)
       return hz3_check_fail(report, "homeward %u: %p is not an object of shard %u", k, p,
                             tc->shard);
