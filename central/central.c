@@ -193,27 +193,40 @@ static HZ3_ALWAYS_INLINE void free_walk_init(free_walk_t *w) {
   w->lo = UINT32_MAX, w->hi = 0;
 }
 
-/* Frees p (an object of sh) into its run.  Caller holds the shard lock. */
-static HZ3_ALWAYS_INLINE void free_walk_step(hz3_central_t *c, hz3_central_shard_t *sh,
+/* Ends the stretch at hand and makes run (live, of sh) the walk's run. */
+static HZ3_ALWAYS_INLINE void free_walk_switch(hz3_central_t *c, hz3_central_shard_t *sh,
+                                               free_walk_t *w, hz3_run_t *run) {
+  if (w->bytes != 0) note_idle_after_free(c, sh, w->run, w->lo, w->hi);
+  HZ3_ASSERT(run->owner == sh->segments.owner);
+  w->run = run;
+  w->start = (uintptr_t)hz3_segment_run_start(c->pool, run);
+  w->bytes = (uintptr_t)run->npages << HZ3_PAGE_SHIFT;
+  w->lo = UINT32_MAX, w->hi = 0;
+}
+
+/* Frees p into w's run, which holds it.  Caller holds the shard lock. */
+static HZ3_ALWAYS_INLINE void free_walk_free(hz3_central_t *c, hz3_central_shard_t *sh,
                                              free_walk_t *w, void *p) {
-  if ((uintptr_t)p - w->start >= w->bytes) {
-    if (w->bytes != 0) note_idle_after_free(c, sh, w->run, w->lo, w->hi);
-    hz3_run_t *run = hz3_segment_run_of(c->pool, p);
-    if (HZ3_UNLIKELY(run == NULL))
-      hz3_fatal("free(): double free of %p (its run was freed already)", p);
-    HZ3_ASSERT(run->owner == sh->segments.owner);
-    w->run = run;
-    w->start = (uintptr_t)hz3_segment_run_start(c->pool, run);
-    w->bytes = (uintptr_t)run->npages << HZ3_PAGE_SHIFT;
-    w->lo = UINT32_MAX, w->hi = 0;
-  }
   uint32_t idx;
   if (free_to_run(c, sh, w->run, w->start, p, &idx)) {
     w->bytes = 0; /* the run went back with its pages: nothing to test, ask again */
+    w->run = NULL;
   } else {
     w->lo = HZ3_MIN(w->lo, idx);
     w->hi = HZ3_MAX(w->hi, idx);
   }
+}
+
+/* Frees p (an object of sh) into its run.  Caller holds the shard lock. */
+static HZ3_ALWAYS_INLINE void free_walk_step(hz3_central_t *c, hz3_central_shard_t *sh,
+                                             free_walk_t *w, void *p) {
+  if ((uintptr_t)p - w->start >= w->bytes) {
+    hz3_run_t *run = hz3_segment_run_of(c->pool, p);
+    if (HZ3_UNLIKELY(run == NULL))
+      hz3_fatal("free(): double free of %p (its run was freed already)", p);
+    free_walk_switch(c, sh, w, run);
+  }
+  free_walk_free(c, sh, w, p);
 }
 
 static HZ3_ALWAYS_INLINE void free_walk_end(hz3_central_t *c, hz3_central_shard_t *sh,
@@ -393,23 +406,44 @@ void hz3_central_free_list(hz3_central_t *c, uint32_t shard, void *head) {
   HZ3_STAT_ADD(c->stats, central_flushes, 1);
 }
 
+/* Objects hz3_central_free_array looks up ahead of freeing them: their descriptors' misses
+ * overlap.  The tcache's homeward slots fill one such chunk. */
+#define FREE_ARRAY_CHUNK 64
+
 void hz3_central_free_array(hz3_central_t *c, uint32_t shard, void *const *objs, uint32_t n) {
   if (n == 0) return;
   hz3_central_shard_t *sh = &c->shards[shard];
-  /* Every descriptor asked for before the first is needed: their misses overlap, and the
-   * objects themselves are never read (a list would be walked through them).  Neighbours
-   * (objects freed in order) share a page's descriptor: asked for once. */
-  uintptr_t fetched_page = 0;
-  for (uint32_t k = 0; k < n; k++) {
-    uintptr_t page = (uintptr_t)objs[k] >> HZ3_PAGE_SHIFT;
-    if (page == fetched_page) continue;
-    fetched_page = page;
-    hz3_segment_prefetch_run(c->pool, objs[k], hz3_segment_tag(c->pool, objs[k]));
-  }
   free_walk_t w;
   free_walk_init(&w);
-  hz3_lock_acquire(&sh->lock);
-  for (uint32_t k = 0; k < n; k++) free_walk_step(c, sh, &w, objs[k]);
+  hz3_run_t *runs[FREE_ARRAY_CHUNK];
+  bool locked = false;
+  for (uint32_t base = 0; base < n; base += FREE_ARRAY_CHUNK) {
+    uint32_t m = HZ3_MIN(n - base, FREE_ARRAY_CHUNK);
+    /* Every descriptor of the chunk is asked for before the first is needed (the objects
+     * themselves are never read: a list would be walked through them), and each object's run
+     * kept: the walk compares runs, not address ranges.  The first chunk is looked up before
+     * the lock: tags are lock-free to read, and a run cannot go while an object of it is
+     * still allocated. */
+    for (uint32_t k = 0; k < m; k++) {
+      hz3_run_t *run = hz3_segment_run_of(c->pool, objs[base + k]);
+      if (HZ3_UNLIKELY(run == NULL))
+        hz3_fatal("free(): double free of %p (its run was freed already)", objs[base + k]);
+      __builtin_prefetch(run, 1, 3);
+      runs[k] = run;
+    }
+    if (!locked) hz3_lock_acquire(&sh->lock), locked = true;
+    for (uint32_t k = 0; k < m; k++) {
+      if (runs[k] != w.run) {
+        /* A run this walk freed is gone, and so is a run that went after the look-up (its
+         * object freed twice, the second time by another thread): either reads as unused
+         * now, or as another owner's. */
+        if (HZ3_UNLIKELY(runs[k]->npages == 0 || runs[k]->owner != sh->segments.owner))
+          hz3_fatal("free(): double free of %p (its run was freed already)", objs[base + k]);
+        free_walk_switch(c, sh, &w, runs[k]);
+      }
+      free_walk_free(c, sh, &w, objs[base + k]);
+    }
+  }
   free_walk_end(c, sh, &w);
   hz3_lock_release(&sh->lock);
   HZ3_STAT_ADD(c->stats, central_flushes, 1);

@@ -426,6 +426,23 @@ TEST_F(CentralTest, ADoubleFreeInAnArrayIsReported) {
   Free(0, cls, v);
 }
 
+// The array's walk compares the runs looked up before it started: an object freed twice
+// within one array, after its run went back (a big object: a run of its own, never kept as a
+// spare), must not reach the dead descriptor as if it still held objects.
+TEST_F(CentralTest, AnArrayFreeingAnObjectAfterItsRunWentBackIsReported) {
+  std::vector<void*> pin = Alloc(0, hz3_size_to_class(64), 1);  // keeps the segment in the set
+  uint32_t cls = hz3_big_size_to_class(200000);
+  ASSERT_TRUE(hz3_class_is_big(cls));
+  bool zeroed;
+  void* p = hz3_central_alloc_big(&central_, 0, cls, &zeroed);
+  ASSERT_NE(p, nullptr);
+  void* twice[] = {p, p};
+  EXPECT_DEATH(hz3_central_free_array(&central_, 0, twice, 2),
+               "double free of 0x[0-9a-f]+ \\(its run was freed already\\)");
+  Free(0, cls, {p});
+  Free(0, hz3_size_to_class(64), pin);
+}
+
 TEST_F(CentralTest, RandomModel) {
   std::mt19937 rng(7);
   struct Held {
