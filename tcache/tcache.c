@@ -539,7 +539,9 @@ static HZ3_NOINLINE void free_slow_bin(hz3_tcache_t *tc, void *p, hz3_tag_t tag)
   hz3_bins_set_len(b, i, len);
   if (len > b->max[i]) {
     if (tc->overflows[i] < UINT16_MAX) tc->overflows[i]++;
-    after_overflow(tc, i, flush_bin(tc, i), 1);
+    uint32_t sent = len - b->max[i] / 2, weight = 1;
+    if (tc->drain_streak != 0) weight = HZ3_MAX(1u, sent / HZ3_DRAIN_OVERFLOW_OBJECTS);
+    after_overflow(tc, i, flush_bin(tc, i), weight);
   }
 }
 

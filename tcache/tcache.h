@@ -57,11 +57,20 @@ typedef struct hz3_stash {
 
 enum { HZ3_TCACHE_FRESH = 0, HZ3_TCACHE_ACTIVE = 1, HZ3_TCACHE_DEAD = 2 };
 
-/* Overflowing frees in a row, with no refill between them, after which the byte budget is
+/* Overflowing frees in a row, with no refill between them (a big flush counting for several:
+ * HZ3_DRAIN_OVERFLOW_OBJECTS), after which the byte budget is
  * enforced and a flush keeps a bin's older half (flush_bin).  A loop that allocates as much as it
  * frees (SSOT) refills between overflows and keeps its cache; a thread freeing its working set
  * reaches this within a few hundred frees. */
 #define HZ3_DRAIN_STREAK 16
+/* An overflow that is not the first of its streak counts one per this many objects its flush
+ * sends (at least one): the streak stands for frees without a refill, and a bin that a long
+ * allocation phase grew to 2048 objects sends a thousand a flush.  Counted one each, such
+ * bins took 16 overflows, some 16 000 frees, to be seen draining, each flush walking the
+ * whole bin (`bench/shuffle 100000`: a third of the run in those walks).  The first overflow
+ * after a refill counts one: a thread cycling a batch of one size (bench/batch) overflows
+ * once and allocates again (32 objects a count cost it 11 %). */
+#define HZ3_DRAIN_OVERFLOW_OBJECTS 64
 /* ... and after this many the shared batches go home (tcache_send_batches): a thread whose
  * bins random-walk (a server's) reaches 16 now and then (handoff 16: ~30 times a run), and
  * each drain left every class's next refills to central; 32 it reached 2-4 times, and a

@@ -295,6 +295,39 @@ TEST_F(TcacheTest, AWorkingThreadKeepsTheNewestHalfADrainingOneSendsFreesHomeAsP
   EXPECT_EQ(hz3_central_bytes_out(&central_), 0u);
 }
 
+// A bin that a long allocation phase grew to its cap sends a thousand objects a flush: the
+// second overflow in a row already shows a thread emptying its working set (it counts one per
+// HZ3_DRAIN_OVERFLOW_OBJECTS objects sent), so the frees after it wait as pointers instead of
+// more flushes walking the bin.  The first overflow after a refill counts one.
+TEST_F(TcacheTest, ABigBinsSecondOverflowInARowShowsTheThreadDraining) {
+  env_.max_bytes = (uint64_t)1 << 30;
+  hz3_tcache_setup(&tc_, &env_, 0);
+  const uint32_t bin_i = hz3_size_to_class(16) + 1;
+  std::vector<void*> v;
+  uint32_t max;
+  for (;;) {  // refills until the bin has grown to its cap, holding all it handed out
+    v.push_back(Malloc(16));
+    while (hz3_bins_len(&tc_.bins, bin_i) > 0) v.push_back(Malloc(16));
+    max = tc_.bins.max[bin_i];
+    if (max >= 2048 && v.size() >= 2u * max) break;
+    ASSERT_LT(v.size(), 1000000u) << "the bin stopped growing at " << max;
+  }
+  ASSERT_EQ(tc_.drain_streak, 0u);
+  size_t next = 0;
+  for (; next <= max; next++) Free(v[next]);  // the first overflow
+  EXPECT_EQ(tc_.drain_streak, 1u);
+  while (hz3_bins_len(&tc_.bins, bin_i) < max) Free(v[next++]);
+  Free(v[next++]);  // the second: max / 2 objects go
+  EXPECT_EQ(tc_.drain_streak, 1u + (max / 2) / HZ3_DRAIN_OVERFLOW_OBJECTS);
+  ASSERT_GE(tc_.drain_streak, (uint32_t)HZ3_DRAIN_STREAK);
+  while (hz3_bins_len(&tc_.bins, bin_i) < max) Free(v[next++]);
+  Free(v[next++]);  // the bin is left alone: the object waits to go home
+  EXPECT_EQ(hz3_bins_len(&tc_.bins, bin_i), max);
+  EXPECT_EQ(tc_.nhomeward, 1u);
+  for (; next < v.size(); next++) Free(v[next]);
+  Check();
+}
+
 TEST_F(TcacheTest, OtherShardsObjectsRideInBinsAndGoHomeInBatches) {
   hz3_tcache_t other;
   memset(&other, 0, sizeof other);
