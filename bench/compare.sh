@@ -7,6 +7,7 @@
 #   BENCH: ssot-small ssot-medium ssot-mixed larson-2 larson-4 xthread-2 xthread-4 handoff-2 handoff-4
 #          handoff-16
 #          churn-seq churn-200 batch bigloop rounds-2 rounds-8 falseshare-2 shuffle shuffle-fifo
+#          shuffle-mid
 #          real-py-dict real-py-json real-sqlite real-gcc real-git   (CPU time of real programs,
 #            bench/real/: python3 with PYTHONMALLOC=malloc, sqlite3, gcc -O2, git)
 #          burst-exit burst-parked burst-parked-keep10 burst-exit-cross burst-parked-cross
@@ -44,7 +45,7 @@ while [ $# -gt 0 ]; do
     --burst) BURST=$2; shift 2 ;;
     --quick) SSOT_STEPS=5000000; BURST="100000 3 2 4"; shift ;;
     -h|--help) usage 0 ;;
-    all) BENCHES+=(ssot-small ssot-medium ssot-mixed larson-2 larson-4 xthread-2 xthread-4 handoff-2 handoff-4 handoff-16 churn-seq churn-200 batch bigloop rounds-2 rounds-8 falseshare-2 shuffle shuffle-fifo real-py-dict real-py-json real-sqlite real-gcc real-git burst-exit burst-parked burst-parked-keep10 burst-exit-cross burst-parked-cross); shift ;;
+    all) BENCHES+=(ssot-small ssot-medium ssot-mixed larson-2 larson-4 xthread-2 xthread-4 handoff-2 handoff-4 handoff-16 churn-seq churn-200 batch bigloop rounds-2 rounds-8 falseshare-2 shuffle shuffle-fifo shuffle-mid real-py-dict real-py-json real-sqlite real-gcc real-git burst-exit burst-parked burst-parked-keep10 burst-exit-cross burst-parked-cross); shift ;;
     -*) echo "compare: unknown option $1" >&2; usage ;;
     *) BENCHES+=("$1"); shift ;;
   esac
@@ -131,6 +132,7 @@ bench_cmd() { # BENCH -> command line and metric kind
     falseshare-2) echo "tput $BIN/falseshare 2 1000 10000 8" ;;
     shuffle) echo "tput $BIN/shuffle 1000000 5" ;;
     shuffle-fifo) echo "tput $BIN/shuffle 1000000 5 fifo" ;;
+    shuffle-mid) echo "tput $BIN/shuffle 100000 50" ;;
     # CPU seconds (user + sys, the program and its children) under cpu_time: lower is better.
     real-py-dict) echo "cpu $BIN/cpu_time env PYTHONMALLOC=malloc $PY $REAL/dict_churn.py" ;;
     real-py-json) echo "cpu $BIN/cpu_time env PYTHONMALLOC=malloc $PY $REAL/json_roundtrip.py" ;;
