@@ -409,6 +409,38 @@ void hz3_central_free_list(hz3_central_t *c, uint32_t shard, void *head) {
 /* Objects hz3_central_free_array looks up ahead of freeing them: their descriptors' misses
  * overlap.  The tcache's homeward slots fill one such chunk. */
 #define FREE_ARRAY_CHUNK 64
+/* In the chunk's index array: an object of a run of several pages, freed by the walk. */
+#define FREE_ARRAY_WALK UINT16_MAX
+
+/* An object of a one-page run made the run wholly free (free_array_one_page's rare case): back
+ * to its segment, or kept as its class's spare, whose page is then idle. */
+static HZ3_NOINLINE void one_page_run_empty(hz3_central_t *c, hz3_central_shard_t *sh,
+                                            hz3_run_t *run) {
+  if (keep_as_spare(c, sh, run)) {
+    if (!run->on_list) list_push(&sh->partial[run->cls], run);
+    note_idle_range(c, sh, run, 0, hz3_class_run_objs(run->cls) - 1);
+    return;
+  }
+  if (run->on_list) list_remove(&sh->partial[run->cls], run);
+  hz3_segment_free_run(c->pool, &sh->segments, run, sh->epoch);
+}
+
+/* Frees object idx (checked to start an object) into run, a run of one page.  Its page turns
+ * idle only when every object is free, so there is no stretch to note (free_walk's), and the
+ * index was computed from the object's address alone. */
+static HZ3_ALWAYS_INLINE void free_array_one_page(hz3_central_t *c, hz3_central_shard_t *sh,
+                                                  hz3_run_t *run, uint32_t idx, const void *p) {
+  uint64_t *word = &run->free_map[idx >> 6], bit = 1ull << (idx & 63);
+  if (HZ3_UNLIKELY(*word & bit))
+    hz3_fatal("free(): double free of %p (an object of %u bytes, already free)", p,
+              (unsigned)hz3_class_to_size(run->cls));
+  *word |= bit;
+  if (HZ3_UNLIKELY(++run->nfree == hz3_class_run_objs(run->cls))) {
+    one_page_run_empty(c, sh, run);
+    return;
+  }
+  if (HZ3_UNLIKELY(!run->on_list)) list_push(&sh->partial[run->cls], run);
+}
 
 void hz3_central_free_array(hz3_central_t *c, uint32_t shard, void *const *objs, uint32_t n) {
   if (n == 0) return;
@@ -416,31 +448,53 @@ void hz3_central_free_array(hz3_central_t *c, uint32_t shard, void *const *objs,
   free_walk_t w;
   free_walk_init(&w);
   hz3_run_t *runs[FREE_ARRAY_CHUNK];
+  uint16_t idxs[FREE_ARRAY_CHUNK];
   bool locked = false;
   for (uint32_t base = 0; base < n; base += FREE_ARRAY_CHUNK) {
     uint32_t m = HZ3_MIN(n - base, FREE_ARRAY_CHUNK);
     /* Every descriptor of the chunk is asked for before the first is needed (the objects
      * themselves are never read: a list would be walked through them), and each object's run
-     * kept: the walk compares runs, not address ranges.  The first chunk is looked up before
-     * the lock: tags are lock-free to read, and a run cannot go while an object of it is
-     * still allocated. */
+     * kept.  Most small classes' runs are one page: there the object's index follows from
+     * its address and its class (in its page tag), and is checked here, out of the lock and
+     * while the descriptors come.  The first chunk is looked up before the lock: tags are
+     * lock-free to read, and a run cannot go while an object of it is still allocated. */
+    hz3_segment_lookup_t lookup;
+    hz3_segment_lookup_init(c->pool, &lookup);
     for (uint32_t k = 0; k < m; k++) {
-      hz3_run_t *run = hz3_segment_run_of(c->pool, objs[base + k]);
+      const void *p = objs[base + k];
+      hz3_tag_t tag;
+      hz3_run_t *run = hz3_segment_lookup_run(c->pool, &lookup, p, &tag);
       if (HZ3_UNLIKELY(run == NULL))
-        hz3_fatal("free(): double free of %p (its run was freed already)", objs[base + k]);
+        hz3_fatal("free(): double free of %p (its run was freed already)", p);
       __builtin_prefetch(run, 1, 3);
       runs[k] = run;
+      uint32_t cls = HZ3_TAG_CLASS(tag);
+      idxs[k] = FREE_ARRAY_WALK;
+      if (hz3_class_run_pages(cls) == 1) {
+        uint32_t off = (uint32_t)((uintptr_t)p & (HZ3_PAGE_SIZE - 1));
+        uint32_t idx = hz3_class_div(off, cls), size = (uint32_t)hz3_class_to_size(cls);
+        if (HZ3_UNLIKELY(off != idx * size || idx >= hz3_class_run_objs(cls)))
+          hz3_fatal(
+              "free(): invalid pointer %p (inside an object of %u bytes at %p, not its "
+              "start)",
+              p, size, (const void *)((uintptr_t)p - off + (uintptr_t)idx * size));
+        idxs[k] = (uint16_t)idx;
+      }
     }
     if (!locked) hz3_lock_acquire(&sh->lock), locked = true;
+    const uint32_t owner = sh->segments.owner;
     for (uint32_t k = 0; k < m; k++) {
-      if (runs[k] != w.run) {
-        /* A run this walk freed is gone, and so is a run that went after the look-up (its
-         * object freed twice, the second time by another thread): either reads as unused
-         * now, or as another owner's. */
-        if (HZ3_UNLIKELY(runs[k]->npages == 0 || runs[k]->owner != sh->segments.owner))
-          hz3_fatal("free(): double free of %p (its run was freed already)", objs[base + k]);
-        free_walk_switch(c, sh, &w, runs[k]);
+      hz3_run_t *run = runs[k];
+      /* A run this walk freed is gone, and so is a run that went after the look-up (its
+       * object freed twice, the second time by another thread): either reads as unused now,
+       * or as another owner's. */
+      if (HZ3_UNLIKELY(run->npages == 0 || run->owner != owner))
+        hz3_fatal("free(): double free of %p (its run was freed already)", objs[base + k]);
+      if (idxs[k] != FREE_ARRAY_WALK) {
+        free_array_one_page(c, sh, run, idxs[k], objs[base + k]);
+        continue;
       }
+      if (run != w.run) free_walk_switch(c, sh, &w, run);
       free_walk_free(c, sh, &w, objs[base + k]);
     }
   }

@@ -443,6 +443,38 @@ TEST_F(CentralTest, AnArrayFreeingAnObjectAfterItsRunWentBackIsReported) {
   Free(0, hz3_size_to_class(64), pin);
 }
 
+// Objects of one-page runs (most small classes) are checked and indexed from their address
+// and page tag before the lock: an interior pointer is reported as such, and a run wholly
+// freed through an array goes back, or stays as its class's spare with its page idle.
+TEST_F(CentralTest, AnArrayFreesOnePageRunsWholeAndReportsInteriorPointers) {
+  uint32_t cls = hz3_size_to_class(48);
+  ASSERT_EQ(hz3_class_run_pages(cls), 1u);
+  uint32_t objs = hz3_class_run_objs(cls);
+  std::vector<void*> a = Alloc(0, cls, 2 * objs);  // two runs, each wholly handed out
+  ASSERT_EQ(a.size(), 2u * objs);
+  void* inside[] = {static_cast<char*>(a[3]) + 16};
+  EXPECT_DEATH(hz3_central_free_array(&central_, 0, inside, 1),
+               "invalid pointer 0x[0-9a-f]+ \\(inside an object of 48 bytes at 0x[0-9a-f]+");
+  uint64_t unused = hz3_segment_unused_pages(&pool_);
+  // The first run whole, in reverse: the class's first wholly free run stays as its spare
+  // (no other run of the class is listed: the second has no free object), its page idle.
+  std::vector<void*> first(a.rbegin() + objs, a.rend());
+  hz3_central_free_array(&central_, 0, first.data(), (uint32_t)first.size());
+  Check();
+  EXPECT_EQ(hz3_segment_unused_pages(&pool_), unused + 1);
+  EXPECT_EQ(hz3_central_free_objects(&central_, 0), objs);
+  // The second run, with an object freed twice in its array: reported.
+  std::vector<void*> second(a.begin() + objs, a.end()), twice(second.begin(), second.begin() + 10);
+  twice.push_back(second[5]);
+  EXPECT_DEATH(hz3_central_free_array(&central_, 0, twice.data(), (uint32_t)twice.size()),
+               "double free of 0x[0-9a-f]+ \\(an object of 48 bytes, already free\\)");
+  // Whole, it goes back to its segment: the class has its spare.
+  hz3_central_free_array(&central_, 0, second.data(), (uint32_t)second.size());
+  Check();
+  EXPECT_EQ(hz3_central_free_objects(&central_, 0), objs);
+  EXPECT_EQ(hz3_tag_t{0}, hz3_segment_tag(&pool_, second[0]));
+}
+
 TEST_F(CentralTest, RandomModel) {
   std::mt19937 rng(7);
   struct Held {

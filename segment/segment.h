@@ -235,6 +235,39 @@ static inline hz3_run_t *hz3_segment_run_of(const hz3_segment_pool_t *pool, cons
   if (tag == 0) return NULL;
   return &a->metas[off >> HZ3_SEG_SHIFT].runs[HZ3_TAG_RUN_SLOT(tag)];
 }
+/* Many look-ups in a row (a chunk of objects going home): the first arena's bounds and
+ * tables read once, not once a pointer. */
+typedef struct hz3_segment_lookup {
+  uintptr_t base;
+  size_t bytes;
+  const hz3_tag_t *tags;
+  hz3_run_t *runs;
+} hz3_segment_lookup_t;
+static inline void hz3_segment_lookup_init(const hz3_segment_pool_t *pool,
+                                           hz3_segment_lookup_t *l) {
+  const hz3_arena_t *a = &pool->arenas[0];
+  l->base = a->base;
+  l->bytes = __atomic_load_n(&a->grown_bytes, __ATOMIC_ACQUIRE);
+  l->tags = a->tags;
+  l->runs = a->runs;
+}
+/* hz3_segment_run_of(pool, p), and p's page tag in *tag (0 with NULL). */
+static inline hz3_run_t *hz3_segment_lookup_run(const hz3_segment_pool_t *pool,
+                                                const hz3_segment_lookup_t *l, const void *p,
+                                                hz3_tag_t *tag) {
+  const hz3_segment_lookup_t *in = l;
+  hz3_segment_lookup_t other;
+  uintptr_t off = (uintptr_t)p - l->base;
+  if (HZ3_UNLIKELY(off >= l->bytes)) { /* another arena's, or the first's grown since */
+    const hz3_arena_t *a = hz3_segment_arena_of(pool, p);
+    other = (hz3_segment_lookup_t){a->base, 0, a->tags, a->runs};
+    in = &other;
+    off = (uintptr_t)p - a->base;
+  }
+  *tag = __atomic_load_n(&in->tags[off >> HZ3_PAGE_SHIFT], __ATOMIC_RELAXED);
+  if (*tag == 0) return NULL;
+  return &in->runs[(off >> HZ3_SEG_SHIFT) * HZ3_SEG_PAGES + HZ3_TAG_RUN_SLOT(*tag)];
+}
 /* Asks the CPU to fetch the descriptor of the run holding p, whose tag (nonzero) is at hand,
  * without waiting for it: a walk that will free many objects into their runs issues these
  * first, so that the descriptors' misses overlap instead of following one another. */
