@@ -251,7 +251,8 @@ static inline void hz3_segment_lookup_init(const hz3_segment_pool_t *pool,
   l->tags = a->tags;
   l->runs = a->runs;
 }
-/* hz3_segment_run_of(pool, p), and p's page tag in *tag (0 with NULL). */
+/* hz3_segment_run_of(pool, p) for p in one of the pool's segments, and p's page tag in *tag
+ * (0 with NULL).  Descriptors are indexed in the arena's own array: no segment header read. */
 static inline hz3_run_t *hz3_segment_lookup_run(const hz3_segment_pool_t *pool,
                                                 const hz3_segment_lookup_t *l, const void *p,
                                                 hz3_tag_t *tag) {
