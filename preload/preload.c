@@ -126,10 +126,23 @@ static HZ3_NOINLINE HZ3_COLD void invalid_free(void *p) {
   hz3_fatal("free(): invalid pointer %p (inside hz3's arena but in no live run: freed twice?)", p);
 }
 
-static HZ3_NOINLINE void free_small_slow(void *p) {
-  hz3_tag_t tag = page_tag(p);
+/* A free whose page tag is known (nonzero) by a set-up thread: a draining thread's own objects
+ * whose bins are full wait in the homeward slots; only then is the push (which free's fast
+ * path tried) tried again: this is also the way of objects in arenas after the first, which
+ * the fast path does not push. */
+static HZ3_ALWAYS_INLINE void free_small_tagged(void *p, hz3_tag_t tag) {
+  if (hz3_tcache_free_homeward(&hz3_t_tcache, p, tag)) return;
+  if (hz3_bins_push(my_bins(), p, HZ3_TAG_BIN(tag), LINK_KEY)) return;
+  hz3_tcache_free_slow(&hz3_t_tcache, p, tag);
+}
+
+/* free_small_slow's rare cases, apart so that its common one needs no stack frame: p beyond
+ * the first arena's mapped part (tag 0: not looked up yet), a page in no run, and a thread's
+ * first call. */
+static HZ3_NOINLINE void free_small_slow_rare(void *p, hz3_tag_t tag) {
+  if (tag == 0) tag = page_tag(p);
   if (HZ3_UNLIKELY(tag == 0)) invalid_free(p);
-  if (HZ3_UNLIKELY(hz3_t_tcache.state == HZ3_TCACHE_FRESH)) {
+  if (hz3_t_tcache.state == HZ3_TCACHE_FRESH) {
     /* The thread's first call is free: of an object handed to it, most likely, whose
      * neighbours other threads still write.  Not into the bin, from which this thread's next
      * malloc of the size would take it back (hz3_tcache_free_home). */
@@ -137,12 +150,22 @@ static HZ3_NOINLINE void free_small_slow(void *p) {
     hz3_tcache_free_home(&hz3_t_tcache, p, tag);
     return;
   }
-  /* A draining thread's own objects whose bins are full wait in the homeward slots; only
-   * then is the push (which free's fast path tried) tried again: this is also the way of
-   * objects in arenas after the first, which the fast path does not push. */
-  if (hz3_tcache_free_homeward(&hz3_t_tcache, p, tag)) return;
-  if (hz3_bins_push(my_bins(), p, HZ3_TAG_BIN(tag), LINK_KEY)) return;
-  hz3_tcache_free_slow(&hz3_t_tcache, p, tag);
+  free_small_tagged(p, tag);
+}
+
+/* Every call in the common case is a tail call (hz3_tcache_homeward_full, free_slow), so it
+ * runs without saving a register: a draining thread takes it on every free. */
+static HZ3_NOINLINE void free_small_slow(void *p) {
+  const hz3_arena_t *a = &hz3_g.pool.arenas[0];
+  uintptr_t off = (uintptr_t)p - a->base;
+  hz3_tag_t tag = 0;
+  if (HZ3_LIKELY(off < __atomic_load_n(&a->grown_bytes, __ATOMIC_ACQUIRE)))
+    tag = __atomic_load_n(&a->tags[off >> HZ3_PAGE_SHIFT], __ATOMIC_RELAXED);
+  if (HZ3_UNLIKELY(tag == 0 || hz3_t_tcache.state == HZ3_TCACHE_FRESH)) {
+    free_small_slow_rare(p, tag);
+    return;
+  }
+  free_small_tagged(p, tag);
 }
 
 /* NULL, in an arena after the first, large, or not hz3's. */
