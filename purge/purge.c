@@ -214,6 +214,13 @@ static void release_over_keep(hz3_purge_t *pg, hz3_segment_set_t *set, uint64_t 
   release_pass(pg, set, target, fragment_limit, spare);
 }
 
+/* A pass over the paced keep goes this share of it further down, so that the next pass waits
+ * until as many pages have become unused again.  With the keep itself as the target, a loop
+ * whose working set is a little over the keep gave back a range at a time, one call each, as
+ * its runs and segments emptied (`shuffle 1000000 10 fifo`: 13 091 madvise calls for 30 326
+ * pages; a sixteenth below: 243 calls for 35 910 pages, and 6 % faster). */
+#define HZ3_KEEP_SLACK_SHARE 16
+
 /* The pool's unused hook: pages [first, first + npages) of seg (in set) just became unused. */
 static void on_unused(void *ctx, hz3_segment_pool_t *pool, hz3_segment_set_t *set,
                       hz3_segment_t *seg, uint32_t first, uint32_t npages) {
@@ -239,7 +246,8 @@ static void on_unused(void *ctx, hz3_segment_pool_t *pool, hz3_segment_set_t *se
   uint64_t paced = paced_keep(pg),
            active = set_is_cycling(pg, set) ? pg->cfg.release_active_pages : 0;
   uint64_t keep = HZ3_MAX(paced, active);
-  release_over_keep(pg, set, keep, HZ3_MAX(cap / 2, HZ3_MAX(paced, active / 2)),
+  release_over_keep(pg, set, keep,
+                    HZ3_MAX(cap / 2, HZ3_MAX(paced - paced / HZ3_KEEP_SLACK_SHARE, active / 2)),
                     HZ3_MAX((uint64_t)pg->cfg.release_fragment_pages, keep));
 }
 

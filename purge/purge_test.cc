@@ -364,6 +364,23 @@ TEST_F(PacedKeepTest, TheKeepHoldsAtMostItsMaximum) {
   Check();
 }
 
+// A working set a little over the paced keep, emptied in address order (its runs, then whole
+// segments, freed one after another), goes back in a few calls: a pass goes a sixteenth of
+// the keep below it (HZ3_KEEP_SLACK_SHARE), so what is freed after it waits for the next pass
+// instead of each run's pages taking a call of their own.
+TEST_F(PacedKeepTest, AWorkingSetOverTheKeepGoesBackInFewCalls) {
+  Init();
+  const uint32_t per_seg = HZ3_SEG_PAGES / pages_;
+  std::vector<hz3_run_t*> round = Take(4 * per_seg);  // four segments' worth
+  pg_->keep_pages = 2 * HZ3_SEG_PAGES + 100;          // as learned over earlier rounds
+  size_t calls = os_.dontneed_syscalls(), given = os_.dontneed_pages();
+  Give(round);  // in order: segment after segment empties
+  EXPECT_LE(hz3_segment_unused_pages(&pool_), 2u * HZ3_SEG_PAGES + 100);
+  EXPECT_GE(os_.dontneed_pages() - given, 2u * HZ3_SEG_PAGES - 100);
+  EXPECT_LE(os_.dontneed_syscalls() - calls, 15u);  // 29 with the keep itself as the target
+  Check();
+}
+
 TEST_F(PurgeTest, RetainCapHoldsItsCallBudget) {
   cfg_.retain_max_pages = 8;
   cfg_.retain_budget_calls = 2;
