@@ -218,7 +218,7 @@ static void release_over_keep(hz3_purge_t *pg, hz3_segment_set_t *set, uint64_t 
  * until as many pages have become unused again.  With the keep itself as the target, a loop
  * whose working set is a little over the keep gave back a range at a time, one call each, as
  * its runs and segments emptied (`shuffle 1000000 10 fifo`: 13 091 madvise calls for 30 326
- * pages; a sixteenth below: 243 calls for 35 910 pages, and 6 % faster). */
+ * pages; a sixteenth below: 243 calls for 35 910 pages, and 3-6 % faster). */
 #define HZ3_KEEP_SLACK_SHARE 16
 
 /* The pool's unused hook: pages [first, first + npages) of seg (in set) just became unused. */
