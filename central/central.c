@@ -107,6 +107,15 @@ static HZ3_ALWAYS_INLINE void note_idle_after_free(hz3_central_t *c, hz3_central
   note_idle_range(c, sh, run, lo, hi);
 }
 
+/* The two findings about an object on its way home, in every path that checks one. */
+static HZ3_NOINLINE HZ3_COLD void report_interior(const void *p, uint32_t size, uintptr_t object) {
+  hz3_fatal("free(): invalid pointer %p (inside an object of %u bytes at %p, not its start)", p,
+            size, (void *)object);
+}
+static HZ3_NOINLINE HZ3_COLD void report_already_free(const void *p, uint32_t size) {
+  hz3_fatal("free(): double free of %p (an object of %u bytes, already free)", p, size);
+}
+
 /* The index of p in run (whose first byte is start), once p is known to start one of its
  * objects and not to be free in it: anything else is reported and aborts (the checks every
  * object going home passes). */
@@ -116,10 +125,8 @@ static HZ3_ALWAYS_INLINE uint32_t obj_index_in(const hz3_run_t *run, uintptr_t s
   uint32_t off = (uint32_t)((uintptr_t)p - start);
   uint32_t idx = hz3_class_div(off, run->cls);
   if (HZ3_UNLIKELY(off != idx * size || idx >= hz3_class_run_objs(run->cls)))
-    hz3_fatal("free(): invalid pointer %p (inside an object of %u bytes at %p, not its start)", p,
-              size, (void *)(start + (uintptr_t)idx * size));
-  if (HZ3_UNLIKELY(obj_is_free(run, idx)))
-    hz3_fatal("free(): double free of %p (an object of %u bytes, already free)", p, size);
+    report_interior(p, size, start + (uintptr_t)idx * size);
+  if (HZ3_UNLIKELY(obj_is_free(run, idx))) report_already_free(p, size);
   return idx;
 }
 
@@ -160,6 +167,15 @@ void hz3_central_set_spare_limit(hz3_central_t *c, uint32_t unused_pages) {
  * hand objects on unchecked: their fast path has no room for it), so a pointer that does not
  * start an object, or an object already free, is reported here in every build: late (a cache
  * may have handed such a pointer out again meanwhile) but before it corrupts the run. */
+/* run's objects are all free now: it goes back to its segment (true), unless it stays as
+ * its class's spare (keep_as_spare).  Caller holds the shard lock. */
+static bool give_back_empty_run(hz3_central_t *c, hz3_central_shard_t *sh, hz3_run_t *run) {
+  if (keep_as_spare(c, sh, run)) return false;
+  if (run->on_list) list_remove(&sh->partial[run->cls], run);
+  hz3_segment_free_run(c->pool, &sh->segments, run, sh->epoch);
+  return true;
+}
+
 static HZ3_ALWAYS_INLINE bool free_to_run(hz3_central_t *c, hz3_central_shard_t *sh, hz3_run_t *run,
                                           uintptr_t start, void *p, uint32_t *idx_out) {
   uint32_t cls = run->cls;
@@ -167,11 +183,7 @@ static HZ3_ALWAYS_INLINE bool free_to_run(hz3_central_t *c, hz3_central_shard_t 
   *idx_out = idx;
   run->free_map[idx >> 6] |= 1ull << (idx & 63);
   run->nfree++;
-  if (run->nfree == hz3_class_run_objs(cls) && !keep_as_spare(c, sh, run)) {
-    if (run->on_list) list_remove(&sh->partial[cls], run);
-    hz3_segment_free_run(c->pool, &sh->segments, run, sh->epoch);
-    return true;
-  }
+  if (run->nfree == hz3_class_run_objs(cls) && give_back_empty_run(c, sh, run)) return true;
   if (!run->on_list) list_push(&sh->partial[cls], run);
   return false;
 }
@@ -267,8 +279,7 @@ static void transfer_admit(hz3_central_t *c, uint32_t cls, void *p) {
   obj_index_checked(c, run, p);
   uintptr_t mark = c->transfer_mark ^ (uintptr_t)p;
   if (HZ3_UNLIKELY(*transfer_word(p) == mark))
-    hz3_fatal("free(): double free of %p (an object of %u bytes, already free)", p,
-              (uint32_t)hz3_class_to_size(cls));
+    report_already_free(p, (uint32_t)hz3_class_to_size(cls));
   *transfer_word(p) = mark;
 }
 
@@ -416,13 +427,9 @@ void hz3_central_free_list(hz3_central_t *c, uint32_t shard, void *head) {
  * to its segment, or kept as its class's spare, whose page is then idle. */
 static HZ3_NOINLINE void one_page_run_empty(hz3_central_t *c, hz3_central_shard_t *sh,
                                             hz3_run_t *run) {
-  if (keep_as_spare(c, sh, run)) {
-    if (!run->on_list) list_push(&sh->partial[run->cls], run);
-    note_idle_range(c, sh, run, 0, hz3_class_run_objs(run->cls) - 1);
-    return;
-  }
-  if (run->on_list) list_remove(&sh->partial[run->cls], run);
-  hz3_segment_free_run(c->pool, &sh->segments, run, sh->epoch);
+  if (give_back_empty_run(c, sh, run)) return;
+  if (!run->on_list) list_push(&sh->partial[run->cls], run);
+  note_idle_range(c, sh, run, 0, hz3_class_run_objs(run->cls) - 1);
 }
 
 /* Frees object idx (checked to start an object) into run, a run of one page.  Its page turns
@@ -431,9 +438,7 @@ static HZ3_NOINLINE void one_page_run_empty(hz3_central_t *c, hz3_central_shard_
 static HZ3_ALWAYS_INLINE void free_array_one_page(hz3_central_t *c, hz3_central_shard_t *sh,
                                                   hz3_run_t *run, uint32_t idx, const void *p) {
   uint64_t *word = &run->free_map[idx >> 6], bit = 1ull << (idx & 63);
-  if (HZ3_UNLIKELY(*word & bit))
-    hz3_fatal("free(): double free of %p (an object of %u bytes, already free)", p,
-              (unsigned)hz3_class_to_size(run->cls));
+  if (HZ3_UNLIKELY(*word & bit)) report_already_free(p, (uint32_t)hz3_class_to_size(run->cls));
   *word |= bit;
   if (HZ3_UNLIKELY(++run->nfree == hz3_class_run_objs(run->cls))) {
     one_page_run_empty(c, sh, run);
@@ -474,10 +479,7 @@ void hz3_central_free_array(hz3_central_t *c, uint32_t shard, void *const *objs,
         uint32_t off = (uint32_t)((uintptr_t)p & (HZ3_PAGE_SIZE - 1));
         uint32_t idx = hz3_class_div(off, cls), size = (uint32_t)hz3_class_to_size(cls);
         if (HZ3_UNLIKELY(off != idx * size || idx >= hz3_class_run_objs(cls)))
-          hz3_fatal(
-              "free(): invalid pointer %p (inside an object of %u bytes at %p, not its "
-              "start)",
-              p, size, (const void *)((uintptr_t)p - off + (uintptr_t)idx * size));
+          report_interior(p, size, (uintptr_t)p - off + (uintptr_t)idx * size);
         idxs[k] = (uint16_t)idx;
       }
     }
