@@ -33,6 +33,7 @@ typedef struct {
   uint64_t pages_left;
   uint32_t calls_left;
   uint64_t pages_done;
+  uint64_t kept; /* unused pages a release pass leaves (its target; 0: not a release pass) */
   hz3_release_batch_t batch;
 } budget_t;
 
@@ -41,6 +42,7 @@ static budget_t budget(uint64_t pages, uint32_t calls) {
   b.pages_left = pages;
   b.calls_left = calls;
   b.pages_done = 0;
+  b.kept = 0;
   b.batch.n = 0;
   b.batch.calls = 0;
   return b;
@@ -51,13 +53,15 @@ static uint64_t reuse_window_ns(const hz3_purge_t *pg) {
   return (uint64_t)pg->cfg.reuse_window_ms * 1000000u;
 }
 
-/* Pages just went back to the OS: if the process takes pages again soon, these were working
- * memory (on_retake). */
-static void note_released(hz3_purge_t *pg, uint64_t pages) {
+/* Pages just went back to the OS by a pass that left `kept` unused pages resident: if the
+ * process takes pages again soon, these were working memory (on_retake). */
+static void note_released(hz3_purge_t *pg, uint64_t pages, uint64_t kept) {
   uint64_t now = now_ns(pg);
   hz3_lock_acquire(&pg->paced_lock);
-  uint64_t recent = now - pg->paced_ns > reuse_window_ns(pg) ? 0 : pg->released_recent;
+  bool chained = now - pg->paced_ns <= reuse_window_ns(pg);
+  uint64_t recent = chained ? pg->released_recent : 0;
   __atomic_store_n(&pg->released_recent, recent + pages, __ATOMIC_RELAXED);
+  pg->kept_at_release = chained ? HZ3_MAX(pg->kept_at_release, kept) : kept;
   pg->paced_ns = now;
   hz3_lock_release(&pg->paced_lock);
 }
@@ -65,7 +69,7 @@ static void note_released(hz3_purge_t *pg, uint64_t pages) {
 /* Ends a pass: what waits in the batch goes to the OS (before the caller's lock drops). */
 static uint64_t budget_done(hz3_purge_t *pg, budget_t *b) {
   hz3_segment_release_flush(pg->pool, &b->batch);
-  if (b->pages_done > 0 && pg->cfg.reuse_window_ms > 0) note_released(pg, b->pages_done);
+  if (b->pages_done > 0 && pg->cfg.reuse_window_ms > 0) note_released(pg, b->pages_done, b->kept);
   return b->pages_done;
 }
 
@@ -80,7 +84,9 @@ static bool purge_in_segment(hz3_purge_t *pg, hz3_segment_set_t *set, hz3_segmen
     n = HZ3_MIN(n, end - first);
     from = first + n;
     if (n < min_pages) continue;
-    n = (uint32_t)HZ3_MIN((uint64_t)n, b->pages_left);
+    /* A budget that ends inside the range takes its top: short runs are carved from the
+     * bottom of a free stretch, so its lower pages are the first to be used again. */
+    if (n > b->pages_left) first += n - (uint32_t)b->pages_left, n = (uint32_t)b->pages_left;
     hz3_segment_release_range(pg->pool, set, seg, first, n, &b->batch);
     b->calls_left--;
     b->pages_left -= n;
@@ -110,19 +116,27 @@ static void queue_push(hz3_purge_queue_t *q, uint32_t cap, hz3_segment_t *seg, u
  * their meta), then ranges of at least release_range_pages in this set's segments.  Shorter
  * ranges (fragments: the pages between live objects, or the edge of a wave of frees that
  * will soon join a long range) wait until this set holds more than release_fragment_pages of
- * unused pages; then they go too, down to half that. */
+ * unused pages; then they go too, down to half that.  Long ranges give only the pages over
+ * target: one segment's ranges can hold far more than that (a round of a loop freed in one
+ * stretch went back whole while the keep wanted most of it). */
 static void release_pass(hz3_purge_t *pg, hz3_segment_set_t *set, uint64_t target,
                          uint64_t fragment_limit, uint64_t spare_pages) {
   const hz3_purge_cfg_t *cfg = &pg->cfg;
+  pg->runs_seen_before[set->owner] = pg->runs_seen[set->owner];
   pg->runs_seen[set->owner] = set->runs_taken;
   budget_t b = budget(UINT64_MAX, cfg->retain_budget_calls);
+  b.kept = target;
   if (spare_pages > 0 && __atomic_load_n(&pg->pool->spare_unused_pages, __ATOMIC_RELAXED) > 0)
     b.pages_done += hz3_segment_release_spare(pg->pool, spare_pages, b.calls_left, &b.batch);
+  /* Long ranges: only what is over the target (a segment's ranges may hold far more). */
+  uint64_t unused = hz3_segment_unused_pages(pg->pool);
+  b.pages_left = unused > target ? unused - target : 0;
   for (hz3_segment_t *seg = set->head; seg != NULL && b.calls_left > 0; seg = seg->next) {
-    if (hz3_segment_unused_pages(pg->pool) <= target) break;
+    if (b.pages_left == 0) break;
     if (seg->unused_pages >= cfg->release_range_pages)
       purge_in_segment(pg, set, seg, 0, HZ3_SEG_PAGES, cfg->release_range_pages, &b);
   }
+  b.pages_left = UINT64_MAX;
   if (set->unused_pages > fragment_limit) {
     for (hz3_segment_t *seg = set->head; seg != NULL && b.calls_left > 0; seg = seg->next) {
       if (set->unused_pages <= fragment_limit / 2) break;
@@ -132,10 +146,13 @@ static void release_pass(hz3_purge_t *pg, hz3_segment_set_t *set, uint64_t targe
   budget_done(pg, &b);
 }
 
-/* Whether set's owner took runs since a pass last released from it: it cycles memory (frees
- * a round, then takes the next), so what it frees now it will take again. */
+/* Whether set's owner took runs since the pass before the last one released from it: it
+ * cycles memory (frees a round, then takes the next), so what it frees now it will take
+ * again.  Not since the last pass only: a round's end often takes two passes, and the second
+ * found the owner winding down (no run taken since the first) and gave the rest of the round
+ * back, to be faulted in by the next one (`rounds 2 50 25`). */
 static bool set_is_cycling(const hz3_purge_t *pg, const hz3_segment_set_t *set) {
-  return set->runs_taken != pg->runs_seen[set->owner];
+  return set->runs_taken != pg->runs_seen_before[set->owner];
 }
 
 /* The paced keep: unused pages the process keeps over the retain cap because it has shown
@@ -147,9 +164,12 @@ static bool set_is_cycling(const hz3_purge_t *pg, const hz3_segment_set_t *set) 
  * keep by as many, at most what passes gave back and reuse_keep_max_pages in all, as long as
  * gives and takes follow each other with no gap of a window (reuse_window_ms): a round's
  * allocations, which fault back in what the round before gave, are such a chain however long
- * they last.  Only pages that fault count, and only after a give-back, so a program that
- * grows, or whose phases are further apart than the window (a burst, then idle for a while,
- * then another), keeps nothing.
+ * they last.  The keep grows from at least what those passes left resident: a round that a
+ * pass cut at the owner's allowance needed that much and what came back (growing from the
+ * keep alone, `rounds 2 50 25` gave back and faulted in again some 2 600 pages over a run).
+ * Only pages that fault count, and only after a give-back, so a program that grows, or whose
+ * phases are further apart than the window (a burst, then idle for a while, then another),
+ * keeps nothing.
  * Goes: at a decision of the release policy that finds no page taken (pool->pages_taken) for a
  * window, or while more than twice the keep became unused: a program that frees without
  * allocating for that long, or that much, is winding down (emptying its working set, as before
@@ -166,7 +186,9 @@ static void on_retake(void *ctx, uint32_t npages) {
   if (now - pg->paced_ns <= reuse_window_ns(pg)) {
     uint64_t back = HZ3_MIN((uint64_t)npages, pg->released_recent);
     __atomic_store_n(&pg->released_recent, pg->released_recent - back, __ATOMIC_RELAXED);
-    uint64_t keep = HZ3_MIN(pg->keep_pages + back, (uint64_t)pg->cfg.reuse_keep_max_pages);
+    /* What the passes left was not enough by what comes back: the keep grows to both. */
+    uint64_t base = HZ3_MAX(pg->keep_pages, pg->kept_at_release);
+    uint64_t keep = HZ3_MIN(base + back, (uint64_t)pg->cfg.reuse_keep_max_pages);
     __atomic_store_n(&pg->keep_pages, keep, __ATOMIC_RELAXED);
     pg->paced_ns = now;
   } else {
@@ -239,15 +261,14 @@ static void on_unused(void *ctx, hz3_segment_pool_t *pool, hz3_segment_set_t *se
       set->unused_pages <= pg->cfg.release_fragment_pages)
     return;
   pg->fresh_pages[set->owner] = 0;
-  /* What the process keeps: the paced keep, and while this set's owner is cycling (took runs
-   * since its last release) up to release_active_pages in the whole process (not per shard:
-   * threads that move between shards must not multiply it), above which the active allowance
-   * goes back down to half of it. */
+  /* What the process keeps: the paced keep, and while this set's owner is cycling (see
+   * set_is_cycling) up to release_active_pages in the whole process (not per shard: threads
+   * that move between shards must not multiply it).  A pass over either goes a sixteenth of
+   * it further down (half the allowance went before, and came back the next round). */
   uint64_t paced = paced_keep(pg),
            active = set_is_cycling(pg, set) ? pg->cfg.release_active_pages : 0;
   uint64_t keep = HZ3_MAX(paced, active);
-  release_over_keep(pg, set, keep,
-                    HZ3_MAX(cap / 2, HZ3_MAX(paced - paced / HZ3_KEEP_SLACK_SHARE, active / 2)),
+  release_over_keep(pg, set, keep, HZ3_MAX(cap / 2, keep - keep / HZ3_KEEP_SLACK_SHARE),
                     HZ3_MAX((uint64_t)pg->cfg.release_fragment_pages, keep));
 }
 

@@ -14,8 +14,10 @@
  *           fragments wait until the shard holds release_fragment_pages of them (works in a
  *           process that then goes idle, without a thread); a shard whose owner took new
  *           runs since the last release is cycling memory (it frees a round, then allocates
- *           the next): it keeps up to release_active_pages before anything goes, so a loop
- *           does not fault its pages back in every round; and pages given back that the
+ *           the next): it keeps up to release_active_pages before anything goes (a pass
+ *           over it, or over the paced keep, goes a sixteenth of it further down, and long
+ *           ranges give only the pages over that), so a loop does not fault its pages back
+ *           in every round; and pages given back that the
  *           process takes again within reuse_window_ms (a program that frees a round and
  *           allocates the next, whichever threads do it) raise a process-wide keep by what
  *           came back, up to reuse_keep_max_pages, dropped by a decision that finds nothing
@@ -77,8 +79,9 @@ typedef struct hz3_purge {
   hz3_segment_pool_t *pool;
   hz3_stats_t *stats;
   hz3_purge_queue_t queues[HZ3_NUM_SHARDS];
-  uint64_t fresh_pages[HZ3_NUM_SHARDS]; /* made unused per set since its last release pass */
-  uint64_t runs_seen[HZ3_NUM_SHARDS];   /* set->runs_taken when a pass last released */
+  uint64_t fresh_pages[HZ3_NUM_SHARDS];      /* made unused per set since its last release pass */
+  uint64_t runs_seen[HZ3_NUM_SHARDS];        /* set->runs_taken when a pass last released */
+  uint64_t runs_seen_before[HZ3_NUM_SHARDS]; /* and at the pass before that one */
   /* The paced keep (see paced_keep in purge.c): process-wide, changed under paced_lock by
    * whichever thread's decision gets it (a decision that finds it taken uses keep_pages as
    * it is). */
@@ -87,6 +90,8 @@ typedef struct hz3_purge {
   uint64_t paced_ns;        /* when a pass last gave pages back or on_retake last counted */
   uint64_t released_recent; /* pages passes gave back, in a chain of gives and takes with no gap
                                of a window, that no take has matched yet */
+  uint64_t kept_at_release; /* the most unused pages those passes left resident (the keep
+                               grows from at least that) */
   uint64_t taken_ns;        /* the last decision that found pages taken since the one before */
   uint64_t made_unused;     /* pages made unused while there is a keep (atomic) */
   uint64_t made_at_take;    /* made_unused at that decision */

@@ -258,6 +258,45 @@ TEST_F(PurgeTest, AnOwnerTakingRunsKeepsWhatItCyclesUpToItsAllowance) {
   Check();
 }
 
+// An owner that took runs before its first pass is still cycling at the next one (it frees the
+// rest of its round): that pass keeps its allowance too.  Each pass goes only a sixteenth below
+// the allowance, and only that many pages go, from the top of the freed stretch.  Only a pass
+// that follows one with no run taken in between finds the owner winding down.
+TEST_F(PurgeTest, AnOwnerStillCyclingAfterAPassKeepsItsAllowanceThroughTheRound) {
+  uint32_t big = hz3_size_to_class(65536);
+  uint32_t pages = hz3_class_run_pages(big);
+  // Each freed run is a decision (HZ3_RELEASE_RESCAN_PAGES), and 13 runs fit a segment.
+  ASSERT_GE(pages, (uint32_t)HZ3_RELEASE_RESCAN_PAGES);
+  ASSERT_LE(13 * pages, (uint32_t)HZ3_SEG_PAGES);
+  cfg_.retain_max_pages = 16;
+  cfg_.retain_budget_calls = 1000;
+  cfg_.release_active_pages = 10 * pages;
+  Init();
+  const uint32_t left = 10 * pages - 10 * pages / 16;
+  busy_.push_back(Busy(big));
+  std::vector<hz3_run_t*> round;
+  for (int i = 0; i < 12; i++) round.push_back(Busy(big));  // one stretch of a segment
+  for (int i = 0; i < 11; i++) hz3_segment_free_run(&pool_, &set_, round[i], 0);
+  // Over the allowance by one run: the pass leaves it less a sixteenth.
+  EXPECT_EQ(hz3_segment_unused_pages(&pool_), left);
+  EXPECT_EQ(os_.dontneed_pages(), 11u * pages - left);
+  // From the top of the stretch: the next short run, carved from its bottom, finds its pages.
+  ASSERT_EQ(os_.dontneed_ranges().size(), 1u);
+  const FakeOs::Range& given = os_.dontneed_ranges()[0];
+  EXPECT_EQ(given.addr + given.bytes,
+            (uintptr_t)hz3_segment_run_start(&pool_, round[10]) + pages * HZ3_PAGE_SIZE);
+  // A second pass (the owner took runs before the first): the allowance holds.
+  hz3_segment_free_run(&pool_, &set_, round[11], 0);
+  EXPECT_EQ(hz3_segment_unused_pages(&pool_), left);
+  EXPECT_EQ(os_.dontneed_pages(), 12u * pages - left);
+  // A third, with no run taken since the second: winding down, every long range goes (a
+  // fragment shorter than one waits: the last run, apart from the rest since the second pass).
+  hz3_segment_free_run(&pool_, &set_, busy_[0], 0);
+  busy_.clear();
+  EXPECT_LT(hz3_segment_unused_pages(&pool_), cfg_.release_range_pages);
+  Check();
+}
+
 // The paced keep: a round of runs freed, given back, and taken again soon.
 class PacedKeepTest : public PurgeTest {
  protected:
@@ -361,6 +400,28 @@ TEST_F(PacedKeepTest, TheKeepHoldsAtMostItsMaximum) {
   Give(round);
   EXPECT_LE(hz3_segment_unused_pages(&pool_), 3u * pages_);
   EXPECT_GE(os_.dontneed_pages() - given, 5u * pages_);
+  Check();
+}
+
+// A round over the owner's allowance: a pass keeps part of it (the allowance), gives the rest
+// back, and the next round faults that part in again.  The keep learns both (what the pass
+// left and what came back), so the next rounds keep the whole round.
+TEST_F(PacedKeepTest, ARoundOverTheAllowanceIsKeptWholeOnceItCameBack) {
+  cfg_.release_active_pages = 4 * pages_;
+  Init();
+  ASSERT_GE(pages_, (uint32_t)HZ3_RELEASE_RESCAN_PAGES);  // each freed run is a decision
+  busy_.push_back(Busy(cls_));
+  Give(Take(6));  // the passes leave the allowance less a sixteenth, the rest goes
+  size_t given = os_.dontneed_pages();
+  ASSERT_EQ(given, 6u * pages_ - (4 * pages_ - 4 * pages_ / 16));
+  for (int round = 0; round < 3; round++) {
+    os_.Advance(5 * kMs);
+    std::vector<hz3_run_t*> v = Take(6);
+    os_.Advance(5 * kMs);
+    Give(v);
+    EXPECT_EQ(os_.dontneed_pages(), given) << round;
+    EXPECT_EQ(hz3_segment_unused_pages(&pool_), 6u * pages_) << round;
+  }
   Check();
 }
 
