@@ -6,7 +6,7 @@
 #   bench/compare.sh [options] BENCH...
 #   BENCH: ssot-small ssot-medium ssot-mixed larson-2 larson-4 xthread-2 xthread-4 handoff-2 handoff-4
 #          handoff-16
-#          churn-seq churn-200 batch bigloop rounds-2 rounds-8 falseshare-2 shuffle shuffle-fifo
+#          churn-seq churn-200 batch bigloop bigloop-1 rounds-2 rounds-8 falseshare-2 shuffle shuffle-fifo
 #          shuffle-mid
 #          real-py-dict real-py-json real-sqlite real-gcc real-git   (CPU time of real programs,
 #            bench/real/: python3 with PYTHONMALLOC=malloc, sqlite3, gcc -O2, git)
@@ -45,7 +45,7 @@ while [ $# -gt 0 ]; do
     --burst) BURST=$2; shift 2 ;;
     --quick) SSOT_STEPS=5000000; BURST="100000 3 2 4"; shift ;;
     -h|--help) usage 0 ;;
-    all) BENCHES+=(ssot-small ssot-medium ssot-mixed larson-2 larson-4 xthread-2 xthread-4 handoff-2 handoff-4 handoff-16 churn-seq churn-200 batch bigloop rounds-2 rounds-8 falseshare-2 shuffle shuffle-fifo shuffle-mid real-py-dict real-py-json real-sqlite real-gcc real-git burst-exit burst-parked burst-parked-keep10 burst-exit-cross burst-parked-cross); shift ;;
+    all) BENCHES+=(ssot-small ssot-medium ssot-mixed larson-2 larson-4 xthread-2 xthread-4 handoff-2 handoff-4 handoff-16 churn-seq churn-200 batch bigloop bigloop-1 rounds-2 rounds-8 falseshare-2 shuffle shuffle-fifo shuffle-mid real-py-dict real-py-json real-sqlite real-gcc real-git burst-exit burst-parked burst-parked-keep10 burst-exit-cross burst-parked-cross); shift ;;
     -*) echo "compare: unknown option $1" >&2; usage ;;
     *) BENCHES+=("$1"); shift ;;
   esac
@@ -127,6 +127,7 @@ bench_cmd() { # BENCH -> command line and metric kind
     churn-200) echo "tput $BIN/churn 5000 200" ;;
     batch) echo "tput $BIN/batch 200" ;;
     bigloop) echo "tput $BIN/bigloop 400" ;;
+    bigloop-1) echo "tput $BIN/bigloop 300 1 5 25" ;;
     rounds-2) echo "tput $BIN/rounds 2 50 25" ;;
     rounds-8) echo "tput $BIN/rounds 8 50 25" ;;
     falseshare-2) echo "tput $BIN/falseshare 2 1000 10000 8" ;;

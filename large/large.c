@@ -71,7 +71,18 @@ static void erase(hz3_large_t *lg, hz3_large_entry_t *e) {
 }
 
 size_t hz3_large_cache_bound(const hz3_large_t *lg) {
-  return HZ3_MAX(HZ3_LARGE_CACHE_FLOOR, lg->mapped_bytes / HZ3_LARGE_CACHE_SHARE);
+  size_t floor = HZ3_MAX(HZ3_LARGE_CACHE_FLOOR, lg->reuse_keep);
+  return HZ3_MAX(floor, lg->mapped_bytes / HZ3_LARGE_CACHE_SHARE);
+}
+
+/* A large allocation of bytes, the cache served (hit) or not: a miss after frees unmapped
+ * blocks since the previous one raises the reuse keep (see large.h).  Lock held. */
+static void note_alloc(hz3_large_t *lg, size_t bytes, bool hit) {
+  if (!hit && lg->unmapped_since > 0)
+    lg->reuse_keep =
+        HZ3_MIN(lg->reuse_keep + HZ3_MIN(bytes, lg->unmapped_since), HZ3_LARGE_REUSE_KEEP_MAX);
+  lg->unmapped_since = 0;
+  lg->freed_since = 0;
 }
 
 /* Takes entry e out of the cache: its mapping, and its bytes in *got; NULL if e is NULL. */
@@ -123,6 +134,8 @@ void *hz3_large_alloc(hz3_large_t *lg, size_t n, size_t align, bool zeroed) {
    * mapping of at least half the size grows into it instead (mremap: its resident pages move
    * with it, only the rest faults in), so the growth faults half the pages it did. */
   if (p == NULL && align <= HZ3_PAGE_SIZE) p = cache_take_to_grow(lg, bytes, &grown_from);
+  note_alloc(lg, bytes, p != NULL);
+  size_t reuse_keep = lg->reuse_keep;
   hz3_lock_release(&lg->lock);
   if (grown_from != 0) {
     void *q = lg->os->remap(lg->os->ctx, p, grown_from, bytes);
@@ -135,8 +148,9 @@ void *hz3_large_alloc(hz3_large_t *lg, size_t n, size_t align, bool zeroed) {
     p = q;
   } else if (p != NULL) {
     HZ3_STAT_ADD(lg->stats, large_cache_hits, 1);
-    /* Pages well past what was asked for go back (they fault in as zeroes if used). */
-    size_t keep = page_round(bytes * HZ3_LARGE_REUSE_SLACK);
+    /* Pages well past what was asked for go back (they fault in as zeroes if used), unless
+     * the program showed it reuses that much (the reuse keep). */
+    size_t keep = HZ3_MAX(page_round(bytes * HZ3_LARGE_REUSE_SLACK), reuse_keep);
     if (got > keep) lg->os->dontneed(lg->os->ctx, (char *)p + keep, got - keep);
     /* A recycled mapping holds old data: clearing it costs less than faulting fresh pages. */
     if (zeroed) memset(p, 0, n);
@@ -177,6 +191,10 @@ bool hz3_large_free(hz3_large_t *lg, void *p) {
   erase(lg, e);
   lg->freed[lg->freed_next++ % HZ3_LARGE_FREED_RING] = gone.ptr;
   lg->mapped_bytes -= gone.bytes;
+  /* Freeing more than twice the bound with no large allocation: the program empties its
+   * large objects, and what it kept for reuse goes with them. */
+  lg->freed_since += gone.bytes;
+  if (lg->freed_since > 2 * HZ3_MAX(lg->reuse_keep, HZ3_LARGE_CACHE_FLOOR)) lg->reuse_keep = 0;
   /* Keep it for reuse within the bound, which fell with it: older entries make room or go
    * (unmapped outside the lock), so the cache empties as the program's large objects do. */
   hz3_large_entry_t evicted[HZ3_LARGE_CACHE_ENTRIES + 1];
@@ -199,6 +217,7 @@ bool hz3_large_free(hz3_large_t *lg, void *p) {
   } else {
     evicted[nevicted++] = gone;
   }
+  for (int i = 0; i < nevicted; i++) lg->unmapped_since += evicted[i].bytes;
   hz3_lock_release(&lg->lock);
   for (int i = 0; i < nevicted; i++)
     lg->os->release(lg->os->ctx, (void *)evicted[i].ptr, evicted[i].bytes);
@@ -274,13 +293,17 @@ static size_t cache_give_back(hz3_large_t *lg, size_t share, bool only_if_idle) 
   size_t ngone = 0, total = 0;
   hz3_lock_acquire(&lg->lock);
   size_t target = (lg->cache_bytes + share - 1) / share;
+  if (!only_if_idle) lg->reuse_keep = 0; /* malloc_trim: nothing is kept for later either */
   if (only_if_idle) {
     /* Epochs come with every thread's slow-path traffic: a program that allocates a large
      * block every few dozen of them (bench/rounds: one per ~11 epochs at 8 threads) would
      * see its cache halved between two blocks at every quiet epoch, and map each afresh. */
     lg->quiet_epochs = lg->allocs != lg->allocs_at_decay ? 0 : lg->quiet_epochs + 1;
     lg->allocs_at_decay = lg->allocs;
-    if (lg->quiet_epochs < HZ3_LARGE_DECAY_QUIET_EPOCHS) target = 0;
+    if (lg->quiet_epochs < HZ3_LARGE_DECAY_QUIET_EPOCHS)
+      target = 0;
+    else
+      lg->reuse_keep = 0; /* not in use now: the bound falls back to the live bytes */
   }
   while (total < target) {
     hz3_large_entry_t *big = NULL;

@@ -177,6 +177,70 @@ TEST_F(LargeTest, AGrowingRequestGrowsACachedMappingOfHalfItsSize) {
   ASSERT_TRUE(hz3_large_free(&lg_, keep));
 }
 
+// One block at a time, bigger than the floor, freed and allocated again: none is live when
+// it is freed, so the first goes back to the OS; the allocation after it that the cache
+// cannot serve teaches the reuse keep, and from then on each block reuses the one before,
+// all its pages (a smaller request keeps the pages past twice its size: the keep covers them).
+TEST_F(LargeTest, OneBigBlockAtATimeIsReusedOnceTheCacheLearnsIt) {
+  const size_t mib = size_t{1} << 20;
+  ASSERT_GT(20 * mib, HZ3_LARGE_CACHE_FLOOR);
+  ASSERT_LE(20 * mib, HZ3_LARGE_REUSE_KEEP_MAX);
+  void* a = hz3_large_alloc(&lg_, 20 * mib, 16, false);
+  ASSERT_NE(a, nullptr);
+  ASSERT_TRUE(hz3_large_free(&lg_, a));
+  EXPECT_EQ(lg_.cache_bytes, 0u);  // nothing learned yet: unmapped
+  void* b = hz3_large_alloc(&lg_, 20 * mib, 16, false);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(lg_.reuse_keep, 20 * mib);
+  size_t maps = os_.map_calls(), ranges = os_.dontneed_calls();
+  void* prev = b;
+  for (int i = 0; i < 10; i++) {
+    ASSERT_TRUE(hz3_large_free(&lg_, prev));
+    EXPECT_EQ(lg_.cache_bytes, 20 * mib) << i;
+    prev = hz3_large_alloc(&lg_, (i % 2 ? 20 : 5) * mib, 16, true);
+    ASSERT_NE(prev, nullptr);
+  }
+  EXPECT_EQ(os_.map_calls(), maps);
+  EXPECT_EQ(os_.dontneed_calls(), ranges);
+  ASSERT_TRUE(hz3_large_free(&lg_, prev));
+  Check();
+}
+
+// The reuse keep goes when the program frees more than twice the bound with no large
+// allocation in between (it empties its large objects), with the quiet epochs, and with a
+// flush (malloc_trim).
+TEST_F(LargeTest, TheReuseKeepGoesWhenTheProgramStopsReusing) {
+  const size_t mib = size_t{1} << 20;
+  ASSERT_TRUE(hz3_large_free(&lg_, hz3_large_alloc(&lg_, 8 * mib, 16, false)));
+  void* learn = hz3_large_alloc(&lg_, 8 * mib, 16, false);
+  ASSERT_EQ(lg_.reuse_keep, 8 * mib);
+  ASSERT_TRUE(hz3_large_free(&lg_, learn));
+  std::vector<void*> v;
+  for (int i = 0; i < 3; i++) v.push_back(hz3_large_alloc(&lg_, 8 * mib, 16, false));
+  for (void* p : v) ASSERT_TRUE(hz3_large_free(&lg_, p));  // 24 MiB freed: over twice 8
+  EXPECT_EQ(lg_.reuse_keep, 0u);
+  EXPECT_LE(lg_.cache_bytes, HZ3_LARGE_CACHE_FLOOR);
+  hz3_large_flush_cache(&lg_);
+  // Learned again, then no large allocation for the quiet epochs: it goes with the cache.
+  ASSERT_TRUE(hz3_large_free(&lg_, hz3_large_alloc(&lg_, 8 * mib, 16, false)));
+  learn = hz3_large_alloc(&lg_, 8 * mib, 16, false);
+  ASSERT_EQ(lg_.reuse_keep, 8 * mib);
+  ASSERT_TRUE(hz3_large_free(&lg_, learn));
+  EXPECT_EQ(hz3_large_cache_decay(&lg_), 0u);
+  QuietEpochs(&lg_);
+  EXPECT_EQ(hz3_large_cache_decay(&lg_), 8 * mib);
+  EXPECT_EQ(lg_.reuse_keep, 0u);
+  EXPECT_EQ(hz3_large_cache_bound(&lg_), HZ3_LARGE_CACHE_FLOOR);
+  // And malloc_trim's flush.
+  ASSERT_TRUE(hz3_large_free(&lg_, hz3_large_alloc(&lg_, 8 * mib, 16, false)));
+  learn = hz3_large_alloc(&lg_, 8 * mib, 16, false);
+  ASSERT_EQ(lg_.reuse_keep, 8 * mib);
+  ASSERT_TRUE(hz3_large_free(&lg_, learn));
+  hz3_large_flush_cache(&lg_);
+  EXPECT_EQ(lg_.reuse_keep, 0u);
+  Check();
+}
+
 TEST_F(LargeTest, ResizeKeepsContents) {
   char* p = static_cast<char*>(hz3_large_alloc(&lg_, 200000, 16, false));
   ASSERT_NE(p, nullptr);
