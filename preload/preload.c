@@ -88,8 +88,11 @@ static HZ3_NOINLINE void *malloc_big(size_t n, bool zeroed) {
     return NULL;
   }
   hz3_thread_ensure();
+  uint32_t cls = hz3_big_size_to_class(n);
   bool fresh = false; /* its pages fault in as zeroes: calloc need not touch them */
-  void *p = hz3_tcache_alloc_direct(&hz3_t_tcache, hz3_big_size_to_class(n), &fresh);
+  /* One this thread freed, if its bin is open (tcache.c: bin_cap). */
+  void *p = hz3_bins_pop(my_bins(), cls + 1, LINK_KEY);
+  if (p == NULL) p = hz3_tcache_alloc_direct(&hz3_t_tcache, cls, &fresh);
   if (p != NULL && zeroed && !fresh) memset(p, 0, n);
   return p;
 }

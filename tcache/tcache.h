@@ -160,12 +160,13 @@ void hz3_tcache_teardown(hz3_tcache_t *tc);
 /* free() of the object already at the head of its bin: one line on stderr, abort. */
 HZ3_NORETURN HZ3_COLD void hz3_tcache_double_free(void *p);
 void *hz3_tcache_refill(hz3_tcache_t *tc, uint32_t cls);
-/* An object of a big class (hz3_class_is_big), straight from central for tc's shard: big
- * objects are a run each, and a bin of them would hold hundreds of KiB a thread that the
- * release policy could not see; NULL with errno = ENOMEM.  *zeroed: it reads as zero
- * (hz3_central_alloc_big).  tc set up (active or dead). */
+/* An object of a big class (hz3_class_is_big), straight from central for tc's shard, when its
+ * bin has none: big objects are a run each, so their bins stay closed until the thread
+ * allocates one, then hold a few (at most 512 KiB; none above 256 KiB: tcache.c); NULL with
+ * errno = ENOMEM.  *zeroed: it reads as zero (hz3_central_alloc_big).  tc set up (active or
+ * dead). */
 void *hz3_tcache_alloc_direct(hz3_tcache_t *tc, uint32_t cls, bool *zeroed);
-/* Frees p (page tag tag) when its bin is full or closed (a big class's always is: p goes
+/* Frees p (page tag tag) when its bin is full or closed (a big class's closed bin: p goes
  * straight home) or the tcache is fresh or dead.  While the thread drains, an object of its
  * shard whose bin is full waits in the homeward slots instead of overflowing the bin. */
 void hz3_tcache_free_slow(hz3_tcache_t *tc, void *p, hz3_tag_t tag);

@@ -84,9 +84,41 @@ TEST_F(TcacheTest, FreshTcacheTakesSlowPathsOnly) {
   Free(p);
 }
 
-// Big classes (one object a run) never wait in a bin: their bins are closed from set-up on,
-// alloc_direct takes the object from central and free_slow sends it straight home, where its
-// run goes back to the segment (the pages' release policy sees them at once).
+// Big objects up to 256 KiB: their bin opens when the thread allocates one, and grows by one
+// room a time its bin is found empty (up to 512 KiB of them), so a thread that cycles a big
+// buffer reuses it from its bin; what a full bin cannot take goes home at once.
+TEST_F(TcacheTest, ABigObjectTheThreadCyclesWaitsInItsBin) {
+  hz3_tcache_setup(&tc_, &env_, 0);
+  uint32_t cls = hz3_big_size_to_class(100000);
+  ASSERT_TRUE(hz3_class_is_big(cls));
+  const uint32_t size = (uint32_t)hz3_class_to_size(cls), cap = (512u << 10) / size;
+  ASSERT_GE(cap, 2u);
+  EXPECT_EQ(tc_.bins.max[cls + 1], 0u);  // closed until the thread allocates one
+  bool zeroed = false;
+  void* p = hz3_tcache_alloc_direct(&tc_, cls, &zeroed);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(tc_.bins.max[cls + 1], 1u);
+  Free(p);
+  EXPECT_EQ(hz3_bins_len(&tc_.bins, cls + 1), 1u);
+  EXPECT_EQ(hz3_tcache_pop(&tc_, cls), p);  // the same buffer again, no central
+  // Each allocation that finds the bin empty opens one more room, up to the cap.
+  std::vector<void*> v{p};
+  for (uint32_t i = 1; i < cap + 2; i++) {
+    v.push_back(hz3_tcache_alloc_direct(&tc_, cls, &zeroed));
+    ASSERT_NE(v.back(), nullptr);
+  }
+  EXPECT_EQ(tc_.bins.max[cls + 1], cap);
+  uint64_t unused = hz3_segment_unused_pages(&pool_);
+  for (void* q : v) Free(q);
+  // The bin keeps at most cap; the rest went home (their runs' pages unused now).
+  EXPECT_LE(hz3_bins_len(&tc_.bins, cls + 1), cap);
+  EXPECT_GE(hz3_segment_unused_pages(&pool_) - unused, 2u * hz3_class_run_pages(cls));
+  Check();
+}
+
+// Big classes above 256 KiB (one object a run) never wait in a bin: their bins are closed from
+// set-up on, alloc_direct takes the object from central and free_slow sends it straight home,
+// where its run goes back to the segment (the pages' release policy sees them at once).
 TEST_F(TcacheTest, BigObjectsBypassTheBins) {
   hz3_tcache_setup(&tc_, &env_, 0);
   uint32_t cls = hz3_big_size_to_class(300000);
