@@ -78,10 +78,11 @@ size_t hz3_large_cache_bound(const hz3_large_t *lg) {
 /* A large allocation of bytes, the cache served (hit) or not: a miss after frees unmapped
  * blocks since the previous one raises the reuse keep (see large.h).  Lock held. */
 static void note_alloc(hz3_large_t *lg, size_t bytes, bool hit) {
-  if (!hit && lg->unmapped_since > 0)
-    lg->reuse_keep =
-        HZ3_MIN(lg->reuse_keep + HZ3_MIN(bytes, lg->unmapped_since), HZ3_LARGE_REUSE_KEEP_MAX);
-  lg->unmapped_since = 0;
+  if (!hit && lg->unmapped_recent > 0) {
+    size_t back = HZ3_MIN(bytes, lg->unmapped_recent);
+    lg->unmapped_recent -= back;
+    lg->reuse_keep = HZ3_MIN(lg->reuse_keep + back, HZ3_LARGE_REUSE_KEEP_MAX);
+  }
   lg->freed_since = 0;
 }
 
@@ -91,6 +92,7 @@ static void *cache_remove(hz3_large_t *lg, hz3_large_entry_t *e, size_t *got) {
   void *p = (void *)e->ptr;
   *got = e->bytes;
   lg->cache_bytes -= e->bytes;
+  lg->cache_used--;
   e->ptr = 0;
   return p;
 }
@@ -201,23 +203,32 @@ bool hz3_large_free(hz3_large_t *lg, void *p) {
   int nevicted = 0;
   size_t bound = hz3_large_cache_bound(lg);
   bool cache_it = gone.bytes <= bound;
-  int free_slot = -1;
-  for (int i = 0; i < HZ3_LARGE_CACHE_ENTRIES; i++) {
-    hz3_large_entry_t *c = &lg->cache[i];
-    if (c->ptr != 0 && lg->cache_bytes + (cache_it ? gone.bytes : 0) > bound) {
-      evicted[nevicted++] = *c;
-      lg->cache_bytes -= c->bytes;
-      c->ptr = 0;
-    }
-    if (c->ptr == 0 && free_slot < 0) free_slot = i;
+  /* Oldest first: what the program freed last is what it is about to ask for again (a phase
+   * of 8 MiB buffers evicted one of its own, not the 3 MiB ones its last phase left). */
+  for (;;) {
+    int oldest = -1;
+    for (int i = 0; i < HZ3_LARGE_CACHE_ENTRIES; i++)
+      if (lg->cache[i].ptr != 0 && (oldest < 0 || lg->cache_seq[i] < lg->cache_seq[oldest]))
+        oldest = i;
+    bool room = lg->cache_bytes + (cache_it ? gone.bytes : 0) <= bound;
+    if (oldest < 0 || (room && (!cache_it || lg->cache_used < HZ3_LARGE_CACHE_ENTRIES))) break;
+    evicted[nevicted++] = lg->cache[oldest];
+    lg->cache_bytes -= lg->cache[oldest].bytes;
+    lg->cache[oldest].ptr = 0;
+    lg->cache_used--;
   }
+  int free_slot = -1;
+  for (int i = 0; i < HZ3_LARGE_CACHE_ENTRIES && free_slot < 0; i++)
+    if (lg->cache[i].ptr == 0) free_slot = i;
   if (cache_it && free_slot >= 0) {
     lg->cache[free_slot] = gone;
+    lg->cache_seq[free_slot] = ++lg->cache_clock;
+    lg->cache_used++;
     lg->cache_bytes += gone.bytes;
   } else {
     evicted[nevicted++] = gone;
   }
-  for (int i = 0; i < nevicted; i++) lg->unmapped_since += evicted[i].bytes;
+  for (int i = 0; i < nevicted; i++) lg->unmapped_recent += evicted[i].bytes;
   hz3_lock_release(&lg->lock);
   for (int i = 0; i < nevicted; i++)
     lg->os->release(lg->os->ctx, (void *)evicted[i].ptr, evicted[i].bytes);
@@ -293,7 +304,7 @@ static size_t cache_give_back(hz3_large_t *lg, size_t share, bool only_if_idle) 
   size_t ngone = 0, total = 0;
   hz3_lock_acquire(&lg->lock);
   size_t target = (lg->cache_bytes + share - 1) / share;
-  if (!only_if_idle) lg->reuse_keep = 0; /* malloc_trim: nothing is kept for later either */
+  if (!only_if_idle) lg->reuse_keep = lg->unmapped_recent = 0; /* malloc_trim: none for later */
   if (only_if_idle) {
     /* Epochs come with every thread's slow-path traffic: a program that allocates a large
      * block every few dozen of them (bench/rounds: one per ~11 epochs at 8 threads) would
@@ -303,7 +314,7 @@ static size_t cache_give_back(hz3_large_t *lg, size_t share, bool only_if_idle) 
     if (lg->quiet_epochs < HZ3_LARGE_DECAY_QUIET_EPOCHS)
       target = 0;
     else
-      lg->reuse_keep = 0; /* not in use now: the bound falls back to the live bytes */
+      lg->reuse_keep = lg->unmapped_recent = 0; /* not in use now: the live bytes bound it */
   }
   while (total < target) {
     hz3_large_entry_t *big = NULL;
@@ -314,6 +325,7 @@ static size_t cache_give_back(hz3_large_t *lg, size_t share, bool only_if_idle) 
     gone[ngone++] = *big;
     total += big->bytes;
     lg->cache_bytes -= big->bytes;
+    lg->cache_used--;
     big->ptr = 0;
   }
   hz3_lock_release(&lg->lock);
@@ -361,6 +373,10 @@ bool hz3_large_check(hz3_large_t *lg, hz3_check_report_t *report) {
   if (ok && bytes != lg->mapped_bytes)
     ok = hz3_check_fail(report, "large: %zu bytes registered, mapped_bytes %zu", bytes,
                         lg->mapped_bytes);
+  size_t used = 0;
+  for (int i = 0; i < HZ3_LARGE_CACHE_ENTRIES; i++) used += lg->cache[i].ptr != 0;
+  if (ok && used != lg->cache_used)
+    ok = hz3_check_fail(report, "large cache: %zu entries, says %zu", used, lg->cache_used);
   if (ok && cbytes != lg->cache_bytes)
     ok = hz3_check_fail(report, "large cache: %zu bytes, says %zu", cbytes, lg->cache_bytes);
   hz3_lock_release(&lg->lock);

@@ -29,10 +29,12 @@
  * A program that uses one big block at a time (a buffer freed, then another one allocated)
  * has none live when it frees, so the bound alone unmapped each and faulted the next in
  * afresh (`bigloop 2000 1 5 8`: 3 ms a step, glibc and tcmalloc 0.09).  The reuse keep
- * learns that: an allocation the cache cannot serve, made after frees unmapped blocks since
- * the previous large allocation, raises the bound by what it asked for (at most what went),
- * up to HZ3_LARGE_REUSE_KEEP_MAX; frees of more than twice the bound with no large allocation
- * between (the program emptying its large objects) drop it, as do the quiet epochs. */
+ * learns that: an allocation the cache cannot serve, after frees unmapped blocks that no such
+ * allocation has matched yet, raises the bound by what it asked for (at most what went), up
+ * to HZ3_LARGE_REUSE_KEEP_MAX; several buffers freed together and allocated again (four of 8
+ * MiB) are learned in one round.  Frees of more than twice the bound with no large allocation
+ * between (the program emptying its large objects) drop it; the quiet epochs and a flush drop
+ * it and what it would learn from. */
 #define HZ3_LARGE_CACHE_ENTRIES 16
 #define HZ3_LARGE_CACHE_FLOOR ((size_t)4 << 20)
 #define HZ3_LARGE_CACHE_SHARE 1 /* cache <= live bytes / this */
@@ -58,14 +60,17 @@ typedef struct hz3_large {
   size_t capacity, count;
   hz3_large_entry_t cache[HZ3_LARGE_CACHE_ENTRIES];
   size_t cache_bytes;
-  size_t mapped_bytes;                   /* registered, i.e. in use */
+  size_t cache_used;                           /* entries of cache[] in use */
+  uint64_t cache_seq[HZ3_LARGE_CACHE_ENTRIES]; /* when each was cached (cache_clock) */
+  uint64_t cache_clock;                        /* mappings cached so far */
+  size_t mapped_bytes;                         /* registered, i.e. in use */
   uintptr_t freed[HZ3_LARGE_FREED_RING]; /* starts of the last mappings freed (double frees) */
   uint32_t freed_next;
   uint64_t allocs;          /* large allocations so far */
   uint64_t allocs_at_decay; /* ... at the last hz3_large_cache_decay */
   uint32_t quiet_epochs;    /* hz3_large_cache_decay calls in a row with none allocated */
   size_t reuse_keep;        /* bytes the cache may hold whatever is live (see above) */
-  size_t unmapped_since;    /* bytes frees unmapped since the last large allocation */
+  size_t unmapped_recent;   /* bytes frees unmapped that no allocation has matched yet */
   size_t freed_since;       /* bytes freed since the last large allocation */
 } hz3_large_t;
 

@@ -241,6 +241,29 @@ TEST_F(LargeTest, TheReuseKeepGoesWhenTheProgramStopsReusing) {
   Check();
 }
 
+// A program that cycles four buffers of one size, then four of another (bench/buffers): each
+// phase's buffers, freed together, are learned in a round or two (a hit teaches nothing), and
+// then a round maps nothing, whatever the phase before left in the cache (the oldest entries
+// go first).
+TEST_F(LargeTest, BuffersFreedTogetherAreLearnedAndKeptPhaseAfterPhase) {
+  const size_t mib = size_t{1} << 20;
+  for (size_t size : {3 * mib, 8 * mib}) {
+    ASSERT_LE(4 * size, HZ3_LARGE_REUSE_KEEP_MAX);
+    size_t maps_learned = 0;
+    for (int round = 0; round < 6; round++) {
+      if (round == 3) maps_learned = os_.map_calls();  // what the floor served taught nothing
+      void* v[4];
+      for (void*& p : v) {
+        p = hz3_large_alloc(&lg_, size, 16, false);
+        ASSERT_NE(p, nullptr);
+      }
+      for (void* p : v) ASSERT_TRUE(hz3_large_free(&lg_, p));
+      Check();
+    }
+    EXPECT_EQ(os_.map_calls(), maps_learned) << size;
+  }
+}
+
 TEST_F(LargeTest, ResizeKeepsContents) {
   char* p = static_cast<char*>(hz3_large_alloc(&lg_, 200000, 16, false));
   ASSERT_NE(p, nullptr);
