@@ -6,7 +6,8 @@
 #   bench/compare.sh [options] BENCH...
 #   BENCH: ssot-small ssot-medium ssot-mixed larson-2 larson-4 xthread-2 xthread-4 handoff-2 handoff-4
 #          handoff-16
-#          churn-seq churn-200 batch bigloop bigloop-1 rounds-2 rounds-8 falseshare-2 shuffle shuffle-fifo
+#          churn-seq churn-200 batch bigloop bigloop-1 buffers rounds-2 rounds-8 falseshare-2 shuffle
+#          shuffle-fifo
 #          shuffle-mid
 #          real-py-dict real-py-json real-sqlite real-gcc real-git   (CPU time of real programs,
 #            bench/real/: python3 with PYTHONMALLOC=malloc, sqlite3, gcc -O2, git)
@@ -45,7 +46,7 @@ while [ $# -gt 0 ]; do
     --burst) BURST=$2; shift 2 ;;
     --quick) SSOT_STEPS=5000000; BURST="100000 3 2 4"; shift ;;
     -h|--help) usage 0 ;;
-    all) BENCHES+=(ssot-small ssot-medium ssot-mixed larson-2 larson-4 xthread-2 xthread-4 handoff-2 handoff-4 handoff-16 churn-seq churn-200 batch bigloop bigloop-1 rounds-2 rounds-8 falseshare-2 shuffle shuffle-fifo shuffle-mid real-py-dict real-py-json real-sqlite real-gcc real-git burst-exit burst-parked burst-parked-keep10 burst-exit-cross burst-parked-cross); shift ;;
+    all) BENCHES+=(ssot-small ssot-medium ssot-mixed larson-2 larson-4 xthread-2 xthread-4 handoff-2 handoff-4 handoff-16 churn-seq churn-200 batch bigloop bigloop-1 buffers rounds-2 rounds-8 falseshare-2 shuffle shuffle-fifo shuffle-mid real-py-dict real-py-json real-sqlite real-gcc real-git burst-exit burst-parked burst-parked-keep10 burst-exit-cross burst-parked-cross); shift ;;
     -*) echo "compare: unknown option $1" >&2; usage ;;
     *) BENCHES+=("$1"); shift ;;
   esac
@@ -60,7 +61,7 @@ LIB=/usr/lib/x86_64-linux-gnu
 bazel build --noshow_progress //bench:all >/dev/null 2>&1 || { echo "compare: bazel build //bench:all failed" >&2; exit 1; }
 BIN=$OUT/bin
 mkdir -p "$BIN"
-for p in ssot burst_idle larson xthread rss_sampler insn_loop churn batch bigloop handoff cpu_time rounds falseshare shuffle; do cp -f "$ROOT/bazel-bin/bench/$p" "$BIN/$p"; done
+for p in ssot burst_idle larson xthread rss_sampler insn_loop churn batch bigloop handoff cpu_time rounds falseshare shuffle buffers; do cp -f "$ROOT/bazel-bin/bench/$p" "$BIN/$p"; done
 declare -A PRELOAD ENVV
 NAMES=()
 if [ "$HZ3_PROFILES" != "none" ]; then
@@ -128,6 +129,7 @@ bench_cmd() { # BENCH -> command line and metric kind
     batch) echo "tput $BIN/batch 200" ;;
     bigloop) echo "tput $BIN/bigloop 400" ;;
     bigloop-1) echo "tput $BIN/bigloop 300 1 5 25" ;;
+    buffers) echo "tput $BIN/buffers 2000" ;;
     rounds-2) echo "tput $BIN/rounds 2 50 25" ;;
     rounds-8) echo "tput $BIN/rounds 8 50 25" ;;
     falseshare-2) echo "tput $BIN/falseshare 2 1000 10000 8" ;;
