@@ -75,8 +75,9 @@ size_t hz3_large_cache_bound(const hz3_large_t *lg) {
   return HZ3_MAX(floor, lg->mapped_bytes / HZ3_LARGE_CACHE_SHARE);
 }
 
-/* A large allocation of bytes, the cache served (hit) or not: a miss after frees unmapped
- * blocks since the previous one raises the reuse keep (see large.h).  Lock held. */
+/* A large allocation of bytes, the cache served (hit) or not: a miss matches what frees
+ * unmapped and no miss matched yet, and raises the reuse keep by as much (see large.h).
+ * Lock held. */
 static void note_alloc(hz3_large_t *lg, size_t bytes, bool hit) {
   if (!hit && lg->unmapped_recent > 0) {
     size_t back = HZ3_MIN(bytes, lg->unmapped_recent);
