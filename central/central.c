@@ -116,17 +116,25 @@ static HZ3_NOINLINE HZ3_COLD void report_already_free(const void *p, uint32_t si
   hz3_fatal("free(): double free of %p (an object of %u bytes, already free)", p, size);
 }
 
+/* The index of p in a run of class cls whose first byte is start, once p is known to start
+ * one of its objects: a pointer inside one is reported and aborts. */
+static HZ3_ALWAYS_INLINE uint32_t obj_index_at(uint32_t cls, uintptr_t start, const void *p) {
+  uint32_t size = (uint32_t)hz3_class_to_size(cls);
+  uint32_t off = (uint32_t)((uintptr_t)p - start);
+  uint32_t idx = hz3_class_div(off, cls);
+  if (HZ3_UNLIKELY(off != idx * size || idx >= hz3_class_run_objs(cls)))
+    report_interior(p, size, start + (uintptr_t)idx * size);
+  return idx;
+}
+
 /* The index of p in run (whose first byte is start), once p is known to start one of its
  * objects and not to be free in it: anything else is reported and aborts (the checks every
  * object going home passes). */
 static HZ3_ALWAYS_INLINE uint32_t obj_index_in(const hz3_run_t *run, uintptr_t start,
                                                const void *p) {
-  uint32_t size = (uint32_t)hz3_class_to_size(run->cls);
-  uint32_t off = (uint32_t)((uintptr_t)p - start);
-  uint32_t idx = hz3_class_div(off, run->cls);
-  if (HZ3_UNLIKELY(off != idx * size || idx >= hz3_class_run_objs(run->cls)))
-    report_interior(p, size, start + (uintptr_t)idx * size);
-  if (HZ3_UNLIKELY(obj_is_free(run, idx))) report_already_free(p, size);
+  uint32_t idx = obj_index_at(run->cls, start, p);
+  if (HZ3_UNLIKELY(obj_is_free(run, idx)))
+    report_already_free(p, (uint32_t)hz3_class_to_size(run->cls));
   return idx;
 }
 
@@ -475,13 +483,8 @@ void hz3_central_free_array(hz3_central_t *c, uint32_t shard, void *const *objs,
       runs[k] = run;
       uint32_t cls = HZ3_TAG_CLASS(tag);
       idxs[k] = FREE_ARRAY_WALK;
-      if (hz3_class_run_pages(cls) == 1) {
-        uint32_t off = (uint32_t)((uintptr_t)p & (HZ3_PAGE_SIZE - 1));
-        uint32_t idx = hz3_class_div(off, cls), size = (uint32_t)hz3_class_to_size(cls);
-        if (HZ3_UNLIKELY(off != idx * size || idx >= hz3_class_run_objs(cls)))
-          report_interior(p, size, (uintptr_t)p - off + (uintptr_t)idx * size);
-        idxs[k] = (uint16_t)idx;
-      }
+      if (hz3_class_run_pages(cls) == 1)
+        idxs[k] = (uint16_t)obj_index_at(cls, (uintptr_t)p & ~(uintptr_t)(HZ3_PAGE_SIZE - 1), p);
     }
     if (!locked) hz3_lock_acquire(&sh->lock), locked = true;
     const uint32_t owner = sh->segments.owner;

@@ -93,7 +93,6 @@ static void *cache_remove(hz3_large_t *lg, hz3_large_entry_t *e, size_t *got) {
   void *p = (void *)e->ptr;
   *got = e->bytes;
   lg->cache_bytes -= e->bytes;
-  lg->cache_used--;
   e->ptr = 0;
   return p;
 }
@@ -206,25 +205,25 @@ bool hz3_large_free(hz3_large_t *lg, void *p) {
   bool cache_it = gone.bytes <= bound;
   /* Oldest first: what the program freed last is what it is about to ask for again (a phase
    * of 8 MiB buffers evicted one of its own, not the 3 MiB ones its last phase left). */
+  int free_slot;
   for (;;) {
     int oldest = -1;
-    for (int i = 0; i < HZ3_LARGE_CACHE_ENTRIES; i++)
-      if (lg->cache[i].ptr != 0 && (oldest < 0 || lg->cache_seq[i] < lg->cache_seq[oldest]))
+    free_slot = -1;
+    for (int i = 0; i < HZ3_LARGE_CACHE_ENTRIES; i++) {
+      if (lg->cache[i].ptr == 0)
+        free_slot = free_slot < 0 ? i : free_slot;
+      else if (oldest < 0 || lg->cache_seq[i] < lg->cache_seq[oldest])
         oldest = i;
+    }
     bool room = lg->cache_bytes + (cache_it ? gone.bytes : 0) <= bound;
-    if (oldest < 0 || (room && (!cache_it || lg->cache_used < HZ3_LARGE_CACHE_ENTRIES))) break;
+    if (oldest < 0 || (room && (!cache_it || free_slot >= 0))) break;
     evicted[nevicted++] = lg->cache[oldest];
     lg->cache_bytes -= lg->cache[oldest].bytes;
     lg->cache[oldest].ptr = 0;
-    lg->cache_used--;
   }
-  int free_slot = -1;
-  for (int i = 0; i < HZ3_LARGE_CACHE_ENTRIES && free_slot < 0; i++)
-    if (lg->cache[i].ptr == 0) free_slot = i;
   if (cache_it && free_slot >= 0) {
     lg->cache[free_slot] = gone;
     lg->cache_seq[free_slot] = ++lg->cache_clock;
-    lg->cache_used++;
     lg->cache_bytes += gone.bytes;
   } else {
     evicted[nevicted++] = gone;
@@ -326,7 +325,6 @@ static size_t cache_give_back(hz3_large_t *lg, size_t share, bool only_if_idle) 
     gone[ngone++] = *big;
     total += big->bytes;
     lg->cache_bytes -= big->bytes;
-    lg->cache_used--;
     big->ptr = 0;
   }
   hz3_lock_release(&lg->lock);
@@ -374,10 +372,6 @@ bool hz3_large_check(hz3_large_t *lg, hz3_check_report_t *report) {
   if (ok && bytes != lg->mapped_bytes)
     ok = hz3_check_fail(report, "large: %zu bytes registered, mapped_bytes %zu", bytes,
                         lg->mapped_bytes);
-  size_t used = 0;
-  for (int i = 0; i < HZ3_LARGE_CACHE_ENTRIES; i++) used += lg->cache[i].ptr != 0;
-  if (ok && used != lg->cache_used)
-    ok = hz3_check_fail(report, "large cache: %zu entries, says %zu", used, lg->cache_used);
   if (ok && cbytes != lg->cache_bytes)
     ok = hz3_check_fail(report, "large cache: %zu bytes, says %zu", cbytes, lg->cache_bytes);
   hz3_lock_release(&lg->lock);

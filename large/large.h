@@ -60,7 +60,6 @@ typedef struct hz3_large {
   size_t capacity, count;
   hz3_large_entry_t cache[HZ3_LARGE_CACHE_ENTRIES];
   size_t cache_bytes;
-  size_t cache_used;                           /* entries of cache[] in use */
   uint64_t cache_seq[HZ3_LARGE_CACHE_ENTRIES]; /* when each was cached (cache_clock) */
   uint64_t cache_clock;                        /* mappings cached so far */
   size_t mapped_bytes;                         /* registered, i.e. in use */

@@ -227,13 +227,18 @@ static inline hz3_segment_t *hz3_segment_of(const hz3_segment_pool_t *pool, cons
   const hz3_arena_t *a = hz3_segment_arena_of(pool, p);
   return &a->metas[((uintptr_t)p - a->base) >> HZ3_SEG_SHIFT];
 }
+/* The descriptor a page tag (nonzero) names, for the page at offset off of an arena whose
+ * run descriptors start at runs (HZ3_SEG_PAGES a segment): no segment header read. */
+static inline hz3_run_t *hz3_segment_tagged_run(hz3_run_t *runs, uintptr_t off, hz3_tag_t tag) {
+  return &runs[(off >> HZ3_SEG_SHIFT) * HZ3_SEG_PAGES + HZ3_TAG_RUN_SLOT(tag)];
+}
 /* The run holding p, or NULL if p's page is in no run. */
 static inline hz3_run_t *hz3_segment_run_of(const hz3_segment_pool_t *pool, const void *p) {
   const hz3_arena_t *a = hz3_segment_arena_of(pool, p);
   uintptr_t off = (uintptr_t)p - a->base;
   hz3_tag_t tag = __atomic_load_n(&a->tags[off >> HZ3_PAGE_SHIFT], __ATOMIC_RELAXED);
   if (tag == 0) return NULL;
-  return &a->metas[off >> HZ3_SEG_SHIFT].runs[HZ3_TAG_RUN_SLOT(tag)];
+  return hz3_segment_tagged_run(a->runs, off, tag);
 }
 /* Many look-ups in a row (a chunk of objects going home): the first arena's bounds and
  * tables read once, not once a pointer. */
@@ -252,7 +257,7 @@ static inline void hz3_segment_lookup_init(const hz3_segment_pool_t *pool,
   l->runs = a->runs;
 }
 /* hz3_segment_run_of(pool, p) for p in one of the pool's segments, and p's page tag in *tag
- * (0 with NULL).  Descriptors are indexed in the arena's own array: no segment header read. */
+ * (0 with NULL). */
 static inline hz3_run_t *hz3_segment_lookup_run(const hz3_segment_pool_t *pool,
                                                 const hz3_segment_lookup_t *l, const void *p,
                                                 hz3_tag_t *tag) {
@@ -267,7 +272,7 @@ static inline hz3_run_t *hz3_segment_lookup_run(const hz3_segment_pool_t *pool,
   }
   *tag = __atomic_load_n(&in->tags[off >> HZ3_PAGE_SHIFT], __ATOMIC_RELAXED);
   if (*tag == 0) return NULL;
-  return &in->runs[(off >> HZ3_SEG_SHIFT) * HZ3_SEG_PAGES + HZ3_TAG_RUN_SLOT(*tag)];
+  return hz3_segment_tagged_run(in->runs, off, *tag);
 }
 /* Asks the CPU to fetch the descriptor of the run holding p, whose tag (nonzero) is at hand,
  * without waiting for it: a walk that will free many objects into their runs issues these

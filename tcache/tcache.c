@@ -102,14 +102,13 @@ static HZ3_ALWAYS_INLINE void check_link_near(const hz3_tcache_t *tc, const void
 #define HZ3_BIG_BIN_MAX_SIZE (256u << 10)
 
 static uint32_t bin_cap(const hz3_tcache_env_t *env, uint32_t cls) {
-  uint32_t size = (uint32_t)hz3_class_to_size(cls);
+  uint32_t size = (uint32_t)hz3_class_to_size(cls), cap;
   if (hz3_class_is_big(cls)) {
     if (size > HZ3_BIG_BIN_MAX_SIZE) return 0; /* closed for good: see hz3_tcache_alloc_direct */
-    uint32_t cap = HZ3_MAX(1u, HZ3_BIG_BIN_BYTES / size);
-    return env->bin_max ? HZ3_MIN(cap, env->bin_max) : cap;
+    cap = HZ3_MAX(1u, HZ3_BIG_BIN_BYTES / size);
+  } else {
+    cap = HZ3_MAX(HZ3_BIN_MIN_LEN, HZ3_MIN(HZ3_BIN_BYTES / size, HZ3_BIN_MAX_LEN));
   }
-  uint32_t by_bytes = HZ3_BIN_BYTES / size;
-  uint32_t cap = HZ3_MAX(HZ3_BIN_MIN_LEN, HZ3_MIN(by_bytes, HZ3_BIN_MAX_LEN));
   return env->bin_max ? HZ3_MIN(cap, env->bin_max) : cap;
 }
 
