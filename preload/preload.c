@@ -125,9 +125,17 @@ static HZ3_NOINLINE void not_hz3s_or_die(const void *p, const char *what) {
         what, p);
 }
 
-static HZ3_NOINLINE HZ3_COLD void invalid_free(void *p) {
-  hz3_fatal("free(): invalid pointer %p (inside hz3's arena but in no live run: freed twice?)", p);
+/* A pointer in the arena whose page reads no tag: inside a big block past its first page (only
+ * that page is tagged: segment.h), or in no live run. */
+static HZ3_NOINLINE HZ3_COLD void refuse_untagged(const char *what, void *p) {
+  const hz3_run_t *run = hz3_segment_big_run_around(&hz3_g.pool, p);
+  if (run != NULL)
+    hz3_fatal("%s: invalid pointer %p (inside an object of %zu bytes at %p, not its start)", what,
+              p, hz3_class_to_size(run->cls), hz3_segment_run_start(&hz3_g.pool, run));
+  hz3_fatal("%s: invalid pointer %p (inside hz3's arena but in no live run: freed twice?)", what,
+            p);
 }
+static HZ3_NOINLINE HZ3_COLD void invalid_free(void *p) { refuse_untagged("free()", p); }
 
 /* A free whose page tag is known (nonzero) by a set-up thread: a draining thread's own objects
  * whose bins are full wait in the homeward slots; only then is the push (which free's fast
@@ -204,7 +212,7 @@ static HZ3_NOINLINE HZ3_COLD void check_fail(const char *what, void *p, const ch
 /* Bytes of the small object p (its class size), after checking that p starts an object. */
 static size_t check_object(void *p, const char *what) {
   hz3_tag_t tag = page_tag(p);
-  if (tag == 0) check_fail(what, p, "invalid pointer (not allocated by hz3, or freed twice)");
+  if (tag == 0) refuse_untagged(what, p);
   hz3_run_t *run = hz3_segment_run_of(&hz3_g.pool, p);
   size_t size = hz3_class_to_size(HZ3_TAG_CLASS(tag));
   uintptr_t off = (uintptr_t)p - (uintptr_t)hz3_segment_run_start(&hz3_g.pool, run);
@@ -464,7 +472,7 @@ HZ3_API void *realloc(void *p, size_t n) {
   }
   if (in_arena(p)) {
     hz3_tag_t tag = page_tag(p);
-    if (HZ3_UNLIKELY(tag == 0)) invalid_free(p);
+    if (HZ3_UNLIKELY(tag == 0)) refuse_untagged("realloc()", p);
     if (HZ3_CHECK) {
       size_t old_n = check_disarm(p, "realloc()", 0);
       size_t cap = hz3_class_to_size(HZ3_TAG_CLASS(tag));

@@ -14,7 +14,10 @@
  * HZ3_TAG_BIN(tags[page]) for every page; purged_bits subset of free_bits; idle_bits disjoint from
  * free_bits; idle_purged_bits subset of idle_bits; unused_pages = popcount of resident-unused
  * pages, per segment and summed over the pool; a page's tag is nonzero iff the page lies in a live
- * run, and then names that run's class, owner and first page; free_pages counts free_bits; a set's
+ * run, and then names that run's class, owner and first page, except that a big class's run (one
+ * object) tags its first page only: its object starts there, and its other pages read 0 like
+ * free pages (labelling up to 512 pages both ways was most of a big block's malloc+free); a
+ * pointer into them is no object's start; free_pages counts free_bits; a set's
  * segments all belong to its owner and are all committed. Threads: a set (and the runs of its
  * segments) is used under its owner's lock (central's shard lock); the pool's segment supply has
  * its own lock.  hz3_segment_tag() and hz3_segment_of() are lock-free on any pointer hz3 returned.
@@ -216,6 +219,10 @@ static inline hz3_tag_t hz3_segment_tag_or_zero(const hz3_segment_pool_t *pool, 
   if (a == NULL) return 0;
   return __atomic_load_n(&a->tags[((uintptr_t)p - a->base) >> HZ3_PAGE_SHIFT], __ATOMIC_RELAXED);
 }
+/* The big run (hz3_class_is_big) whose object p points inside of, past its first page, or
+ * NULL: a walk back over the tags of p's segment, unlocked, for the message about a pointer
+ * whose page reads no tag (slow paths about to abort only). */
+const hz3_run_t *hz3_segment_big_run_around(const hz3_segment_pool_t *pool, const void *p);
 /* The tcache bin (class + 1, or 0: no run) of the page holding p; p in one of the segments. */
 static inline uint32_t hz3_segment_page_bin(const hz3_segment_pool_t *pool, const void *p) {
   const hz3_arena_t *a = hz3_segment_arena_of(pool, p);

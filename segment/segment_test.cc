@@ -110,6 +110,41 @@ TEST_F(SegmentTest, RunTagsNameClassOwnerAndFirstPage) {
   EXPECT_EQ(stats_.runs_allocated, HZ3_STATS ? 1u : 0u);
 }
 
+TEST_F(SegmentTest, ABigRunTagsItsFirstPageOnly) {
+  // A run of several pages of a small class next to a big one: the big run's object starts on
+  // its first page, the only page it tags; a pointer further in is found by the walk back.
+  uint32_t big = hz3_big_size_to_class(1u << 20);
+  ASSERT_TRUE(hz3_class_is_big(big));
+  hz3_run_t* small = Alloc(hz3_size_to_class(3000));
+  hz3_run_t* run = Alloc(big);
+  ASSERT_NE(small, nullptr);
+  ASSERT_NE(run, nullptr);
+  char* start = static_cast<char*>(hz3_segment_run_start(&pool_, run));
+  size_t run_bytes = run->npages * HZ3_PAGE_SIZE;
+  EXPECT_EQ(HZ3_TAG_CLASS(hz3_segment_tag(&pool_, start)), big);
+  EXPECT_EQ(hz3_segment_page_bin(&pool_, start), big + 1);
+  EXPECT_EQ(hz3_segment_run_of(&pool_, start + 4095), run);
+  EXPECT_EQ(hz3_segment_big_run_around(&pool_, start), nullptr);  // its start: tagged
+  for (size_t off = HZ3_PAGE_SIZE; off < run_bytes; off += 3 * HZ3_PAGE_SIZE + 8) {
+    EXPECT_EQ(hz3_segment_tag(&pool_, start + off), 0u) << off;
+    EXPECT_EQ(hz3_segment_page_bin(&pool_, start + off), 0u) << off;
+    EXPECT_EQ(hz3_segment_big_run_around(&pool_, start + off), run) << off;
+  }
+  EXPECT_EQ(hz3_segment_big_run_around(&pool_, start + run_bytes - 1), run);
+  // Beyond it, inside the small run, and in a free page: no big run around.
+  char* small_start = static_cast<char*>(hz3_segment_run_start(&pool_, small));
+  EXPECT_EQ(hz3_segment_big_run_around(&pool_, small_start + HZ3_PAGE_SIZE + 5), nullptr);
+  uint32_t after = run->first_page + run->npages;
+  if (after % HZ3_SEG_PAGES != 0) {
+    EXPECT_EQ(hz3_segment_tag(&pool_, start + run_bytes), 0u);
+    EXPECT_EQ(hz3_segment_big_run_around(&pool_, start + run_bytes), nullptr);
+  }
+  // Freed, its first page reads 0 like the rest, and nothing is around.
+  Free(run);
+  EXPECT_EQ(hz3_segment_tag(&pool_, start), 0u);
+  EXPECT_EQ(hz3_segment_big_run_around(&pool_, start + 2 * HZ3_PAGE_SIZE), nullptr);
+}
+
 TEST_F(SegmentTest, FreedPagesAreReusedFirstFit) {
   uint32_t cls = hz3_size_to_class(64);  // one-page runs
   hz3_run_t* a = Alloc(cls);
