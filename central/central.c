@@ -416,6 +416,45 @@ void *hz3_central_alloc_big(hz3_central_t *c, uint32_t shard, uint32_t cls, bool
   return p;
 }
 
+void *hz3_central_alloc_big_with_room(hz3_central_t *c, uint32_t shard, uint32_t cls,
+                                      uint32_t room_pages) {
+  HZ3_ASSERT(hz3_class_is_big(cls));
+  hz3_central_shard_t *sh = &c->shards[shard];
+  uint32_t npages = hz3_class_run_pages(cls);
+  void *p = NULL;
+  hz3_lock_acquire(&sh->lock);
+  hz3_run_t *run =
+      hz3_segment_alloc_run_with_room(c->pool, &sh->segments, npages, room_pages, cls, sh->epoch);
+  if (run != NULL) {
+    /* Handed out at once, as alloc_batch hands out a big run: no free object, on no list. */
+    p = hz3_segment_run_start(c->pool, run);
+    hz3_segment_mark_busy(c->pool, &sh->segments, hz3_segment_of(c->pool, p),
+                          run->first_page % HZ3_SEG_PAGES, npages);
+  }
+  hz3_lock_release(&sh->lock);
+  if (p == NULL) errno = ENOMEM;
+  return p;
+}
+
+bool hz3_central_grow_big(hz3_central_t *c, void *p, uint32_t cls) {
+  HZ3_ASSERT(hz3_class_is_big(cls));
+  hz3_tag_t tag = hz3_segment_tag(c->pool, p);
+  if (tag == 0 || !hz3_class_is_big(HZ3_TAG_CLASS(tag))) return false;
+  uint32_t owner = HZ3_TAG_OWNER(tag);
+  hz3_central_shard_t *sh = &c->shards[owner];
+  hz3_lock_acquire(&sh->lock);
+  hz3_run_t *run = hz3_segment_run_of(c->pool, p);
+  /* Still p's run (a free of p by another thread meanwhile is a bug, caught here as no run),
+   * growing, its object allocated. */
+  bool grown =
+      run != NULL && run->owner == owner && hz3_class_is_big(run->cls) &&
+      hz3_segment_run_start(c->pool, run) == p && run->nfree == 0 &&
+      hz3_class_run_pages(cls) > run->npages &&
+      hz3_segment_grow_run(c->pool, &sh->segments, run, hz3_class_run_pages(cls), cls, sh->epoch);
+  hz3_lock_release(&sh->lock);
+  return grown;
+}
+
 void hz3_central_free_list(hz3_central_t *c, uint32_t shard, void *head) {
   if (head == NULL) return;
   hz3_central_shard_t *sh = &c->shards[shard];

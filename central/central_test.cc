@@ -426,6 +426,40 @@ TEST_F(CentralTest, ADoubleFreeInAnArrayIsReported) {
   Free(0, cls, v);
 }
 
+// A block realloc grows: placed with room after it, it grows in place into that room (its
+// first page tagged with the new class, the new pages busy), not over a run placed after it.
+TEST_F(CentralTest, ABigBlockGrowsInPlaceIntoTheRoomLeftAfterIt) {
+  uint32_t cls = hz3_big_size_to_class(100000);
+  uint32_t npages = hz3_class_run_pages(cls);
+  auto* p = static_cast<unsigned char*>(hz3_central_alloc_big_with_room(&central_, 1, cls, npages));
+  ASSERT_NE(p, nullptr);
+  memset(p, 0x5A, hz3_class_to_size(cls));
+  hz3_segment_t* seg = hz3_segment_of(&pool_, p);
+  uint32_t free_before = seg->free_pages;
+  uint32_t bigger = hz3_big_size_to_class(2 * npages * HZ3_PAGE_SIZE);
+  ASSERT_LE(hz3_class_run_pages(bigger), 2 * npages);
+  uint32_t added = hz3_class_run_pages(bigger) - npages;
+  EXPECT_FALSE(hz3_central_grow_big(&central_, p, cls));  // not larger
+  ASSERT_TRUE(hz3_central_grow_big(&central_, p, bigger));
+  hz3_tag_t tag = hz3_segment_tag(&pool_, p);
+  EXPECT_EQ(HZ3_TAG_CLASS(tag), bigger);
+  EXPECT_EQ(HZ3_TAG_OWNER(tag), 1u);
+  EXPECT_EQ(seg->free_pages, free_before - added);
+  EXPECT_EQ(p[hz3_class_to_size(cls) - 1], 0x5A);
+  p[hz3_class_to_size(bigger) - 1] = 1;
+  Check();
+  // Another block with room goes right after it (the lowest stretch): p cannot grow over it.
+  void* next = hz3_central_alloc_big_with_room(&central_, 1, cls, npages);
+  ASSERT_NE(next, nullptr);
+  EXPECT_EQ(static_cast<unsigned char*>(next), p + hz3_class_to_size(bigger));
+  EXPECT_FALSE(
+      hz3_central_grow_big(&central_, p, hz3_big_size_to_class(3 * npages * HZ3_PAGE_SIZE)));
+  EXPECT_EQ(HZ3_TAG_CLASS(hz3_segment_tag(&pool_, p)), bigger);
+  Check();
+  Free(1, cls, {next});
+  Free(1, bigger, {p});
+}
+
 // The array's walk compares the runs looked up before it started: an object freed twice
 // within one array, after its run went back (a big object: a run of its own, never kept as a
 // spare), must not reach the dead descriptor as if it still held objects.

@@ -464,6 +464,24 @@ static HZ3_NOINLINE void *realloc_move(void *p, size_t old_usable, size_t n) {
   return q;
 }
 
+/* p (of class size old) grows to n, a big size: in place when the pages after its run are free,
+ * else moved into a run with as many free pages after it (a realloc that grows a block once
+ * likely grows it again).  A buffer grown a quarter at a time from 1 KB to 300 KB was copied
+ * at every step (as by tcmalloc and mimalloc; jemalloc grows in place, 3.3x faster; glibc,
+ * at the top of its heap, 80x). */
+static HZ3_NOINLINE void *realloc_grow_big(void *p, size_t old, size_t n) {
+  uint32_t cls = hz3_big_size_to_class(n);
+  if (old > HZ3_MEDIUM_MAX && hz3_central_grow_big(&hz3_g.central, p, cls)) return p;
+  hz3_thread_ensure();
+  uint32_t npages = hz3_class_run_pages(cls);
+  void *q = hz3_central_alloc_big_with_room(&hz3_g.central, hz3_t_tcache.shard, cls,
+                                            HZ3_MIN(npages, HZ3_SEG_PAGES - npages));
+  if (q == NULL) return NULL; /* p stays valid */
+  memcpy(q, p, old);
+  free(p);
+  return q;
+}
+
 HZ3_API void *realloc(void *p, size_t n) {
   if (p == NULL) return malloc(n);
   if (n == 0) { /* glibc: realloc(p, 0) frees p and returns NULL */
@@ -482,6 +500,7 @@ HZ3_API void *realloc(void *p, size_t n) {
     size_t old = hz3_class_to_size(HZ3_TAG_CLASS(tag));
     /* In place while it fits and does not waste more than half. */
     if (n <= old && n >= old / 2) return p;
+    if (n > old && n > HZ3_MEDIUM_MAX && n <= HZ3_BIG_MAX) return realloc_grow_big(p, old, n);
     return realloc_move(p, old, n);
   }
   if (hz3_g.ready) {

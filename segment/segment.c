@@ -442,6 +442,43 @@ static uint32_t make_cold(hz3_segment_pool_t *pool, hz3_segment_t *seg,
   return ranges;
 }
 
+/* Pages [first, first + n) of seg, free, join a run: idle (no object handed out yet); purged
+ * ones stay out of memory as purged idle pages, so the resident-unused count does not change. */
+static void pages_free_to_idle(hz3_segment_t *seg, uint32_t first, uint32_t n) {
+  for (uint32_t w = first >> 6; w <= (first + n - 1) >> 6; w++) {
+    uint64_t m = range_mask(w, first, n);
+    seg->idle_bits[w] |= m;
+    seg->idle_purged_bits[w] = (seg->idle_purged_bits[w] & ~m) | (seg->purged_bits[w] & m);
+    seg->purged_bits[w] &= ~m;
+    seg->free_bits[w] &= ~m;
+  }
+  seg->free_pages -= n;
+}
+
+/* Pages [first, first + npages) of seg, free, become a run of cls for set->owner. */
+static hz3_run_t *take_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_segment_t *seg,
+                           uint32_t first, uint32_t npages, uint32_t cls, uint32_t epoch) {
+  pages_free_to_idle(seg, first, npages);
+  seg->last_touch_epoch = epoch;
+  uint32_t slot = 0;
+  while (seg->slot_used[slot >> 6] == ~0ull) slot += 64; /* a run per page at most: one is free */
+  slot += (uint32_t)__builtin_ctzll(~seg->slot_used[slot >> 6]);
+  seg->slot_used[slot >> 6] |= 1ull << (slot & 63);
+  hz3_run_t *run = &seg->runs[slot];
+  memset(run, 0, sizeof *run);
+  run->npages = (uint16_t)npages;
+  run->cls = (uint8_t)cls;
+  run->owner = (uint8_t)set->owner;
+  run->arena = seg->arena;
+  run->first_page = seg->index * HZ3_SEG_PAGES + first;
+  hz3_tag_t tag = HZ3_MAKE_TAG(cls, set->owner, slot);
+  label_pages(seg_tags(pool, seg) + first, seg_page_bins(pool, seg) + first,
+              tagged_pages(cls, npages), tag);
+  set->runs_taken++;
+  HZ3_STAT_ADD(pool->stats, runs_allocated, 1);
+  return run;
+}
+
 hz3_run_t *hz3_segment_alloc_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, uint32_t npages,
                                  uint32_t cls, uint32_t epoch) {
   HZ3_ASSERT(npages >= 1 && npages <= HZ3_SEG_PAGES);
@@ -468,35 +505,47 @@ hz3_run_t *hz3_segment_alloc_run(hz3_segment_pool_t *pool, hz3_segment_set_t *se
     first = find(seg->free_bits, npages); /* wholly free */
   }
   if (!big) set->hint = seg;
-  /* The run starts with every page idle (no object handed out yet); purged free pages stay
-   * out of memory as purged idle pages, so the resident-unused count does not change. */
-  for (uint32_t w = (uint32_t)first >> 6; w <= ((uint32_t)first + npages - 1) >> 6; w++) {
-    uint64_t m = range_mask(w, (uint32_t)first, npages);
-    seg->idle_bits[w] |= m;
-    seg->idle_purged_bits[w] = (seg->idle_purged_bits[w] & ~m) | (seg->purged_bits[w] & m);
-    seg->purged_bits[w] &= ~m;
-    seg->free_bits[w] &= ~m;
-  }
-  seg->free_pages -= npages;
-  seg->last_touch_epoch = epoch;
+  return take_run(pool, set, seg, (uint32_t)first, npages, cls, epoch);
+}
 
-  uint32_t slot = 0;
-  while (seg->slot_used[slot >> 6] == ~0ull) slot += 64; /* a run per page at most: one is free */
-  slot += (uint32_t)__builtin_ctzll(~seg->slot_used[slot >> 6]);
-  seg->slot_used[slot >> 6] |= 1ull << (slot & 63);
-  hz3_run_t *run = &seg->runs[slot];
-  memset(run, 0, sizeof *run);
+hz3_run_t *hz3_segment_alloc_run_with_room(hz3_segment_pool_t *pool, hz3_segment_set_t *set,
+                                           uint32_t npages, uint32_t room, uint32_t cls,
+                                           uint32_t epoch) {
+  uint32_t want = npages + room;
+  if (want > HZ3_SEG_PAGES) return hz3_segment_alloc_run(pool, set, npages, cls, epoch);
+  for (hz3_segment_t *seg = set->head; seg != NULL; seg = seg->next) {
+    int first = seg->free_pages >= want ? find_free_range(seg->free_bits, want) : -1;
+    if (first >= 0) return take_run(pool, set, seg, (uint32_t)first, npages, cls, epoch);
+  }
+  /* A new segment rather than a place without room: its pages that nobody touches cost no
+   * memory, and a block placed against a neighbour moves (is copied) at its next growth. */
+  hz3_segment_t *seg = pool_take_segment(pool);
+  if (seg == NULL) return NULL;
+  set_link(set, seg);
+  return take_run(pool, set, seg, 0, npages, cls, epoch);
+}
+
+bool hz3_segment_grow_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_run_t *run,
+                          uint32_t npages, uint32_t cls, uint32_t epoch) {
+  HZ3_ASSERT(hz3_class_is_big(run->cls) && hz3_class_is_big(cls) && npages > run->npages);
+  hz3_segment_t *seg = &pool->arenas[run->arena].metas[run->first_page / HZ3_SEG_PAGES];
+  uint32_t first = run->first_page % HZ3_SEG_PAGES, from = first + run->npages;
+  uint32_t add = npages - run->npages;
+  if (from + add > HZ3_SEG_PAGES) return false;
+  for (uint32_t w = from >> 6; w <= (from + add - 1) >> 6; w++) {
+    uint64_t m = range_mask(w, from, add);
+    if ((seg->free_bits[w] & m) != m) return false;
+  }
+  /* As a new run's pages, then busy at once: the object spans them. */
+  pages_free_to_idle(seg, from, add);
+  seg->last_touch_epoch = epoch;
+  hz3_segment_mark_busy(pool, set, seg, from, add);
   run->npages = (uint16_t)npages;
   run->cls = (uint8_t)cls;
-  run->owner = (uint8_t)set->owner;
-  run->arena = seg->arena;
-  run->first_page = seg->index * HZ3_SEG_PAGES + (uint32_t)first;
-  hz3_tag_t tag = HZ3_MAKE_TAG(cls, set->owner, slot);
-  label_pages(seg_tags(pool, seg) + first, seg_page_bins(pool, seg) + first,
-              tagged_pages(cls, npages), tag);
-  set->runs_taken++;
-  HZ3_STAT_ADD(pool->stats, runs_allocated, 1);
-  return run;
+  uint32_t slot = (uint32_t)(run - seg->runs);
+  label_pages(seg_tags(pool, seg) + first, seg_page_bins(pool, seg) + first, 1,
+              HZ3_MAKE_TAG(cls, set->owner, slot));
+  return true;
 }
 
 void hz3_segment_free_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_run_t *run,

@@ -183,6 +183,18 @@ void hz3_segment_pool_set_unused_hook(hz3_segment_pool_t *pool, hz3_segment_unus
  * the set has no room.  NULL with errno = ENOMEM when the arena or the OS is exhausted. */
 hz3_run_t *hz3_segment_alloc_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, uint32_t npages,
                                  uint32_t cls, uint32_t epoch);
+/* The same for a block expected to grow (a realloc that moved it to grow it): placed at the
+ * start of a free stretch of npages + room pages (lowest first, in a new segment if none of
+ * the set's has one), so that hz3_segment_grow_run finds the pages after it free; as
+ * hz3_segment_alloc_run when npages + room exceeds a segment. */
+hz3_run_t *hz3_segment_alloc_run_with_room(hz3_segment_pool_t *pool, hz3_segment_set_t *set,
+                                           uint32_t npages, uint32_t room, uint32_t cls,
+                                           uint32_t epoch);
+/* Grows run, a big class's run whose one object is allocated, in place to npages for big
+ * class cls when the pages after it in its segment are free: they join it busy (purged ones
+ * fault back in as zeroes), its first page is tagged anew.  false, run unchanged, if not. */
+bool hz3_segment_grow_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_run_t *run,
+                          uint32_t npages, uint32_t cls, uint32_t epoch);
 /* Frees the run's pages and tags; a segment left wholly free goes back to the pool: to its hot
  * spare list (its pages stay resident until a purge of the spare segments), or, when none of
  * its pages is resident any more, to the cold list at once, its descriptors and tags given

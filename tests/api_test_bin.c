@@ -93,6 +93,32 @@ static void test_realloc(void) {
   free(a);
 }
 
+/* A buffer grown a quarter at a time through the big sizes: the first growth into them moves
+ * it to a place with as much room after it, the next ones grow it there in place (not in the
+ * check build, whose blocks carry a trailer and move); the contents survive every step. */
+static void test_realloc_grows_in_place(void) {
+  size_t n = 70000;
+  unsigned char *p = malloc(n);
+  CHECK(p != NULL);
+  for (size_t i = 0; i < n; i++) p[i] = (unsigned char)(i * 7);
+  p = realloc(p, 80000); /* 20 pages, with 20 more free after them */
+  CHECK(p != NULL);
+  int moves = 0;
+  for (size_t m = 100000; m <= 160000; m += m / 4) { /* up to 40 pages */
+    unsigned char *q = realloc(p, m);
+    CHECK(q != NULL);
+    moves += q != p;
+    p = q;
+    int kept = 1;
+    for (size_t i = 0; i < n; i++) kept &= p[i] == (unsigned char)(i * 7);
+    CHECK(kept);
+    memset(p + n, 0xEE, m - n);
+  }
+  if (hz3_knob("check") == 0) CHECK_EQ_LL(moves, 0);
+  CHECK(malloc_usable_size(p) >= 156250 && p[156249] == 0xEE);
+  free(p);
+}
+
 static void test_alignment(void) {
   for (size_t align = 1; align <= (1u << 20); align <<= 1) {
     void *p = NULL;
@@ -330,6 +356,7 @@ int main(void) {
   test_malloc_sizes();
   test_calloc();
   test_realloc();
+  test_realloc_grows_in_place();
   test_alignment();
   test_extras();
   test_jemalloc_api();
