@@ -4,7 +4,7 @@
 set -u
 so=$PWD/$1; shift
 ssot=$1 burst=$2 larson=$3 xthread=$4 insn=$5 sampler=$6 churn=$7 batch=$8 bigloop=$9 handoff=${10}
-cpu_time=${11} rounds=${12} falseshare=${13} shuffle=${14} buffers=${15} real=$(dirname "${16}")
+cpu_time=${11} rounds=${12} falseshare=${13} shuffle=${14} buffers=${15} grow=${16} real=$(dirname "${17}")
 py=/usr/bin/python3; [ -x "$py" ] || py=python3
 work=$(mktemp -d "${TEST_TMPDIR:-/tmp}/hz3smoke.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -46,6 +46,7 @@ for pre in "" "$so"; do
   expect "shuffle ($tag)" "M ops/s .* ns a free" run "$shuffle" 5000 2
   expect "shuffle in order ($tag)" "order=fifo: .* ns a free" run "$shuffle" 5000 2 fifo
   expect "buffers ($tag)" "M ops/s .* minor faults" run "$buffers" 3
+  expect "grow ($tag)" "M ops/s .* reallocs" run "$grow" 200000 5
   expect "cpu_time ($tag)" "^cpu_time: [0-9.]+ s user, [0-9.]+ s sys, [0-9.]+ s cpu" run "$cpu_time" true
   # The real workloads at their smallest; each prints a checksum that must not depend on the
   # allocator (stdout only: a stats build prints its counters to stderr at exit).
@@ -81,6 +82,7 @@ expect_usage "shuffle zero objects" "$shuffle" 0
 expect_usage "shuffle unknown order" "$shuffle" 10 1 sideways
 expect_usage "bigloop zero blocks" "$bigloop" 5 0
 expect_usage "buffers zero rounds" "$buffers" 0
+expect_usage "grow too small" "$grow" 999
 expect_usage "cpu_time no command" "$cpu_time"
 "$cpu_time" sh -c 'exit 3' 2>/dev/null; rc=$?
 if [ $rc -ne 3 ]; then echo "FAIL: cpu_time should pass the command's status 3 on, rc=$rc"; fail=1; else echo "ok: cpu_time status"; fi

@@ -8,7 +8,7 @@
 #          handoff-16
 #          churn-seq churn-200 batch bigloop bigloop-1 buffers rounds-2 rounds-8 falseshare-2 shuffle
 #          shuffle-fifo
-#          shuffle-mid
+#          shuffle-mid grow
 #          real-py-dict real-py-json real-sqlite real-gcc real-git   (CPU time of real programs,
 #            bench/real/: python3 with PYTHONMALLOC=malloc, sqlite3, gcc -O2, git)
 #          burst-exit burst-parked burst-parked-keep10 burst-exit-cross burst-parked-cross
@@ -46,7 +46,7 @@ while [ $# -gt 0 ]; do
     --burst) BURST=$2; shift 2 ;;
     --quick) SSOT_STEPS=5000000; BURST="100000 3 2 4"; shift ;;
     -h|--help) usage 0 ;;
-    all) BENCHES+=(ssot-small ssot-medium ssot-mixed larson-2 larson-4 xthread-2 xthread-4 handoff-2 handoff-4 handoff-16 churn-seq churn-200 batch bigloop bigloop-1 buffers rounds-2 rounds-8 falseshare-2 shuffle shuffle-fifo shuffle-mid real-py-dict real-py-json real-sqlite real-gcc real-git burst-exit burst-parked burst-parked-keep10 burst-exit-cross burst-parked-cross); shift ;;
+    all) BENCHES+=(ssot-small ssot-medium ssot-mixed larson-2 larson-4 xthread-2 xthread-4 handoff-2 handoff-4 handoff-16 churn-seq churn-200 batch bigloop bigloop-1 buffers rounds-2 rounds-8 falseshare-2 shuffle shuffle-fifo shuffle-mid grow real-py-dict real-py-json real-sqlite real-gcc real-git burst-exit burst-parked burst-parked-keep10 burst-exit-cross burst-parked-cross); shift ;;
     -*) echo "compare: unknown option $1" >&2; usage ;;
     *) BENCHES+=("$1"); shift ;;
   esac
@@ -61,7 +61,7 @@ LIB=/usr/lib/x86_64-linux-gnu
 bazel build --noshow_progress //bench:all >/dev/null 2>&1 || { echo "compare: bazel build //bench:all failed" >&2; exit 1; }
 BIN=$OUT/bin
 mkdir -p "$BIN"
-for p in ssot burst_idle larson xthread rss_sampler insn_loop churn batch bigloop handoff cpu_time rounds falseshare shuffle buffers; do cp -f "$ROOT/bazel-bin/bench/$p" "$BIN/$p"; done
+for p in ssot burst_idle larson xthread rss_sampler insn_loop churn batch bigloop handoff cpu_time rounds falseshare shuffle buffers grow; do cp -f "$ROOT/bazel-bin/bench/$p" "$BIN/$p"; done
 declare -A PRELOAD ENVV
 NAMES=()
 if [ "$HZ3_PROFILES" != "none" ]; then
@@ -136,6 +136,7 @@ bench_cmd() { # BENCH -> command line and metric kind
     shuffle) echo "tput $BIN/shuffle 1000000 5" ;;
     shuffle-fifo) echo "tput $BIN/shuffle 1000000 5 fifo" ;;
     shuffle-mid) echo "tput $BIN/shuffle 100000 50" ;;
+    grow) echo "tput $BIN/grow 300000 20000" ;;
     # CPU seconds (user + sys, the program and its children) under cpu_time: lower is better.
     real-py-dict) echo "cpu $BIN/cpu_time env PYTHONMALLOC=malloc $PY $REAL/dict_churn.py" ;;
     real-py-json) echo "cpu $BIN/cpu_time env PYTHONMALLOC=malloc $PY $REAL/json_roundtrip.py" ;;
