@@ -82,6 +82,10 @@ void *hz3_central_alloc_big_with_room(hz3_central_t *c, uint32_t shard, uint32_t
 /* Grows p, an allocated object of a big class (any shard's), in place to big class cls, when
  * the pages after its run are free; false (p unchanged) if not, or if cls is not larger. */
 bool hz3_central_grow_big(hz3_central_t *c, void *p, uint32_t cls);
+/* Shrinks p, an allocated object of a big class (any shard's), in place to the smaller big
+ * class cls: the pages past it go back to its segment.  false (p unchanged) if cls is not
+ * smaller or p is no such object. */
+bool hz3_central_shrink_big(hz3_central_t *c, void *p, uint32_t cls);
 /* Frees a list of objects of any class owned by shard (class read from the page tags). */
 void hz3_central_free_list(hz3_central_t *c, uint32_t shard, void *head);
 /* Frees n objects of any class owned by shard, given as an array: their memory is not

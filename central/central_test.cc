@@ -460,6 +460,34 @@ TEST_F(CentralTest, ABigBlockGrowsInPlaceIntoTheRoomLeftAfterIt) {
   Free(1, bigger, {p});
 }
 
+// A big block cut to a smaller big size keeps its place: the pages past it are free again
+// (resident and unused), and it can grow back into them.
+TEST_F(CentralTest, ABigBlockShrinksInPlaceGivingItsTailBack) {
+  std::vector<void*> pin = Alloc(0, hz3_size_to_class(64), 1);  // keeps the segment in the set
+  uint32_t cls = hz3_big_size_to_class(1 << 20);
+  bool zeroed;
+  auto* p = static_cast<unsigned char*>(hz3_central_alloc_big(&central_, 0, cls, &zeroed));
+  ASSERT_NE(p, nullptr);
+  memset(p, 0x33, 1 << 20);
+  hz3_segment_t* seg = hz3_segment_of(&pool_, p);
+  uint32_t free_before = seg->free_pages, unused_before = seg->unused_pages;
+  uint32_t smaller = hz3_big_size_to_class(200000);
+  uint32_t cut = hz3_class_run_pages(cls) - hz3_class_run_pages(smaller);
+  EXPECT_FALSE(hz3_central_shrink_big(&central_, p, cls));  // not smaller
+  ASSERT_TRUE(hz3_central_shrink_big(&central_, p, smaller));
+  EXPECT_EQ(HZ3_TAG_CLASS(hz3_segment_tag(&pool_, p)), smaller);
+  EXPECT_EQ(seg->free_pages, free_before + cut);
+  EXPECT_EQ(seg->unused_pages, unused_before + cut);  // they were busy: resident, now unused
+  EXPECT_EQ(p[hz3_class_to_size(smaller) - 1], 0x33);
+  Check();
+  ASSERT_TRUE(hz3_central_grow_big(&central_, p, cls));
+  EXPECT_EQ(seg->free_pages, free_before);
+  EXPECT_EQ(seg->unused_pages, unused_before);
+  Check();
+  Free(0, cls, {p});
+  Free(0, hz3_size_to_class(64), pin);
+}
+
 // The array's walk compares the runs looked up before it started: an object freed twice
 // within one array, after its run went back (a big object: a run of its own, never kept as a
 // spare), must not reach the dead descriptor as if it still held objects.

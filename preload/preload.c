@@ -501,6 +501,11 @@ HZ3_API void *realloc(void *p, size_t n) {
     /* In place while it fits and does not waste more than half. */
     if (n <= old && n >= old / 2) return p;
     if (n > old && n > HZ3_MEDIUM_MAX && n <= HZ3_BIG_MAX) return realloc_grow_big(p, old, n);
+    /* A big block cut to a smaller big size keeps its place and gives its tail pages back
+     * (a buffer cut to what it holds: no copy). */
+    if (n < old && n > HZ3_MEDIUM_MAX &&
+        hz3_central_shrink_big(&hz3_g.central, p, hz3_big_size_to_class(n)))
+      return p;
     return realloc_move(p, old, n);
   }
   if (hz3_g.ready) {

@@ -455,6 +455,24 @@ static void pages_free_to_idle(hz3_segment_t *seg, uint32_t first, uint32_t n) {
   seg->free_pages -= n;
 }
 
+/* Pages [first, first + n) of seg leave their run and are free: idle ones stay out of memory
+ * if they were purged; busy ones (a run freed with objects out, a big run's tail) join the
+ * resident-unused count.  The caller tells the unused hook. */
+static void pages_run_to_free(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_segment_t *seg,
+                              uint32_t first, uint32_t n) {
+  int64_t newly_unused = 0;
+  for (uint32_t w = first >> 6; w <= (first + n - 1) >> 6; w++) {
+    uint64_t m = range_mask(w, first, n);
+    newly_unused += hz3_popcount64(m & ~seg->idle_bits[w]);
+    seg->purged_bits[w] |= seg->idle_purged_bits[w] & m;
+    seg->free_bits[w] |= m;
+    seg->idle_bits[w] &= ~m;
+    seg->idle_purged_bits[w] &= ~m;
+  }
+  unused_add(pool, set, seg, newly_unused);
+  seg->free_pages += n;
+}
+
 /* Pages [first, first + npages) of seg, free, become a run of cls for set->owner. */
 static hz3_run_t *take_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_segment_t *seg,
                            uint32_t first, uint32_t npages, uint32_t cls, uint32_t epoch) {
@@ -548,6 +566,22 @@ bool hz3_segment_grow_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_
   return true;
 }
 
+void hz3_segment_shrink_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_run_t *run,
+                            uint32_t npages, uint32_t cls, uint32_t epoch) {
+  HZ3_ASSERT(hz3_class_is_big(run->cls) && hz3_class_is_big(cls) && npages < run->npages);
+  hz3_segment_t *seg = &pool->arenas[run->arena].metas[run->first_page / HZ3_SEG_PAGES];
+  uint32_t first = run->first_page % HZ3_SEG_PAGES, tail = first + npages;
+  uint32_t cut = run->npages - npages;
+  uint32_t slot = (uint32_t)(run - seg->runs);
+  label_pages(seg_tags(pool, seg) + first, seg_page_bins(pool, seg) + first, 1,
+              HZ3_MAKE_TAG(cls, set->owner, slot));
+  run->npages = (uint16_t)npages;
+  run->cls = (uint8_t)cls;
+  pages_run_to_free(pool, set, seg, tail, cut);
+  seg->last_touch_epoch = epoch;
+  if (pool->unused_hook) pool->unused_hook(pool->unused_ctx, pool, set, seg, tail, cut);
+}
+
 void hz3_segment_free_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_run_t *run,
                           uint32_t epoch) {
   uint32_t npages = run->npages;
@@ -556,19 +590,7 @@ void hz3_segment_free_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_
   uint32_t first = run->first_page % HZ3_SEG_PAGES;
   label_pages(seg_tags(pool, seg) + first, seg_page_bins(pool, seg) + first,
               tagged_pages(run->cls, npages), 0);
-  /* Idle pages become free pages (purged ones stay purged); pages still busy (a caller that
-   * frees a run with objects out) join the resident-unused count. */
-  int64_t newly_unused = 0;
-  for (uint32_t w = first >> 6; w <= (first + npages - 1) >> 6; w++) {
-    uint64_t m = range_mask(w, first, npages);
-    newly_unused += hz3_popcount64(m & ~seg->idle_bits[w]);
-    seg->purged_bits[w] |= seg->idle_purged_bits[w] & m;
-    seg->free_bits[w] |= m;
-    seg->idle_bits[w] &= ~m;
-    seg->idle_purged_bits[w] &= ~m;
-  }
-  unused_add(pool, set, seg, newly_unused);
-  seg->free_pages += npages;
+  pages_run_to_free(pool, set, seg, first, npages);
   seg->last_touch_epoch = epoch;
   run->npages = 0;
   uint32_t slot = (uint32_t)(run - seg->runs);

@@ -195,6 +195,11 @@ hz3_run_t *hz3_segment_alloc_run_with_room(hz3_segment_pool_t *pool, hz3_segment
  * fault back in as zeroes), its first page is tagged anew.  false, run unchanged, if not. */
 bool hz3_segment_grow_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_run_t *run,
                           uint32_t npages, uint32_t cls, uint32_t epoch);
+/* Shrinks run, a big class's run whose one object is allocated, in place to npages for big
+ * class cls: its tail pages are free (resident and unused: the release policy hears of them),
+ * its first page is tagged anew. */
+void hz3_segment_shrink_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_run_t *run,
+                            uint32_t npages, uint32_t cls, uint32_t epoch);
 /* Frees the run's pages and tags; a segment left wholly free goes back to the pool: to its hot
  * spare list (its pages stay resident until a purge of the spare segments), or, when none of
  * its pages is resident any more, to the cold list at once, its descriptors and tags given
