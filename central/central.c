@@ -436,48 +436,29 @@ void *hz3_central_alloc_big_with_room(hz3_central_t *c, uint32_t shard, uint32_t
   return p;
 }
 
-/* The run of p, an allocated object of a big class: its owner's shard locked (released by the
- * caller) and its run, or NULL (shard not locked) when p is no such object. */
-static hz3_run_t *lock_big_run(hz3_central_t *c, void *p, hz3_central_shard_t **shard_out) {
+bool hz3_central_resize_big(hz3_central_t *c, void *p, uint32_t cls) {
+  HZ3_ASSERT(hz3_class_is_big(cls));
   hz3_tag_t tag = hz3_segment_tag(c->pool, p);
-  if (tag == 0 || !hz3_class_is_big(HZ3_TAG_CLASS(tag))) return NULL;
+  if (tag == 0 || !hz3_class_is_big(HZ3_TAG_CLASS(tag))) return false;
   uint32_t owner = HZ3_TAG_OWNER(tag);
   hz3_central_shard_t *sh = &c->shards[owner];
   hz3_lock_acquire(&sh->lock);
   hz3_run_t *run = hz3_segment_run_of(c->pool, p);
+  uint32_t npages = hz3_class_run_pages(cls);
+  bool resized = false;
   /* Still p's run (a free of p by another thread meanwhile is a bug, seen here as no run or
    * another's), its object allocated. */
-  if (run == NULL || run->owner != owner || !hz3_class_is_big(run->cls) ||
-      hz3_segment_run_start(c->pool, run) != p || run->nfree != 0) {
-    hz3_lock_release(&sh->lock);
-    return NULL;
+  if (run != NULL && run->owner == owner && hz3_class_is_big(run->cls) &&
+      hz3_segment_run_start(c->pool, run) == p && run->nfree == 0) {
+    if (npages > run->npages) {
+      resized = hz3_segment_grow_run(c->pool, &sh->segments, run, npages, cls, sh->epoch);
+    } else if (npages < run->npages) {
+      hz3_segment_shrink_run(c->pool, &sh->segments, run, npages, cls, sh->epoch);
+      resized = true;
+    }
   }
-  *shard_out = sh;
-  return run;
-}
-
-bool hz3_central_grow_big(hz3_central_t *c, void *p, uint32_t cls) {
-  HZ3_ASSERT(hz3_class_is_big(cls));
-  hz3_central_shard_t *sh;
-  hz3_run_t *run = lock_big_run(c, p, &sh);
-  if (run == NULL) return false;
-  uint32_t npages = hz3_class_run_pages(cls);
-  bool grown = npages > run->npages &&
-               hz3_segment_grow_run(c->pool, &sh->segments, run, npages, cls, sh->epoch);
   hz3_lock_release(&sh->lock);
-  return grown;
-}
-
-bool hz3_central_shrink_big(hz3_central_t *c, void *p, uint32_t cls) {
-  HZ3_ASSERT(hz3_class_is_big(cls));
-  hz3_central_shard_t *sh;
-  hz3_run_t *run = lock_big_run(c, p, &sh);
-  if (run == NULL) return false;
-  uint32_t npages = hz3_class_run_pages(cls);
-  bool shrunk = npages < run->npages;
-  if (shrunk) hz3_segment_shrink_run(c->pool, &sh->segments, run, npages, cls, sh->epoch);
-  hz3_lock_release(&sh->lock);
-  return shrunk;
+  return resized;
 }
 
 void hz3_central_free_list(hz3_central_t *c, uint32_t shard, void *head) {

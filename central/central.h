@@ -76,16 +76,14 @@ uint32_t hz3_central_alloc_batch_linked(hz3_central_t *c, uint32_t shard, uint32
 void *hz3_central_alloc_big(hz3_central_t *c, uint32_t shard, uint32_t cls, bool *zeroed);
 /* The same for a block expected to grow (realloc moving it to grow it): placed with
  * room_pages free pages after it where a segment has them (hz3_segment_alloc_run_with_room),
- * so that hz3_central_grow_big can grow it in place.  NULL with errno = ENOMEM. */
+ * so that hz3_central_resize_big can grow it in place.  NULL with errno = ENOMEM. */
 void *hz3_central_alloc_big_with_room(hz3_central_t *c, uint32_t shard, uint32_t cls,
                                       uint32_t room_pages);
-/* Grows p, an allocated object of a big class (any shard's), in place to big class cls, when
- * the pages after its run are free; false (p unchanged) if not, or if cls is not larger. */
-bool hz3_central_grow_big(hz3_central_t *c, void *p, uint32_t cls);
-/* Shrinks p, an allocated object of a big class (any shard's), in place to the smaller big
- * class cls: the pages past it go back to its segment.  false (p unchanged) if cls is not
- * smaller or p is no such object. */
-bool hz3_central_shrink_big(hz3_central_t *c, void *p, uint32_t cls);
+/* Resizes p, an allocated object of a big class (any shard's), in place to big class cls:
+ * larger when the pages after its run are free, smaller always (the pages past it go back to
+ * its segment).  false (p unchanged) if not possible, if cls is p's class, or if p is no
+ * such object. */
+bool hz3_central_resize_big(hz3_central_t *c, void *p, uint32_t cls);
 /* Frees a list of objects of any class owned by shard (class read from the page tags). */
 void hz3_central_free_list(hz3_central_t *c, uint32_t shard, void *head);
 /* Frees n objects of any class owned by shard, given as an array: their memory is not

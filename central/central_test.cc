@@ -439,8 +439,8 @@ TEST_F(CentralTest, ABigBlockGrowsInPlaceIntoTheRoomLeftAfterIt) {
   uint32_t bigger = hz3_big_size_to_class(2 * npages * HZ3_PAGE_SIZE);
   ASSERT_LE(hz3_class_run_pages(bigger), 2 * npages);
   uint32_t added = hz3_class_run_pages(bigger) - npages;
-  EXPECT_FALSE(hz3_central_grow_big(&central_, p, cls));  // not larger
-  ASSERT_TRUE(hz3_central_grow_big(&central_, p, bigger));
+  EXPECT_FALSE(hz3_central_resize_big(&central_, p, cls));  // its own class: nothing to do
+  ASSERT_TRUE(hz3_central_resize_big(&central_, p, bigger));
   hz3_tag_t tag = hz3_segment_tag(&pool_, p);
   EXPECT_EQ(HZ3_TAG_CLASS(tag), bigger);
   EXPECT_EQ(HZ3_TAG_OWNER(tag), 1u);
@@ -453,7 +453,7 @@ TEST_F(CentralTest, ABigBlockGrowsInPlaceIntoTheRoomLeftAfterIt) {
   ASSERT_NE(next, nullptr);
   EXPECT_EQ(static_cast<unsigned char*>(next), p + hz3_class_to_size(bigger));
   EXPECT_FALSE(
-      hz3_central_grow_big(&central_, p, hz3_big_size_to_class(3 * npages * HZ3_PAGE_SIZE)));
+      hz3_central_resize_big(&central_, p, hz3_big_size_to_class(3 * npages * HZ3_PAGE_SIZE)));
   EXPECT_EQ(HZ3_TAG_CLASS(hz3_segment_tag(&pool_, p)), bigger);
   Check();
   Free(1, cls, {next});
@@ -473,14 +473,14 @@ TEST_F(CentralTest, ABigBlockShrinksInPlaceGivingItsTailBack) {
   uint32_t free_before = seg->free_pages, unused_before = seg->unused_pages;
   uint32_t smaller = hz3_big_size_to_class(200000);
   uint32_t cut = hz3_class_run_pages(cls) - hz3_class_run_pages(smaller);
-  EXPECT_FALSE(hz3_central_shrink_big(&central_, p, cls));  // not smaller
-  ASSERT_TRUE(hz3_central_shrink_big(&central_, p, smaller));
+  EXPECT_FALSE(hz3_central_resize_big(&central_, p, cls));  // its own class: nothing to do
+  ASSERT_TRUE(hz3_central_resize_big(&central_, p, smaller));
   EXPECT_EQ(HZ3_TAG_CLASS(hz3_segment_tag(&pool_, p)), smaller);
   EXPECT_EQ(seg->free_pages, free_before + cut);
   EXPECT_EQ(seg->unused_pages, unused_before + cut);  // they were busy: resident, now unused
   EXPECT_EQ(p[hz3_class_to_size(smaller) - 1], 0x33);
   Check();
-  ASSERT_TRUE(hz3_central_grow_big(&central_, p, cls));
+  ASSERT_TRUE(hz3_central_resize_big(&central_, p, cls));
   EXPECT_EQ(seg->free_pages, free_before);
   EXPECT_EQ(seg->unused_pages, unused_before);
   Check();

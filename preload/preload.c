@@ -471,7 +471,7 @@ static HZ3_NOINLINE void *realloc_move(void *p, size_t old_usable, size_t n) {
  * at the top of its heap, 80x). */
 static HZ3_NOINLINE void *realloc_grow_big(void *p, size_t old, size_t n) {
   uint32_t cls = hz3_big_size_to_class(n);
-  if (old > HZ3_MEDIUM_MAX && hz3_central_grow_big(&hz3_g.central, p, cls)) return p;
+  if (old > HZ3_MEDIUM_MAX && hz3_central_resize_big(&hz3_g.central, p, cls)) return p;
   hz3_thread_ensure();
   uint32_t npages = hz3_class_run_pages(cls);
   void *q = hz3_central_alloc_big_with_room(&hz3_g.central, hz3_t_tcache.shard, cls,
@@ -504,7 +504,7 @@ HZ3_API void *realloc(void *p, size_t n) {
     /* A big block cut to a smaller big size keeps its place and gives its tail pages back
      * (a buffer cut to what it holds: no copy). */
     if (n < old && n > HZ3_MEDIUM_MAX &&
-        hz3_central_shrink_big(&hz3_g.central, p, hz3_big_size_to_class(n)))
+        hz3_central_resize_big(&hz3_g.central, p, hz3_big_size_to_class(n)))
       return p;
     return realloc_move(p, old, n);
   }
