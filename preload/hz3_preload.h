@@ -52,3 +52,7 @@ int hz3_process_ensure(void);
 void hz3_process_set_retain_bytes(size_t bytes);
 /* Sets the calling thread's tcache up if it is fresh (after hz3_process_ensure). */
 void hz3_thread_ensure(void);
+/* Resizes p in place toward n bytes where it can (a big block to a big size: grown into free
+ * pages after it, or cut), else leaves it; returns its usable size after (jemalloc's xallocx;
+ * never in the check build). */
+size_t hz3_resize_in_place(void *p, size_t n);

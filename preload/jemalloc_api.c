@@ -51,11 +51,21 @@ JE_API void *rallocx(void *p, size_t n, int flags) {
   return q;
 }
 
-/* In place only: hz3 resizes small objects by moving them, so xallocx reports the size p
- * already has (jemalloc's contract: the resulting size, possibly unchanged). */
+/* In place only (jemalloc's contract: the resulting size, possibly unchanged): a big block
+ * grows into free pages after it, to n + extra if they are there, else to n if they are, or
+ * is cut to n + extra; other blocks keep the size they have (hz3 resizes them by moving). */
 JE_API size_t xallocx(void *p, size_t n, size_t extra, int flags) {
-  (void)n, (void)extra, (void)flags;
-  return malloc_usable_size(p);
+  size_t old = malloc_usable_size(p);
+  size_t most = n + extra < n ? SIZE_MAX : n + extra;
+  size_t now = old;
+  if (most > old) {
+    now = hz3_resize_in_place(p, most);
+    if (now < n) now = hz3_resize_in_place(p, n);
+  } else if (most < old) {
+    now = hz3_resize_in_place(p, most);
+  }
+  if ((flags & MALLOCX_ZERO) && now > old) memset((char *)p + old, 0, now - old);
+  return now;
 }
 
 JE_API size_t sallocx(const void *p, int flags) {

@@ -203,6 +203,7 @@ static void test_extras(void) {
  * time, since this program is not linked against any allocator library. */
 static void *(*mallocx)(size_t size, int flags);
 static void *(*rallocx)(void *ptr, size_t size, int flags);
+static size_t (*xallocx)(void *ptr, size_t size, size_t extra, int flags);
 static size_t (*sallocx)(const void *ptr, int flags);
 static void (*dallocx)(void *ptr, int flags);
 static void (*sdallocx)(void *ptr, size_t size, int flags);
@@ -212,12 +213,14 @@ static int (*mallctl)(const char *name, void *oldp, size_t *oldlenp, void *newp,
 static void test_jemalloc_api(void) {
   *(void **)&mallocx = dlsym(RTLD_DEFAULT, "mallocx");
   *(void **)&rallocx = dlsym(RTLD_DEFAULT, "rallocx");
+  *(void **)&xallocx = dlsym(RTLD_DEFAULT, "xallocx");
   *(void **)&sallocx = dlsym(RTLD_DEFAULT, "sallocx");
   *(void **)&dallocx = dlsym(RTLD_DEFAULT, "dallocx");
   *(void **)&sdallocx = dlsym(RTLD_DEFAULT, "sdallocx");
   *(void **)&nallocx = dlsym(RTLD_DEFAULT, "nallocx");
   *(void **)&mallctl = dlsym(RTLD_DEFAULT, "mallctl");
-  if (!mallocx || !rallocx || !sallocx || !dallocx || !sdallocx || !nallocx || !mallctl) {
+  if (!mallocx || !rallocx || !xallocx || !sallocx || !dallocx || !sdallocx || !nallocx ||
+      !mallctl) {
     CHECK(!"libhz3.so exports the jemalloc API");
     return;
   }
@@ -236,6 +239,20 @@ static void test_jemalloc_api(void) {
   CHECK(p != NULL && p[99] == 3 && all_zero((unsigned char *)p + 100, 4900));
   sdallocx(p, 5000, 0);
   dallocx(mallocx(1 << 20, 0), 0);
+  /* xallocx: in place or not at all.  A small block keeps its size; a big one that realloc
+   * moved to grow (placed with room after it) grows there, the new bytes zeroed, then is cut. */
+  char *s = mallocx(100, 0);
+  CHECK(xallocx(s, 5000, 0, 0) == malloc_usable_size(s) && malloc_usable_size(s) < 5000);
+  s = rallocx(s, 80000, 0);
+  CHECK(s != NULL);
+  memset(s, 9, 80000);
+  size_t grown = xallocx(s, 150000, 1000000, 0x40); /* zeroed; the extra if there is room */
+  if (hz3_knob("check") == 0) {
+    CHECK(grown >= 150000 && grown == malloc_usable_size(s));
+    CHECK(s[79999] == 9 && all_zero((unsigned char *)s + 81920, grown - 81920));
+    CHECK(xallocx(s, 70000, 0, 0) < 80000 && s[69999] == 9);
+  }
+  dallocx(s, 0);
   size_t allocated = 0, len = sizeof allocated;
   void *held = malloc(1 << 20);
   CHECK_EQ_LL(mallctl("stats.allocated", &allocated, &len, NULL, 0), 0);
