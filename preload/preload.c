@@ -483,11 +483,9 @@ static HZ3_NOINLINE void *realloc_grow_big(void *p, size_t old, size_t n) {
 }
 
 size_t hz3_resize_in_place(void *p, size_t n) {
-  if (!HZ3_CHECK && p != NULL && in_arena(p) && n > HZ3_MEDIUM_MAX && n <= HZ3_BIG_MAX) {
-    hz3_tag_t tag = page_tag(p);
-    if (tag != 0 && hz3_class_is_big(HZ3_TAG_CLASS(tag)))
-      hz3_central_resize_big(&hz3_g.central, p, hz3_big_size_to_class(n));
-  }
+  /* resize_big itself leaves anything but an allocated big block as it is. */
+  if (!HZ3_CHECK && p != NULL && in_arena(p) && n > HZ3_MEDIUM_MAX && n <= HZ3_BIG_MAX)
+    hz3_central_resize_big(&hz3_g.central, p, hz3_big_size_to_class(n));
   return usable_size(p);
 }
 

@@ -543,10 +543,26 @@ hz3_run_t *hz3_segment_alloc_run_with_room(hz3_segment_pool_t *pool, hz3_segment
   return take_run(pool, set, seg, 0, npages, cls, epoch);
 }
 
+/* The segment holding run. */
+static hz3_segment_t *run_segment(hz3_segment_pool_t *pool, const hz3_run_t *run) {
+  return &pool->arenas[run->arena].metas[run->first_page / HZ3_SEG_PAGES];
+}
+
+/* A big run of seg resized in place: its length and class, and the tag of its first page (its
+ * only tagged one). */
+static void set_big_run_class(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_segment_t *seg,
+                              hz3_run_t *run, uint32_t npages, uint32_t cls) {
+  uint32_t first = run->first_page % HZ3_SEG_PAGES, slot = (uint32_t)(run - seg->runs);
+  run->npages = (uint16_t)npages;
+  run->cls = (uint8_t)cls;
+  label_pages(seg_tags(pool, seg) + first, seg_page_bins(pool, seg) + first, 1,
+              HZ3_MAKE_TAG(cls, set->owner, slot));
+}
+
 bool hz3_segment_grow_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_run_t *run,
                           uint32_t npages, uint32_t cls, uint32_t epoch) {
   HZ3_ASSERT(hz3_class_is_big(run->cls) && hz3_class_is_big(cls) && npages > run->npages);
-  hz3_segment_t *seg = &pool->arenas[run->arena].metas[run->first_page / HZ3_SEG_PAGES];
+  hz3_segment_t *seg = run_segment(pool, run);
   uint32_t first = run->first_page % HZ3_SEG_PAGES, from = first + run->npages;
   uint32_t add = npages - run->npages;
   if (from + add > HZ3_SEG_PAGES) return false;
@@ -558,25 +574,17 @@ bool hz3_segment_grow_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_
   pages_free_to_idle(seg, from, add);
   seg->last_touch_epoch = epoch;
   hz3_segment_mark_busy(pool, set, seg, from, add);
-  run->npages = (uint16_t)npages;
-  run->cls = (uint8_t)cls;
-  uint32_t slot = (uint32_t)(run - seg->runs);
-  label_pages(seg_tags(pool, seg) + first, seg_page_bins(pool, seg) + first, 1,
-              HZ3_MAKE_TAG(cls, set->owner, slot));
+  set_big_run_class(pool, set, seg, run, npages, cls);
   return true;
 }
 
 void hz3_segment_shrink_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_run_t *run,
                             uint32_t npages, uint32_t cls, uint32_t epoch) {
   HZ3_ASSERT(hz3_class_is_big(run->cls) && hz3_class_is_big(cls) && npages < run->npages);
-  hz3_segment_t *seg = &pool->arenas[run->arena].metas[run->first_page / HZ3_SEG_PAGES];
+  hz3_segment_t *seg = run_segment(pool, run);
   uint32_t first = run->first_page % HZ3_SEG_PAGES, tail = first + npages;
   uint32_t cut = run->npages - npages;
-  uint32_t slot = (uint32_t)(run - seg->runs);
-  label_pages(seg_tags(pool, seg) + first, seg_page_bins(pool, seg) + first, 1,
-              HZ3_MAKE_TAG(cls, set->owner, slot));
-  run->npages = (uint16_t)npages;
-  run->cls = (uint8_t)cls;
+  set_big_run_class(pool, set, seg, run, npages, cls);
   pages_run_to_free(pool, set, seg, tail, cut);
   seg->last_touch_epoch = epoch;
   if (pool->unused_hook) pool->unused_hook(pool->unused_ctx, pool, set, seg, tail, cut);
@@ -586,7 +594,7 @@ void hz3_segment_free_run(hz3_segment_pool_t *pool, hz3_segment_set_t *set, hz3_
                           uint32_t epoch) {
   uint32_t npages = run->npages;
   HZ3_ASSERT(npages >= 1);
-  hz3_segment_t *seg = &pool->arenas[run->arena].metas[run->first_page / HZ3_SEG_PAGES];
+  hz3_segment_t *seg = run_segment(pool, run);
   uint32_t first = run->first_page % HZ3_SEG_PAGES;
   label_pages(seg_tags(pool, seg) + first, seg_page_bins(pool, seg) + first,
               tagged_pages(run->cls, npages), 0);
